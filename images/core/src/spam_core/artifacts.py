@@ -1,0 +1,178 @@
+"""Fitted feature artifacts: versioned JSON (never pickles), validated on load.
+
+The file records the feature-set version of the code that fitted it, the full ordered
+feature-name list, the TF-IDF vocabulary and IDF vector, summary statistics of every feature
+on the training split, and a SHA-256 fingerprint of its own content, so a corrupt, edited or
+mismatched artifact is refused with a clear message instead of silently skewing predictions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from spam_core.errors import ArtifactError
+from spam_core.features.spec import (
+    ENGINEERED_NAMES,
+    FEATURE_SET_VERSION,
+    N_FEATURES,
+    N_TFIDF,
+    feature_names,
+)
+
+ARTIFACT_KIND = "spam-platform/feature-artifacts"
+SCHEMA_VERSION = 1
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TfidfParams(_Strict):
+    token_pattern: str
+    lowercase: bool = True
+    sublinear_tf: bool = True
+    norm: Literal["l2"] | None = "l2"
+    vocabulary: list[str]
+    idf: list[float]
+
+    @model_validator(mode="after")
+    def _check(self) -> TfidfParams:
+        if len(self.vocabulary) != N_TFIDF:
+            raise ValueError(f"vocabulary has {len(self.vocabulary)} terms, expected {N_TFIDF}")
+        if len(self.idf) != len(self.vocabulary):
+            raise ValueError("idf and vocabulary differ in length")
+        if len(set(self.vocabulary)) != len(self.vocabulary):
+            raise ValueError("vocabulary has duplicate terms")
+        if not all(math.isfinite(v) and v > 0 for v in self.idf):
+            raise ValueError("idf values must be finite and positive")
+        return self
+
+
+class FeatureStats(_Strict):
+    """Distribution of one feature on the training split (also the drift reference)."""
+
+    mean: float
+    std: float
+    min: float
+    max: float
+    nonzero_fraction: float
+
+
+class FitInfo(_Strict):
+    dataset: str
+    dataset_fingerprint: str
+    split: str = "train"
+    n_documents: int = Field(gt=0)
+
+
+class FeatureArtifacts(_Strict):
+    kind: Literal["spam-platform/feature-artifacts"] = ARTIFACT_KIND
+    schema_version: Literal[1] = SCHEMA_VERSION
+    feature_set: str = FEATURE_SET_VERSION
+    created_at: datetime
+    fitted_on: FitInfo
+    feature_names: list[str]
+    tfidf: TfidfParams
+    stats: dict[str, FeatureStats] = Field(default_factory=dict)
+
+    @field_validator("feature_set")
+    @classmethod
+    def _same_feature_set(cls, value: str) -> str:
+        if value != FEATURE_SET_VERSION:
+            raise ValueError(
+                f"artifact was fitted for feature set {value!r}, this code computes "
+                f"{FEATURE_SET_VERSION!r}: refit the features or deploy matching code"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeatureArtifacts:
+        expected = feature_names(self.tfidf.vocabulary)
+        if self.feature_names != expected:
+            if len(self.feature_names) != N_FEATURES:
+                raise ValueError(
+                    f"artifact lists {len(self.feature_names)} features, this code computes "
+                    f"{N_FEATURES}"
+                )
+            diff = next(i for i, (a, b) in enumerate(zip(self.feature_names, expected,
+                                                          strict=True)) if a != b)
+            raise ValueError(
+                f"feature {diff} is {self.feature_names[diff]!r} in the artifact but "
+                f"{expected[diff]!r} in this code (engineered: {list(ENGINEERED_NAMES)})"
+            )
+        unknown = set(self.stats) - set(self.feature_names)
+        if unknown:
+            raise ValueError(f"stats for unknown features: {sorted(unknown)[:5]}")
+        return self
+
+    def content_json(self) -> str:
+        """Canonical JSON of the content (what the fingerprint covers)."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
+                          allow_nan=False)
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.content_json().encode()).hexdigest()
+
+
+def dumps(artifacts: FeatureArtifacts) -> str:
+    doc = artifacts.model_dump(mode="json")
+    doc["fingerprint"] = artifacts.fingerprint
+    return json.dumps(doc, indent=1, sort_keys=False, allow_nan=False) + "\n"
+
+
+def loads(text: str | bytes, source: str = "<memory>") -> FeatureArtifacts:
+    """Parse and validate artifact JSON; raises :class:`ArtifactError` with the reason."""
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{source}: not valid JSON ({exc})") from exc
+    if not isinstance(doc, dict) or doc.get("kind") != ARTIFACT_KIND:
+        raise ArtifactError(f"{source}: not a spam-platform feature artifact (kind != "
+                            f"{ARTIFACT_KIND!r})")
+    recorded = doc.pop("fingerprint", None)
+    try:
+        artifacts = FeatureArtifacts.model_validate(doc)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ArtifactError(f"{source}: invalid feature artifact: {problems}") from None
+    if recorded is not None and recorded != artifacts.fingerprint:
+        raise ArtifactError(f"{source}: fingerprint mismatch (file was modified or corrupted)")
+    return artifacts
+
+
+def save(artifacts: FeatureArtifacts, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(dumps(artifacts), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def load(uri: str | Path) -> FeatureArtifacts:
+    """Load from a local path or any fsspec URL (``abfs://``, ``https://``, ``file://``)."""
+    uri = str(uri)
+    if "://" in uri and not uri.startswith("file://"):
+        try:
+            import fsspec
+        except ImportError as exc:  # pragma: no cover - image without the io extra
+            raise ArtifactError(f"{uri}: remote artifacts need fsspec (spam-core[io])") from exc
+        try:
+            with fsspec.open(uri, "rb") as fh:
+                return loads(fh.read(), uri)
+        except FileNotFoundError as exc:
+            raise ArtifactError(f"{uri}: feature artifact not found") from exc
+    path = Path(uri.removeprefix("file://"))
+    if not path.is_file():
+        raise ArtifactError(f"{path}: feature artifact not found")
+    return loads(path.read_bytes(), str(path))

@@ -1,0 +1,56 @@
+"""Typed settings shared by every image (environment variables prefixed ``SPAM_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from spam_core.ingest.sources import PUBLIC_CORPUS_URL
+
+SHARED_CORPUS = Path("..") / "shared" / "data" / "spamassassin"
+"""Where a workspace checkout finds its local copy of the corpus (relative to the repo)."""
+
+
+class CoreSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPAM_", env_file=".env",
+                                      env_ignore_empty=True, extra="ignore")
+
+    home: Path = Field(Path(".spam-platform"), description="Local state: datasets, features, "
+                       "models, logs (SPAM_HOME).")
+    corpus: str | None = Field(None, description="Corpus source for ingest/train (SPAM_CORPUS): "
+                               "a path or an https:// base URL. Default: ../shared copy if "
+                               "present, else the public SpamAssassin corpus.")
+    cache_dir: Path | None = Field(None, description="Download cache (SPAM_CACHE_DIR); default "
+                                   "~/.cache/spam-platform.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    def resolved_corpus(self, cwd: Path | None = None) -> str:
+        if self.corpus:
+            return self.corpus
+        base = cwd or Path.cwd()
+        for candidate in (base / SHARED_CORPUS, base.parent / SHARED_CORPUS):
+            if candidate.is_dir():
+                return str(candidate.resolve())
+        return PUBLIC_CORPUS_URL
+
+    @property
+    def datasets_dir(self) -> Path:
+        return self.home / "datasets"
+
+    @property
+    def features_dir(self) -> Path:
+        return self.home / "features"
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        return self.cache_dir or Path.home() / ".cache" / "spam-platform"
+
+
+@lru_cache
+def get_settings() -> CoreSettings:
+    return CoreSettings()
