@@ -101,8 +101,11 @@ class FeatureArtifacts(_Strict):
                     f"artifact lists {len(self.feature_names)} features, this code computes "
                     f"{N_FEATURES}"
                 )
-            diff = next(i for i, (a, b) in enumerate(zip(self.feature_names, expected,
-                                                          strict=True)) if a != b)
+            diff = next(
+                i
+                for i, (a, b) in enumerate(zip(self.feature_names, expected, strict=True))
+                if a != b
+            )
             raise ValueError(
                 f"feature {diff} is {self.feature_names[diff]!r} in the artifact but "
                 f"{expected[diff]!r} in this code (engineered: {list(ENGINEERED_NAMES)})"
@@ -114,8 +117,9 @@ class FeatureArtifacts(_Strict):
 
     def content_json(self) -> str:
         """Canonical JSON of the content (what the fingerprint covers)."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"),
-                          allow_nan=False)
+        return json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), allow_nan=False
+        )
 
     @property
     def fingerprint(self) -> str:
@@ -135,8 +139,9 @@ def loads(text: str | bytes, source: str = "<memory>") -> FeatureArtifacts:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{source}: not valid JSON ({exc})") from exc
     if not isinstance(doc, dict) or doc.get("kind") != ARTIFACT_KIND:
-        raise ArtifactError(f"{source}: not a spam-platform feature artifact (kind != "
-                            f"{ARTIFACT_KIND!r})")
+        raise ArtifactError(
+            f"{source}: not a spam-platform feature artifact (kind != {ARTIFACT_KIND!r})"
+        )
     recorded = doc.pop("fingerprint", None)
     try:
         artifacts = FeatureArtifacts.model_validate(doc)

@@ -16,16 +16,23 @@ SHARED_CORPUS = Path("..") / "shared" / "data" / "spamassassin"
 
 
 class CoreSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SPAM_", env_file=".env",
-                                      env_ignore_empty=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SPAM_", env_file=".env", env_ignore_empty=True, extra="ignore"
+    )
 
-    home: Path = Field(Path(".spam-platform"), description="Local state: datasets, features, "
-                       "models, logs (SPAM_HOME).")
-    corpus: str | None = Field(None, description="Corpus source for ingest/train (SPAM_CORPUS): "
-                               "a path or an https:// base URL. Default: ../shared copy if "
-                               "present, else the public SpamAssassin corpus.")
-    cache_dir: Path | None = Field(None, description="Download cache (SPAM_CACHE_DIR); default "
-                                   "~/.cache/spam-platform.")
+    home: Path = Field(
+        Path(".spam-platform"),
+        description="Local state: datasets, features, models, logs (SPAM_HOME).",
+    )
+    corpus: str | None = Field(
+        None,
+        description="Corpus source for ingest/train (SPAM_CORPUS): "
+        "a path or an https:// base URL. Default: ../shared copy if "
+        "present, else the public SpamAssassin corpus.",
+    )
+    cache_dir: Path | None = Field(
+        None, description="Download cache (SPAM_CACHE_DIR); default ~/.cache/spam-platform."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
 

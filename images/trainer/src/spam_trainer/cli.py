@@ -20,8 +20,12 @@ from rich.table import Table
 
 from spam_trainer.progress import Reporter
 
-app = typer.Typer(name="spam-platform", no_args_is_help=True, add_completion=False,
-                  help="spam-platform: e-mail spam detection, from corpus to served model.")
+app = typer.Typer(
+    name="spam-platform",
+    no_args_is_help=True,
+    add_completion=False,
+    help="spam-platform: e-mail spam detection, from corpus to served model.",
+)
 features_app = typer.Typer(no_args_is_help=True, help="Fit and inspect the 524 features.")
 app.add_typer(features_app, name="features")
 
@@ -38,8 +42,9 @@ state = State()
 
 @app.callback()
 def _main(
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars (also when "
-                                        "CI is set).")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bars (also when CI is set).")
+    ] = False,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "",
 ) -> None:
     from spam_core.logs import configure_logging
@@ -51,34 +56,67 @@ def _main(
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code)
 
 
 # --------------------------------------------------------------------------- ingest
-CorpusOpt = Annotated[str | None, typer.Option(
-    "--corpus", "-c", help="Directory of archives, archive, message tree, maildir, mbox or "
-    "https:// base URL. Default: $SPAM_CORPUS, else ../shared/data/spamassassin if present, "
-    "else the public SpamAssassin corpus.")]
+CorpusOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--corpus",
+        "-c",
+        help="Directory of archives, archive, message tree, maildir, mbox or "
+        "https:// base URL. Default: $SPAM_CORPUS, else ../shared/data/spamassassin if present, "
+        "else the public SpamAssassin corpus.",
+    ),
+]
 
 
 def _manifest_table(manifest: Any) -> Table:
-    table = Table(title=f"ingested {manifest.totals.messages} distinct messages "
-                  f"({manifest.spam_rate:.1%} spam) in {manifest.seconds:.1f} s")
-    for col in ("source", "messages", "spam", "ham", "unlabeled", "duplicates", "skipped",
-                "failed"):
-        table.add_column(col, justify="left" if col == "source" else "right")
+    table = Table(
+        title=f"ingested {manifest.totals.messages} distinct messages "
+        f"({manifest.spam_rate:.1%} spam) in {manifest.seconds:.1f} s"
+    )
+    for col in (
+        "source",
+        "messages",
+        "spam",
+        "ham",
+        "unlabeled",
+        "duplicates",
+        "skipped",
+        "failed",
+    ):
+        table.add_column(
+            col, justify="left" if col == "source" else "right", no_wrap=col == "source"
+        )
     for name, c in manifest.by_source.items():
-        table.add_row(name, *(str(getattr(c, f)) for f in ("messages", "spam", "ham", "unlabeled",
-                                                         "duplicates", "skipped", "failed")))
+        table.add_row(
+            name,
+            *(
+                str(getattr(c, f))
+                for f in ("messages", "spam", "ham", "unlabeled", "duplicates", "skipped", "failed")
+            ),
+        )
     t = manifest.totals
-    table.add_row("[bold]total", *(f"[bold]{getattr(t, f)}" for f in (
-        "messages", "spam", "ham", "unlabeled", "duplicates", "skipped", "failed")))
+    table.add_row(
+        "[bold]total",
+        *(
+            f"[bold]{getattr(t, f)}"
+            for f in ("messages", "spam", "ham", "unlabeled", "duplicates", "skipped", "failed")
+        ),
+    )
     return table
 
 
-def run_ingest(corpus: str | None, out: Path | None, label: str | None = None,
-               checksums: str | None = None, cache_dir: Path | None = None) -> tuple[Any, Path]:
+def run_ingest(
+    corpus: str | None,
+    out: Path | None,
+    label: str | None = None,
+    checksums: str | None = None,
+    cache_dir: Path | None = None,
+) -> tuple[Any, Path]:
     from spam_core.errors import SourceError
     from spam_core.ingest import ingest
     from spam_core.settings import get_settings
@@ -89,9 +127,14 @@ def run_ingest(corpus: str | None, out: Path | None, label: str | None = None,
     with Reporter(quiet=state.quiet, console=err) as reporter:
         reporter.note(f"ingesting {source} -> {out}")
         try:
-            manifest = ingest(source, out, label=label,  # type: ignore[arg-type]
-                              cache_dir=cache_dir or settings.resolved_cache_dir,
-                              checksums=checksums, progress=reporter.bytes_progress)
+            manifest = ingest(
+                source,
+                out,
+                label=label,  # type: ignore[arg-type]
+                cache_dir=cache_dir or settings.resolved_cache_dir,
+                checksums=checksums,
+                progress=reporter.bytes_progress,
+            )
         except SourceError as exc:
             raise _fail(str(exc)) from None
     return manifest, out
@@ -100,27 +143,46 @@ def run_ingest(corpus: str | None, out: Path | None, label: str | None = None,
 @app.command()
 def ingest(
     corpus: CorpusOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output directory "
-                                             "(default $SPAM_HOME/datasets/spamassassin).")] = None,
-    label: Annotated[str | None, typer.Option(help="Label every message spam or ham (for "
-                                              "sources without the SpamAssassin layout).")] = None,
-    checksums: Annotated[str | None, typer.Option(help="SHA256SUMS file or URL to verify "
-                                                  "archives against (a local directory's own "
-                                                  "SHA256SUMS when given any value for it).")]
-    = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Output directory (default $SPAM_HOME/datasets/spamassassin)."
+        ),
+    ] = None,
+    label: Annotated[
+        str | None,
+        typer.Option(
+            help="Label every message spam or ham (for sources without the SpamAssassin layout)."
+        ),
+    ] = None,
+    checksums: Annotated[
+        str | None,
+        typer.Option(
+            help="SHA256SUMS file or URL to verify "
+            "archives against (a local directory's own "
+            "SHA256SUMS when given any value for it)."
+        ),
+    ] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Download cache.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest totals as JSON.")]
-    = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the manifest totals as JSON.")
+    ] = False,
 ) -> None:
     """Read a corpus into a Parquet dataset + manifest, with a deterministic split."""
     if label not in (None, "spam", "ham"):
         raise _fail(f"--label must be spam or ham, not {label!r}")
     manifest, out_dir = run_ingest(corpus, out, label, checksums, cache_dir)
     if as_json:
-        console.print_json(json.dumps({"out": str(out_dir), "totals": manifest.totals.model_dump(),
-                                       "spam_rate": manifest.spam_rate,
-                                       "splits": {k: v.model_dump()
-                                                  for k, v in manifest.splits.items()}}))
+        console.print_json(
+            json.dumps(
+                {
+                    "out": str(out_dir),
+                    "totals": manifest.totals.model_dump(),
+                    "spam_rate": manifest.spam_rate,
+                    "splits": {k: v.model_dump() for k, v in manifest.splits.items()},
+                }
+            )
+        )
     else:
         console.print(_manifest_table(manifest))
         console.print(f"dataset: {out_dir}")
@@ -151,9 +213,11 @@ def features_fit(
 ) -> None:
     """Fit vocabulary, IDF and feature statistics on the training split -> versioned JSON."""
     fitted, path = run_fit(dataset, out)
-    console.print(f"feature artifacts {fitted.fingerprint[:12]} "
-                  f"({len(fitted.feature_names)} features, fitted on "
-                  f"{fitted.fitted_on.n_documents} training e-mails): {path}")
+    console.print(
+        f"feature artifacts {fitted.fingerprint[:12]} "
+        f"({len(fitted.feature_names)} features, fitted on "
+        f"{fitted.fitted_on.n_documents} training e-mails): {path}"
+    )
 
 
 @features_app.command("describe")
@@ -163,9 +227,10 @@ def features_describe() -> None:
 
     table = Table(title=f"{N_TFIDF} TF-IDF terms + {len(ENGINEERED)} engineered features")
     for col in ("#", "name", "group", "meaning", "range"):
-        table.add_column(col)
-    table.add_row(f"0-{N_TFIDF - 1}", "tfidf:<term>", "tfidf",
-                  "sublinear TF x IDF, L2-normalized", "[0, 1]")
+        table.add_column(col, no_wrap=col in ("#", "name"))
+    table.add_row(
+        f"0-{N_TFIDF - 1}", "tfidf:<term>", "tfidf", "sublinear TF x IDF, L2-normalized", "[0, 1]"
+    )
     for i, f in enumerate(ENGINEERED, start=N_TFIDF):
         table.add_row(str(i), f.name, f.group, f.description, f.value_range)
     console.print(table)
@@ -173,7 +238,9 @@ def features_describe() -> None:
 
 @features_app.command("extract")
 def features_extract(
-    artifacts_path: Annotated[Path, typer.Option("--artifacts", "-a", help="Fitted artifact JSON.")],
+    artifacts_path: Annotated[
+        Path, typer.Option("--artifacts", "-a", help="Fitted artifact JSON.")
+    ],
     message: Annotated[Path, typer.Argument(help="A raw RFC 822 message file.")],
 ) -> None:
     """Print the named feature vector of one raw message (non-zero values)."""
@@ -186,8 +253,15 @@ def features_extract(
         vector = extractor.transform_raw(message.read_bytes())
     except (SpamCoreError, OSError) as exc:
         raise _fail(str(exc)) from None
-    console.print_json(json.dumps({n: round(float(v), 6) for n, v in
-                                   zip(extractor.feature_names, vector, strict=True) if v}))
+    console.print_json(
+        json.dumps(
+            {
+                n: round(float(v), 6)
+                for n, v in zip(extractor.feature_names, vector, strict=True)
+                if v
+            }
+        )
+    )
 
 
 # --------------------------------------------------------------------------- up
@@ -201,10 +275,12 @@ def up(corpus: CorpusOpt = None) -> None:
     fitted, path = run_fit(dataset, None)
     stats = fitted.stats
     top = sorted(fitted.tfidf.vocabulary, key=lambda t: -stats[f"tfidf:{t}"].nonzero_fraction)
-    console.print(f"features: {len(fitted.feature_names)} "
-                  f"({len(fitted.tfidf.vocabulary)} TF-IDF + "
-                  f"{len(fitted.feature_names) - len(fitted.tfidf.vocabulary)} engineered), "
-                  f"fingerprint {fitted.fingerprint[:12]} -> {path}")
+    console.print(
+        f"features: {len(fitted.feature_names)} "
+        f"({len(fitted.tfidf.vocabulary)} TF-IDF + "
+        f"{len(fitted.feature_names) - len(fitted.tfidf.vocabulary)} engineered), "
+        f"fingerprint {fitted.fingerprint[:12]} -> {path}"
+    )
     console.print(f"most frequent terms: {', '.join(top[:15])}")
 
 
@@ -212,7 +288,7 @@ def _load_plugins() -> None:
     for ep in entry_points(group="spam_platform.cli"):
         try:
             app.add_typer(ep.load(), name=ep.name)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break the CLI
+        except Exception as exc:
             err.print(f"[yellow]warning:[/] CLI plugin {ep.name!r} failed to load: {exc}")
 
 

@@ -28,20 +28,29 @@ class Reporter:
     def __enter__(self) -> Reporter:
         if not self.quiet:
             self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                TransferSpeedColumn(), TimeRemainingColumn(), console=self.console,
-                transient=False)
+                TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=False,
+            )
             self._progress.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self._progress is not None:
             self._progress.stop()
 
     def note(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(f"[dim]{message}[/]")
+            self.console.print(f"[dim]{message}[/]", soft_wrap=True)
 
     def bytes_progress(self, task: str, advance: int, total: int | None) -> None:
         """``progress(task, advance_bytes, total_bytes)`` callback."""

@@ -22,36 +22,147 @@ _NOT_LETTER = bytes(b for b in _ALL if b not in _ASCII_LETTERS)
 _NOT_DIGIT = bytes(b for b in _ALL if b not in _DIGITS)
 _WHITESPACE = b" \t\n\r\x0b\x0c"
 
-_REPLY_RE = re.compile(r"^(?:\[[^\]]{0,60}\]\s*)?(?:re|fw|fwd|aw|sv|tr)\s*(?:\[\d+\])?\s*:",
-                       re.IGNORECASE)
+_REPLY_RE = re.compile(
+    r"^(?:\[[^\]]{0,60}\]\s*)?(?:re|fw|fwd|aw|sv|tr)\s*(?:\[\d+\])?\s*:", re.IGNORECASE
+)
 _URL_HOST_RE = re.compile(r"^(?:https?://)?(?:[^@/?#]*@)?([^/:?#]+)", re.IGNORECASE)
 _IPV4_RE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _MONEY = ("$", "£", "€", "¥")
 
-FREEMAIL_DOMAINS = frozenset({
-    "aol.com", "comcast.net", "earthlink.net", "email.com", "excite.com", "gmail.com",
-    "gmx.com", "gmx.de", "gmx.net", "googlemail.com", "hotmail.com", "hotmail.co.uk",
-    "icloud.com", "juno.com", "live.com", "lycos.com", "mail.com", "mail.ru", "me.com",
-    "msn.com", "netscape.net", "netzero.net", "outlook.com", "proton.me", "protonmail.com",
-    "rediffmail.com", "usa.net", "web.de", "yahoo.ca", "yahoo.co.uk", "yahoo.com",
-    "yahoo.com.au", "yahoo.fr", "yandex.ru", "zoho.com",
-})
+FREEMAIL_DOMAINS = frozenset(
+    {
+        "aol.com",
+        "comcast.net",
+        "earthlink.net",
+        "email.com",
+        "excite.com",
+        "gmail.com",
+        "gmx.com",
+        "gmx.de",
+        "gmx.net",
+        "googlemail.com",
+        "hotmail.com",
+        "hotmail.co.uk",
+        "icloud.com",
+        "juno.com",
+        "live.com",
+        "lycos.com",
+        "mail.com",
+        "mail.ru",
+        "me.com",
+        "msn.com",
+        "netscape.net",
+        "netzero.net",
+        "outlook.com",
+        "proton.me",
+        "protonmail.com",
+        "rediffmail.com",
+        "usa.net",
+        "web.de",
+        "yahoo.ca",
+        "yahoo.co.uk",
+        "yahoo.com",
+        "yahoo.com.au",
+        "yahoo.fr",
+        "yandex.ru",
+        "zoho.com",
+    }
+)
 
 SPAM_PHRASES = (
-    "100% free", "act now", "additional income", "all natural", "apply now", "as seen on",
-    "bank account", "be your own boss", "best price", "big bucks", "billion dollars", "bonus",
-    "buy direct", "buy now", "call now", "cancel at any time", "cash", "casino", "cheap",
-    "click below", "click here", "congratulations", "credit card", "dear friend",
-    "double your", "earn money", "extra income", "fast cash", "financial freedom",
-    "free access", "free gift", "free quote", "free trial", "full refund", "get paid",
-    "guarantee", "home based", "increase sales", "investment", "limited time", "lose weight",
-    "lottery", "lowest price", "make money", "million dollars", "money back", "mortgage",
-    "no cost", "no fees", "no obligation", "offer expires", "once in a lifetime",
-    "order now", "prize", "promise you", "refinance", "remove", "risk free", "satisfaction",
-    "special promotion", "this is not spam", "unsubscribe", "urgent", "viagra",
-    "weight loss", "winner", "work from home", "you have been selected",
+    "100% free",
+    "act now",
+    "additional income",
+    "all natural",
+    "apply now",
+    "as seen on",
+    "bank account",
+    "be your own boss",
+    "best price",
+    "big bucks",
+    "billion dollars",
+    "bonus",
+    "buy direct",
+    "buy now",
+    "call now",
+    "cancel at any time",
+    "cash",
+    "casino",
+    "cheap",
+    "click below",
+    "click here",
+    "congratulations",
+    "credit card",
+    "dear friend",
+    "double your",
+    "earn money",
+    "extra income",
+    "fast cash",
+    "financial freedom",
+    "free access",
+    "free gift",
+    "free quote",
+    "free trial",
+    "full refund",
+    "get paid",
+    "guarantee",
+    "home based",
+    "increase sales",
+    "investment",
+    "limited time",
+    "lose weight",
+    "lottery",
+    "lowest price",
+    "make money",
+    "million dollars",
+    "money back",
+    "mortgage",
+    "no cost",
+    "no fees",
+    "no obligation",
+    "offer expires",
+    "once in a lifetime",
+    "order now",
+    "prize",
+    "promise you",
+    "refinance",
+    "remove",
+    "risk free",
+    "satisfaction",
+    "special promotion",
+    "this is not spam",
+    "unsubscribe",
+    "urgent",
+    "viagra",
+    "weight loss",
+    "winner",
+    "work from home",
+    "you have been selected",
 )
-_SPAM_PHRASE_RE = re.compile(r"\b(?:" + "|".join(re.escape(p) for p in SPAM_PHRASES) + r")\b")
+
+
+def _trie_pattern(phrases: tuple[str, ...]) -> str:
+    """One regex alternation with common prefixes factored out (a trie): Python's ``re``
+    tries alternatives one by one, so a flat list of 70 phrases costs 5x more per character."""
+    trie: dict = {}
+    for phrase in phrases:
+        node = trie
+        for ch in phrase:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        ends = "" in node
+        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if ends else body
+
+    return build(trie)
+
+
+_SPAM_PHRASE_RE = re.compile(r"\b" + _trie_pattern(SPAM_PHRASES) + r"\b")
 
 
 def _count(data: bytes, delete: bytes) -> int:
@@ -122,4 +233,4 @@ def engineered_features(record: EmailRecord, lowered_doc: str | None = None) -> 
     return values
 
 
-assert len(ENGINEERED_NAMES) == 24  # noqa: S101
+assert len(ENGINEERED_NAMES) == 24

@@ -31,8 +31,14 @@ class FeatureExtractor:
         p = artifacts.tfidf
         self.artifacts = artifacts
         self.feature_names: list[str] = list(artifacts.feature_names)
-        self.tfidf = TfidfTransform(p.vocabulary, p.idf, p.token_pattern, lowercase=p.lowercase,
-                                    sublinear_tf=p.sublinear_tf, norm=p.norm)
+        self.tfidf = TfidfTransform(
+            p.vocabulary,
+            p.idf,
+            p.token_pattern,
+            lowercase=p.lowercase,
+            sublinear_tf=p.sublinear_tf,
+            norm=p.norm,
+        )
 
     @property
     def fingerprint(self) -> str:
@@ -57,8 +63,9 @@ class FeatureExtractor:
             return out.astype(np.float32)
         prepared = [self.tfidf.prepare(document_text(r)) for r in records]
         self.tfidf.transform_batch(prepared, out[:, :N_TFIDF])
-        out[:, N_TFIDF:] = [engineered_features(r, self._lowered(d))
-                            for r, d in zip(records, prepared, strict=True)]
+        out[:, N_TFIDF:] = [
+            engineered_features(r, self._lowered(d)) for r, d in zip(records, prepared, strict=True)
+        ]
         return out.astype(np.float32)
 
     def transform_raw(self, raw: bytes | str, email_id: str | None = None) -> np.ndarray:

@@ -31,12 +31,27 @@ def _sublinear(n: int) -> float:
 class TfidfTransform:
     """Vocabulary-lookup TF-IDF. Inputs are already lower-cased when ``lowercase`` is set."""
 
-    __slots__ = ("_idf", "_idf_np", "_index", "_token_re", "lowercase", "norm", "size",
-                 "sublinear_tf")
+    __slots__ = (
+        "_idf",
+        "_idf_np",
+        "_index",
+        "_token_re",
+        "lowercase",
+        "norm",
+        "size",
+        "sublinear_tf",
+    )
 
-    def __init__(self, vocabulary: Sequence[str], idf: Sequence[float], token_pattern: str,
-                 *, lowercase: bool = True, sublinear_tf: bool = True,
-                 norm: str | None = "l2") -> None:
+    def __init__(
+        self,
+        vocabulary: Sequence[str],
+        idf: Sequence[float],
+        token_pattern: str,
+        *,
+        lowercase: bool = True,
+        sublinear_tf: bool = True,
+        norm: str | None = "l2",
+    ) -> None:
         if len(vocabulary) != len(idf):
             raise ValueError("vocabulary and idf differ in length")
         if norm not in ("l2", None):

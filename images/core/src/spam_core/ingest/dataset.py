@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -46,30 +46,33 @@ Split = Literal["train", "validation", "test"]
 SPLIT_FRACTIONS = {"train": 0.70, "validation": 0.15, "test": 0.15}
 _ROW_GROUP = 1000
 
-EMAIL_SCHEMA = pa.schema([
-    pa.field("id", pa.string(), nullable=False),
-    pa.field("sha256", pa.string(), nullable=False),
-    pa.field("source", pa.dictionary(pa.int32(), pa.string()), nullable=False),
-    pa.field("member", pa.string(), nullable=False),
-    pa.field("label", pa.dictionary(pa.int8(), pa.string())),
-    pa.field("split", pa.dictionary(pa.int8(), pa.string()), nullable=False),
-    pa.field("size_bytes", pa.int64(), nullable=False),
-    pa.field("subject", pa.string(), nullable=False),
-    pa.field("sender", pa.string(), nullable=False),
-    pa.field("sender_name", pa.string(), nullable=False),
-    pa.field("sender_address", pa.string(), nullable=False),
-    pa.field("sender_domain", pa.string(), nullable=False),
-    pa.field("date", pa.timestamp("us", tz="UTC")),
-    pa.field("date_utcoffset_min", pa.int16()),
-    pa.field("text", pa.large_string(), nullable=False),
-    pa.field("html_text", pa.large_string(), nullable=False),
-    pa.field("urls", pa.list_(pa.string()), nullable=False),
-    pa.field("n_parts", pa.int32(), nullable=False),
-    pa.field("n_text_parts", pa.int32(), nullable=False),
-    pa.field("n_html_parts", pa.int32(), nullable=False),
-    pa.field("n_attachments", pa.int32(), nullable=False),
-    pa.field("n_html_tags", pa.int32(), nullable=False),
-], metadata={"spam_platform.schema": "emails-v1"})
+EMAIL_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("sha256", pa.string(), nullable=False),
+        pa.field("source", pa.dictionary(pa.int32(), pa.string()), nullable=False),
+        pa.field("member", pa.string(), nullable=False),
+        pa.field("label", pa.dictionary(pa.int8(), pa.string())),
+        pa.field("split", pa.dictionary(pa.int8(), pa.string()), nullable=False),
+        pa.field("size_bytes", pa.int64(), nullable=False),
+        pa.field("subject", pa.string(), nullable=False),
+        pa.field("sender", pa.string(), nullable=False),
+        pa.field("sender_name", pa.string(), nullable=False),
+        pa.field("sender_address", pa.string(), nullable=False),
+        pa.field("sender_domain", pa.string(), nullable=False),
+        pa.field("date", pa.timestamp("us", tz="UTC")),
+        pa.field("date_utcoffset_min", pa.int16()),
+        pa.field("text", pa.large_string(), nullable=False),
+        pa.field("html_text", pa.large_string(), nullable=False),
+        pa.field("urls", pa.list_(pa.string()), nullable=False),
+        pa.field("n_parts", pa.int32(), nullable=False),
+        pa.field("n_text_parts", pa.int32(), nullable=False),
+        pa.field("n_html_parts", pa.int32(), nullable=False),
+        pa.field("n_attachments", pa.int32(), nullable=False),
+        pa.field("n_html_tags", pa.int32(), nullable=False),
+    ],
+    metadata={"spam_platform.schema": "emails-v1"},
+)
 
 
 def split_for(sha256_hex: str) -> Split:
@@ -89,13 +92,21 @@ def record_to_row(record: EmailRecord) -> dict[str, Any]:
         delta = record.date.utcoffset()
         offset = int(delta.total_seconds() // 60) if delta is not None else 0
     return {
-        "subject": record.subject, "sender": record.sender, "sender_name": record.sender_name,
-        "sender_address": record.sender_address, "sender_domain": record.sender_domain,
+        "subject": record.subject,
+        "sender": record.sender,
+        "sender_name": record.sender_name,
+        "sender_address": record.sender_address,
+        "sender_domain": record.sender_domain,
         "date": record.date.astimezone(UTC) if record.date is not None else None,
-        "date_utcoffset_min": offset, "text": record.text, "html_text": record.html_text,
-        "urls": list(record.urls), "n_parts": record.n_parts,
-        "n_text_parts": record.n_text_parts, "n_html_parts": record.n_html_parts,
-        "n_attachments": record.n_attachments, "n_html_tags": record.n_html_tags,
+        "date_utcoffset_min": offset,
+        "text": record.text,
+        "html_text": record.html_text,
+        "urls": list(record.urls),
+        "n_parts": record.n_parts,
+        "n_text_parts": record.n_text_parts,
+        "n_html_parts": record.n_html_parts,
+        "n_attachments": record.n_attachments,
+        "n_html_tags": record.n_html_tags,
     }
 
 
@@ -107,12 +118,21 @@ def record_from_row(row: dict[str, Any]) -> EmailRecord:
         tz = timezone(timedelta(minutes=row["date_utcoffset_min"] or 0))
         date = date.astimezone(tz)
     return EmailRecord(
-        email_id=row["id"], subject=row["subject"], sender=row["sender"],
-        sender_name=row["sender_name"], sender_address=row["sender_address"],
-        sender_domain=row["sender_domain"], date=date, text=row["text"],
-        html_text=row["html_text"], urls=tuple(row["urls"]), n_parts=row["n_parts"],
-        n_text_parts=row["n_text_parts"], n_html_parts=row["n_html_parts"],
-        n_attachments=row["n_attachments"], n_html_tags=row["n_html_tags"],
+        email_id=row["id"],
+        subject=row["subject"],
+        sender=row["sender"],
+        sender_name=row["sender_name"],
+        sender_address=row["sender_address"],
+        sender_domain=row["sender_domain"],
+        date=date,
+        text=row["text"],
+        html_text=row["html_text"],
+        urls=tuple(row["urls"]),
+        n_parts=row["n_parts"],
+        n_text_parts=row["n_text_parts"],
+        n_html_parts=row["n_html_parts"],
+        n_attachments=row["n_attachments"],
+        n_html_tags=row["n_html_tags"],
     )
 
 
@@ -172,8 +192,9 @@ def load_manifest(directory: str | Path) -> Manifest:
 ProgressFn = Callable[[str, int, int | None], None]
 
 
-def _parse_items(items: Iterable[Item]) -> Iterator[tuple[Item, str | None, EmailRecord | None,
-                                                          str | None]]:
+def _parse_items(
+    items: Iterable[Item],
+) -> Iterator[tuple[Item, str | None, EmailRecord | None, str | None]]:
     """(item, sha256, record, error) for each item; records only for new messages."""
     seen: set[str] = set()
     for item in items:
@@ -187,16 +208,22 @@ def _parse_items(items: Iterable[Item]) -> Iterator[tuple[Item, str | None, Emai
         seen.add(digest)
         try:
             record = parse_raw(item.data, email_id=digest[:16])
-        except Exception as exc:  # noqa: BLE001 - one unreadable message never stops a run
+        except Exception as exc:
             yield item, digest, None, f"{type(exc).__name__}: {exc}"
             continue
         yield item, digest, record, None
 
 
-def ingest(source: str | Path, out_dir: str | Path, *, label: Label | None = None,
-           cache_dir: str | Path | None = None, checksums: str | None = None,
-           progress: ProgressFn | None = None,
-           on_message: Callable[[], None] | None = None) -> Manifest:
+def ingest(
+    source: str | Path,
+    out_dir: str | Path,
+    *,
+    label: Label | None = None,
+    cache_dir: str | Path | None = None,
+    checksums: str | None = None,
+    progress: ProgressFn | None = None,
+    on_message: Callable[[], None] | None = None,
+) -> Manifest:
     """Read ``source`` and write ``out_dir/emails.parquet`` + ``out_dir/manifest.json``."""
     started = time.perf_counter()
     out = Path(out_dir)
@@ -210,9 +237,11 @@ def ingest(source: str | Path, out_dir: str | Path, *, label: Label | None = Non
     hashes: list[str] = []
     buffer: dict[str, list[Any]] = defaultdict(list)
 
-    items = iter_source(source, label=label, cache_dir=cache_dir, checksums=checksums,
-                        progress=progress)
+    items = iter_source(
+        source, label=label, cache_dir=cache_dir, checksums=checksums, progress=progress
+    )
     with pq.ParquetWriter(tmp_parquet, EMAIL_SCHEMA, compression="zstd") as writer:
+
         def flush() -> None:
             if buffer:
                 writer.write_table(pa.Table.from_pydict(dict(buffer), schema=EMAIL_SCHEMA))
@@ -222,19 +251,24 @@ def ingest(source: str | Path, out_dir: str | Path, *, label: Label | None = Non
             counts = by_source[item.source]
             if isinstance(item, Skipped):
                 counts.skipped += 1
-                skipped.append(FileNote(source=item.source, member=item.member,
-                                        reason=item.reason))
+                skipped.append(FileNote(source=item.source, member=item.member, reason=item.reason))
                 continue
             assert isinstance(item, RawMessage) and digest is not None
             if error == "duplicate":
                 counts.duplicates += 1
-                duplicates.append(FileNote(source=item.source, member=item.member,
-                                           reason=f"same content as {digest[:16]}"))
+                duplicates.append(
+                    FileNote(
+                        source=item.source,
+                        member=item.member,
+                        reason=f"same content as {digest[:16]}",
+                    )
+                )
                 continue
             if record is None:
                 counts.failed += 1
-                failed.append(FileNote(source=item.source, member=item.member,
-                                       reason=error or "unknown"))
+                failed.append(
+                    FileNote(source=item.source, member=item.member, reason=error or "unknown")
+                )
                 continue
             split = split_for(digest)
             counts.messages += 1
@@ -246,9 +280,15 @@ def ingest(source: str | Path, out_dir: str | Path, *, label: Label | None = Non
                 setattr(splits[split], item.label, getattr(splits[split], item.label) + 1)
             hashes.append(digest)
             row = record_to_row(record)
-            row.update(id=record.email_id, sha256=digest, source=item.source,
-                       member=item.member, label=item.label, split=split,
-                       size_bytes=len(item.data))
+            row.update(
+                id=record.email_id,
+                sha256=digest,
+                source=item.source,
+                member=item.member,
+                label=item.label,
+                split=split,
+                size_bytes=len(item.data),
+            )
             for key, value in row.items():
                 buffer[key].append(value)
             if len(buffer["id"]) >= _ROW_GROUP:
@@ -259,8 +299,10 @@ def ingest(source: str | Path, out_dir: str | Path, *, label: Label | None = Non
 
     if not hashes:
         tmp_parquet.unlink(missing_ok=True)
-        raise SourceError(f"{source}: no e-mail messages found "
-                          f"({len(skipped)} files skipped, {len(failed)} failed)")
+        raise SourceError(
+            f"{source}: no e-mail messages found "
+            f"({len(skipped)} files skipped, {len(failed)} failed)"
+        )
     tmp_parquet.replace(out / DATASET_FILE)
     totals = SourceCounts()
     for counts in by_source.values():
@@ -269,8 +311,11 @@ def ingest(source: str | Path, out_dir: str | Path, *, label: Label | None = Non
     checksums_seen: dict[str, str] = {}
     src_path = Path(str(source))
     if not str(source).startswith(("http://", "https://")) and src_path.exists():
-        archives = [src_path] if src_path.is_file() else sorted(
-            p for p in src_path.iterdir() if p.is_file() and is_archive(p.name))
+        archives = (
+            [src_path]
+            if src_path.is_file()
+            else sorted(p for p in src_path.iterdir() if p.is_file() and is_archive(p.name))
+        )
         checksums_seen = {p.name: sha256_file(p) for p in archives}
     checksums_seen[DATASET_FILE] = sha256_file(out / DATASET_FILE)
     labeled = totals.spam + totals.ham
@@ -294,23 +339,26 @@ def ingest(source: str | Path, out_dir: str | Path, *, label: Label | None = Non
 
 
 # --------------------------------------------------------------------------- reading back
-def read_table(directory: str | Path, *, split: Split | None = None,
-               columns: list[str] | None = None) -> pa.Table:
+def read_table(
+    directory: str | Path, *, split: Split | None = None, columns: list[str] | None = None
+) -> pa.Table:
     """The dataset (optionally one split), validated against ``EMAIL_SCHEMA``."""
     path = Path(directory) / DATASET_FILE
     if not path.is_file():
         raise SourceError(f"{directory}: not an ingested dataset (no {DATASET_FILE})")
     filters = [("split", "=", split)] if split else None
     table = pq.read_table(path, columns=columns, filters=filters)
-    expected = EMAIL_SCHEMA if columns is None else pa.schema(
-        [EMAIL_SCHEMA.field(c) for c in columns])
+    expected = (
+        EMAIL_SCHEMA if columns is None else pa.schema([EMAIL_SCHEMA.field(c) for c in columns])
+    )
     if not table.schema.remove_metadata().equals(expected.remove_metadata()):
         raise SourceError(f"{path}: schema differs from emails-v1; re-run ingest")
     return table
 
 
-def read_records(directory: str | Path, *, split: Split | None = None
-                 ) -> tuple[list[EmailRecord], list[str | None]]:
+def read_records(
+    directory: str | Path, *, split: Split | None = None
+) -> tuple[list[EmailRecord], list[str | None]]:
     """Records and their labels (``'spam'``/``'ham'``/``None``) of a dataset or split."""
     table = read_table(directory, split=split)
     rows = table.to_pylist()

@@ -117,8 +117,12 @@ def _looks_like_mbox(path: Path) -> bool:
 
 
 # --------------------------------------------------------------------------- readers
-def _read_archive(path: Path, label: Label | None, source_name: str | None = None,
-                  progress: ProgressFn | None = None) -> Iterator[Item]:
+def _read_archive(
+    path: Path,
+    label: Label | None,
+    source_name: str | None = None,
+    progress: ProgressFn | None = None,
+) -> Iterator[Item]:
     name = source_name or path.name
     archive_label = label_from_path([path.name])
     total = path.stat().st_size
@@ -139,8 +143,9 @@ def _read_archive(path: Path, label: Label | None, source_name: str | None = Non
                     yield Skipped(name, member.name, reason)
                     continue
                 parts = PurePosixPath(member.name).parts[:-1]
-                yield RawMessage(name, member.name, data,
-                                 label or label_from_path(parts) or archive_label)
+                yield RawMessage(
+                    name, member.name, data, label or label_from_path(parts) or archive_label
+                )
             if progress is not None:
                 progress(name, total - last, total)
     except (tarfile.TarError, EOFError, OSError) as exc:
@@ -215,8 +220,7 @@ def _read_tree(root: Path, label: Label | None, progress: ProgressFn | None) -> 
                 yield Skipped(root.name, str(rel), reason)
                 continue
             lab = label or label_from_path(rel.parts[:-1]) or label_from_path((root.name,))
-            yield RawMessage(rel.parts[0] if len(rel.parts) > 1 else root.name, str(rel), data,
-                             lab)
+            yield RawMessage(rel.parts[0] if len(rel.parts) > 1 else root.name, str(rel), data, lab)
 
 
 def _read_local(path: Path, label: Label | None, progress: ProgressFn | None) -> Iterator[Item]:
@@ -234,8 +238,7 @@ def _read_local(path: Path, label: Label | None, progress: ProgressFn | None) ->
         if reason:
             yield Skipped(path.name, path.name, reason)
         else:
-            yield RawMessage(path.name, path.name, data,
-                             label or label_from_path(path.parts[:-1]))
+            yield RawMessage(path.name, path.name, data, label or label_from_path(path.parts[:-1]))
 
 
 # --------------------------------------------------------------------------- download
@@ -268,8 +271,14 @@ def _fetch_text(url: str, timeout: float) -> str:
     return resp.text
 
 
-def download(url: str, cache_dir: Path, *, expected_sha256: str | None = None,
-             progress: ProgressFn | None = None, timeout: float = 60.0) -> Path:
+def download(
+    url: str,
+    cache_dir: Path,
+    *,
+    expected_sha256: str | None = None,
+    progress: ProgressFn | None = None,
+    timeout: float = 60.0,
+) -> Path:
     """Download ``url`` into ``cache_dir`` once (atomic rename); verify the checksum if given."""
     import httpx
 
@@ -304,8 +313,13 @@ def download(url: str, cache_dir: Path, *, expected_sha256: str | None = None,
     return dest
 
 
-def _read_url(url: str, label: Label | None, cache_dir: Path, checksums: str | None,
-              progress: ProgressFn | None) -> Iterator[Item]:
+def _read_url(
+    url: str,
+    label: Label | None,
+    cache_dir: Path,
+    checksums: str | None,
+    progress: ProgressFn | None,
+) -> Iterator[Item]:
     base = url if url.endswith("/") or is_archive(url) else url + "/"
     names = [PurePosixPath(base).name] if is_archive(base) else list(DEFAULT_ARCHIVES)
     if is_archive(base):
@@ -342,9 +356,14 @@ def verify_local_checksums(directory: Path) -> dict[str, str]:
     return verified
 
 
-def iter_source(source: str | os.PathLike[str], *, label: Label | None = None,
-                cache_dir: str | os.PathLike[str] | None = None, checksums: str | None = None,
-                progress: ProgressFn | None = None) -> Iterator[Item]:
+def iter_source(
+    source: str | os.PathLike[str],
+    *,
+    label: Label | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    checksums: str | None = None,
+    progress: ProgressFn | None = None,
+) -> Iterator[Item]:
     """Stream every message (and every skipped file) of ``source``, in a stable order."""
     if label not in (None, "spam", "ham"):
         raise SourceError(f"label must be 'spam' or 'ham', got {label!r}")
@@ -354,7 +373,7 @@ def iter_source(source: str | os.PathLike[str], *, label: Label | None = None,
         yield from _read_url(text, label, cache, checksums, progress)
         return
     if text.startswith("file://"):
-        text = text[len("file://"):]
+        text = text[len("file://") :]
     if "://" in text:
         raise SourceError(f"{text}: unsupported source scheme (use a path, http(s):// or file://)")
     path = Path(text).expanduser()

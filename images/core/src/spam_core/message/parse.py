@@ -104,9 +104,7 @@ def decode_header_text(value: object) -> str:
     if "=?" in text:
         try:
             pieces = email.header.decode_header(text)
-            text = "".join(
-                decode_bytes(p, cs) if isinstance(p, bytes) else p for p, cs in pieces
-            )
+            text = "".join(decode_bytes(p, cs) if isinstance(p, bytes) else p for p, cs in pieces)
         except (ValueError, LookupError, AssertionError, IndexError):
             pass  # keep the undecoded text: better than nothing
     return _FOLD_RE.sub(" ", text).strip()
@@ -155,8 +153,16 @@ def parse_sender(value: object) -> tuple[str, str, str, str]:
 class _Body:
     """Accumulates decoded text parts; the one place body normalization happens."""
 
-    __slots__ = ("html_parts", "html_texts", "n_attachments", "n_parts", "tags", "text_parts",
-                 "texts", "urls")
+    __slots__ = (
+        "html_parts",
+        "html_texts",
+        "n_attachments",
+        "n_parts",
+        "tags",
+        "text_parts",
+        "texts",
+        "urls",
+    )
 
     def __init__(self) -> None:
         self.texts: list[str] = []
@@ -193,8 +199,9 @@ def _join(parts: Iterable[str]) -> str:
     return "\n".join(p for p in parts if p)[:MAX_TEXT_CHARS]
 
 
-def _build_record(email_id: str, subject: object, sender: object, date: object,
-                  body: _Body) -> EmailRecord:
+def _build_record(
+    email_id: str, subject: object, sender: object, date: object, body: _Body
+) -> EmailRecord:
     sender_text, sender_name, address, domain = parse_sender(sender)
     return EmailRecord(
         email_id=email_id,

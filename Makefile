@@ -1,0 +1,55 @@
+# spam-platform — developer entry points. `make help` lists them.
+#
+# The two set-up commands of the README:
+#   make up     run the local platform's main job (today: ingest + feature fitting)
+#   make test   install everything the tests need, lint, and run the whole test suite
+
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+PYTHON_VERSION := 3.11
+IMAGES := core trainer
+# images with a Dockerfile (core is a library, not an image)
+DOCKER_IMAGES := trainer
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+
+.PHONY: help setup up test lint format bench requirements lock clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+setup: ## install uv (from PyPI) and the locked development environment
+	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || \
+		python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || \
+		python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --locked --all-packages --python $(PYTHON_VERSION)
+
+up: setup ## run the local platform (main job): ingest the corpus, fit features, summary
+	$(UV) run spam-platform up
+
+test: setup lint ## lint + the whole test suite (what .ci/run calls)
+	$(UV) run pytest
+
+lint: ## ruff (lint + format check), hadolint on every Dockerfile, lock/requirements current
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run hadolint $(foreach i,$(DOCKER_IMAGES),images/$(i)/Dockerfile)
+	$(UV) lock --check
+
+format: ## apply ruff formatting and autofixes
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+bench: setup ## benchmarks: prints the tables (tests/perf/)
+	$(UV) run python -m tests.perf
+
+requirements: ## export each image's pinned requirements from the one shared lock
+	@for i in $(DOCKER_IMAGES); do \
+		$(UV) export --frozen --package spam-$$i --no-dev --no-emit-workspace --no-header -q \
+			-o images/$$i/requirements.txt; done
+
+lock: ## re-resolve the lock and re-export the image requirements
+	$(UV) lock
+	$(MAKE) requirements
+
+clean: ## remove local state (datasets, features, models) and caches
+	rm -rf .spam-platform .pytest_cache .ruff_cache

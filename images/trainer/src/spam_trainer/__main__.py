@@ -1,0 +1,3 @@
+from spam_trainer.cli import main
+
+main()

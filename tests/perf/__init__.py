@@ -1,0 +1,1 @@
+"""Benchmarks (commands that print tables, not timed unit tests). Run: ``make bench``."""

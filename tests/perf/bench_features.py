@@ -1,0 +1,131 @@
+"""Ingest and feature-extraction speed on the real corpus.
+
+Targets (issue 2): single e-mail (raw message in, vector out, parsing included) p50 <= 0.3 ms;
+batch path >= 4,000 e-mails/s per core. Everything runs in this one process (one core).
+"""
+
+from __future__ import annotations
+
+import gc
+import resource
+import statistics
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from spam_core.features import FeatureExtractor
+from spam_core.ingest import ingest, read_records
+from spam_core.message import parse_raw
+from spam_trainer.features import fit_features
+from tests.conftest import SHARED_CORPUS
+
+ARCHIVES = (
+    "20030228_easy_ham.tar.bz2",
+    "20030228_easy_ham_2.tar.bz2",
+    "20030228_hard_ham.tar.bz2",
+    "20030228_spam.tar.bz2",
+    "20050311_spam_2.tar.bz2",
+)
+
+
+def _raw_messages(corpus: Path) -> list[bytes]:
+    out = []
+    for name in ARCHIVES:
+        with tarfile.open(corpus / name) as tar:
+            for m in tar:
+                if m.isfile() and not m.name.endswith("cmds"):
+                    out.append(tar.extractfile(m).read())
+    return out
+
+
+def _pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def main(corpus: str | None = None) -> dict[str, float]:
+    corpus_dir = Path(corpus) if corpus else SHARED_CORPUS
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        manifest = ingest(corpus_dir, Path(tmp) / "ds")
+        results["ingest_s"] = time.perf_counter() - started
+        results["ingest_msgs"] = manifest.totals.messages
+        started = time.perf_counter()
+        fitted = fit_features(Path(tmp) / "ds")
+        results["fit_s"] = time.perf_counter() - started
+        records, _ = read_records(Path(tmp) / "ds")
+    extractor = FeatureExtractor(fitted)
+    raws = _raw_messages(corpus_dir)
+    gc.collect()
+
+    # batch path: records -> matrix, and raw -> records -> matrix
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        extractor.transform_records(records)
+        best = min(best, time.perf_counter() - started)
+    results["batch_records_per_s"] = len(records) / best
+    best = float("inf")
+    for _ in range(2):
+        started = time.perf_counter()
+        extractor.transform_records([parse_raw(r) for r in raws])
+        best = min(best, time.perf_counter() - started)
+    results["batch_raw_per_s"] = len(raws) / best
+
+    # single path: one raw message in, one vector out
+    for raw in raws[:200]:  # warm-up
+        extractor.transform_raw(raw)
+    lat: list[float] = []
+    parse_lat: list[float] = []
+    for _ in range(3):
+        for raw in raws:
+            t0 = time.perf_counter()
+            rec = parse_raw(raw)
+            t1 = time.perf_counter()
+            extractor.transform_record(rec)
+            t2 = time.perf_counter()
+            lat.append(t2 - t0)
+            parse_lat.append(t1 - t0)
+    results["single_p50_ms"] = statistics.median(lat) * 1e3
+    results["single_p99_ms"] = _pct(lat, 0.99) * 1e3
+    results["single_mean_ms"] = statistics.fmean(lat) * 1e3
+    results["parse_p50_ms"] = statistics.median(parse_lat) * 1e3
+    results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    table = Table(title=f"features benchmark — {len(raws)} real corpus messages, one process")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_column("target", justify="right")
+    rows = [
+        (
+            "ingest whole corpus",
+            f"{results['ingest_s']:.2f} s "
+            f"({results['ingest_msgs'] / results['ingest_s']:,.0f} msg/s)",
+            "",
+        ),
+        ("fit features (train split)", f"{results['fit_s']:.2f} s", ""),
+        (
+            "batch: records -> matrix",
+            f"{results['batch_records_per_s']:,.0f} e-mails/s/core",
+            ">= 4,000",
+        ),
+        (
+            "batch: raw -> matrix (parse incl.)",
+            f"{results['batch_raw_per_s']:,.0f} e-mails/s/core",
+            "",
+        ),
+        ("single: raw -> vector p50", f"{results['single_p50_ms']:.3f} ms", "<= 0.3 ms"),
+        ("single: raw -> vector p99", f"{results['single_p99_ms']:.3f} ms", ""),
+        ("single: raw -> vector mean", f"{results['single_mean_ms']:.3f} ms", ""),
+        ("  of which parse p50", f"{results['parse_p50_ms']:.3f} ms", ""),
+        ("peak RSS", f"{results['peak_rss_mb']:.0f} MB", ""),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    Console(width=110).print(table)
+    return results
