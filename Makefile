@@ -6,11 +6,13 @@
 
 SHELL := /bin/bash
 UV_VERSION := 0.13.9
+CHECKOV_VERSION := 3.3.30
+export PATH := $(HOME)/.local/bin:$(PATH)
 PYTHON_VERSION := 3.11
 IMAGES := core trainer
 # images with a Dockerfile (core is a library, not an image)
 DOCKER_IMAGES := trainer
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+UV := uv
 
 .PHONY: help setup up test lint format bench requirements lock clean
 
@@ -18,10 +20,12 @@ help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 setup: ## install uv (from PyPI) and the locked development environment
-	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || \
-		python3 -m pip install --quiet --user "uv==$(UV_VERSION)" || \
-		python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet --user "uv==$(UV_VERSION)" \
+		|| python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --locked --all-packages --python $(PYTHON_VERSION)
+	@# checkov (chart security scan) pins old common packages: its own tool environment
+	@checkov --version 2>/dev/null | grep -qx "$(CHECKOV_VERSION)" || \
+		$(UV) tool install --quiet "checkov==$(CHECKOV_VERSION)"
 
 up: setup ## run the local platform (main job): ingest the corpus, fit features, summary
 	$(UV) run spam-platform up

@@ -264,6 +264,261 @@ def features_extract(
     )
 
 
+# --------------------------------------------------------------------------- train
+def _dataset_for(corpus: str | None, dataset: Path | None, reingest: bool) -> Path:
+    """An ingested dataset: ``--dataset``, or the default one (re)ingested from the corpus."""
+    from spam_core.errors import SourceError
+    from spam_core.ingest import load_manifest
+    from spam_core.settings import get_settings
+
+    if dataset is not None:
+        try:
+            load_manifest(dataset)
+        except SourceError as exc:
+            raise _fail(str(exc)) from None
+        return dataset
+    settings = get_settings()
+    source = corpus or settings.resolved_corpus()
+    default = settings.datasets_dir / "spamassassin"
+    if not reingest:
+        try:
+            if load_manifest(default).source == str(source):
+                if not state.quiet:
+                    err.print(
+                        f"[dim]reusing the dataset ingested from {source} in {default} "
+                        "(--reingest to read the corpus again)[/]",
+                        soft_wrap=True,
+                    )
+                return default
+        except (SourceError, ValueError):
+            pass
+    _, out = run_ingest(str(source), default)
+    return out
+
+
+@app.command()
+def train(
+    corpus: CorpusOpt = None,
+    dataset: Annotated[
+        Path | None, typer.Option(help="Use this ingested dataset instead of ingesting --corpus.")
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="Ray Tune trials (default $SPAM_TRIALS or 20).")
+    ] = None,
+    cpus: Annotated[int | None, typer.Option(min=1, help="CPUs for Ray (default: all).")] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="Parallel trials (default: one per CPU; 1 is bit-reproducible)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the search and of every fit.")] = None,
+    max_rounds: Annotated[int, typer.Option(min=10, help="Upper bound of boosting rounds.")] = 1000,
+    register: Annotated[bool, typer.Option(help="Register the model in MLflow.")] = True,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Working directory for this training (default $SPAM_HOME/models/<time>)."
+        ),
+    ] = None,
+    reingest: Annotated[
+        bool, typer.Option(help="Ingest the corpus even if a dataset from it exists.")
+    ] = False,
+) -> None:
+    """Train: features -> Ray Tune XGBoost -> evaluation -> ONNX/Triton -> MLflow registry."""
+    from datetime import UTC, datetime
+
+    from spam_core.errors import SpamCoreError
+    from spam_trainer.onnx_export import ParityError
+    from spam_trainer.registry import Gates
+    from spam_trainer.settings import get_trainer_settings
+    from spam_trainer.train import TrainOptions
+    from spam_trainer.train import train as run_train
+    from spam_trainer.tune import TuneSettings
+
+    settings = get_trainer_settings()
+    data_dir = _dataset_for(corpus, dataset, reingest)
+    tune = TuneSettings(
+        trials=trials or settings.trials,
+        cpus=cpus or settings.cpus,
+        concurrency=concurrency,
+        seed=settings.seed if seed is None else seed,
+        max_rounds=max_rounds,
+    )
+    workdir = out or settings.models_dir / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    with Reporter(quiet=state.quiet, console=err) as reporter:
+        opts = TrainOptions(
+            dataset_dir=data_dir,
+            out_dir=workdir,
+            tune=tune,
+            model_name=settings.model_name,
+            register=register,
+            gates=Gates(settings.gate_f1_min, settings.gate_roc_auc_min),
+            on_trial_done=lambda d, t: reporter.count_progress("Ray Tune trials", d, t),
+            log=reporter.note,
+        )
+        try:
+            result = run_train(opts, settings)
+        except (SpamCoreError, ValueError, ParityError, RuntimeError) as exc:
+            raise _fail(str(exc), 1) from None
+    m = result.trained.test_metrics
+    reg = result.registration
+    table = Table(
+        title=f"test split ({int(m['n'])} e-mails) @ threshold {result.trained.threshold:.3f}"
+    )
+    for col in ("ROC-AUC", "PR-AUC", "precision", "recall", "F1", "FP", "FN"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        f"{m['roc_auc']:.5f}",
+        f"{m['pr_auc']:.5f}",
+        f"{m['precision']:.4f}",
+        f"{m['recall']:.4f}",
+        f"{m['f1']:.4f}",
+        str(int(m["fp"])),
+        str(int(m["fn"])),
+    )
+    console.print(table)
+    console.print(
+        f"MLflow run {reg.run_id}; ONNX parity max |dp| "
+        f"{result.parity_max_abs_diff:.1e}; {result.seconds['total_s']:.0f} s in total "
+        f"(tune {result.seconds['tune_s']:.0f} s); work dir {result.work_dir}",
+        soft_wrap=True,
+    )
+    if reg.version is None:
+        console.print(f"bundle (not registered): {result.work_dir / 'bundle'}", soft_wrap=True)
+    elif reg.staging:
+        console.print(
+            f"registered {settings.model_name} v{reg.version} -> alias [bold green]staging[/]",
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"registered {settings.model_name} v{reg.version}; [bold yellow]quality "
+            f"gates not met, no alias[/]: {'; '.join(reg.gate_failures)}",
+            soft_wrap=True,
+        )
+        raise typer.Exit(3)
+
+
+@app.command()
+def promote(
+    to: Annotated[str, typer.Option("--to", help="Alias to move.")] = "production",
+    version: Annotated[
+        str | None, typer.Option(help="Candidate version (default: the one holding --from).")
+    ] = None,
+    from_alias: Annotated[
+        str, typer.Option("--from", help="Alias naming the candidate.")
+    ] = "staging",
+    dataset: Annotated[
+        Path | None,
+        typer.Option(
+            help="Dataset whose test split both versions are scored on (default: the local one)."
+        ),
+    ] = None,
+    tolerance: Annotated[
+        float | None,
+        typer.Option(help="Largest accepted drop of F1, ROC-AUC, precision or recall."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Compare only; move nothing.")] = False,
+) -> None:
+    """Move an alias (production) to a candidate after comparing both on the same test data."""
+    from spam_trainer.promote import PromotionError
+    from spam_trainer.promote import promote as run_promote
+    from spam_trainer.registry import ALIASES, configure_mlflow
+    from spam_trainer.settings import get_trainer_settings
+
+    if to not in ALIASES:
+        raise _fail(f"--to must be one of {', '.join(ALIASES)}, not {to!r}")
+    settings = get_trainer_settings()
+    configure_mlflow(settings)
+    data_dir = dataset or settings.datasets_dir / "spamassassin"
+    try:
+        result = run_promote(
+            settings,
+            dataset_dir=data_dir,
+            to=to,
+            version=version,
+            source_alias=from_alias,
+            tolerance=tolerance,
+            dry_run=dry_run,
+        )
+    except PromotionError as exc:
+        raise _fail(str(exc)) from None
+    table = Table(
+        title=f"{settings.model_name}: v{result.candidate} vs "
+        f"{'v' + result.previous if result.previous else 'no'} {to} "
+        f"({result.n_test} test e-mails)"
+    )
+    for col in ("metric", f"v{result.candidate}", "current"):
+        table.add_column(col, justify="right")
+    for k in ("roc_auc", "f1", "precision", "recall"):
+        prev = result.previous_metrics[k] if result.previous_metrics else None
+        table.add_row(
+            k, f"{result.candidate_metrics[k]:.4f}", "-" if prev is None else f"{prev:.4f}"
+        )
+    console.print(table)
+    for reason in result.reasons:
+        console.print(f"- {reason}", soft_wrap=True)
+    verb = "would move" if dry_run else "moved"
+    if result.promoted and result.previous != result.candidate:
+        console.print(f"alias [bold green]{to}[/] {verb} to v{result.candidate}")
+    elif not result.promoted:
+        console.print(
+            f"[bold red]refused[/]: alias {to} stays on "
+            f"{'v' + result.previous if result.previous else 'nothing'}"
+        )
+        raise typer.Exit(1)
+
+
+@app.command()
+def score(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Message files, directories, archives, maildirs, mboxes (anything ingest reads)."
+        ),
+    ],
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            "-m",
+            help="models:/spam-detector@production, "
+            "models:/name/N, runs:/…, or an exported bundle dir.",
+        ),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="JSON lines output file.")],
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 256,
+) -> None:
+    """Score raw e-mails with a model, no server: one JSON line per message."""
+    from spam_core.bundle import ModelBundle
+    from spam_core.errors import SpamCoreError
+    from spam_trainer.registry import configure_mlflow, resolve_model
+    from spam_trainer.score import score_to_file
+    from spam_trainer.settings import get_trainer_settings
+
+    try:
+        if model.startswith(("models:/", "runs:/")):
+            configure_mlflow(get_trainer_settings())
+        path, version = resolve_model(model)
+        bundle = ModelBundle.load(path)
+        with Reporter(quiet=state.quiet, console=err) as reporter:
+            summary = score_to_file(
+                inputs,
+                bundle,
+                output,
+                model_version=version,
+                batch_size=batch_size,
+                on_batch=lambda n: reporter.advance("scored", n),
+            )
+    except SpamCoreError as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"scored {summary.scored} e-mails ({summary.spam} spam) with "
+        f"{bundle.meta.model_name} v{version or bundle.version} -> {output}; "
+        f"{summary.errors} unreadable, {summary.skipped} non-message files skipped",
+        soft_wrap=True,
+    )
+
+
 # --------------------------------------------------------------------------- up
 @app.command()
 def up(corpus: CorpusOpt = None) -> None:

@@ -1,0 +1,160 @@
+"""The exported model bundle: everything needed to score e-mails, as plain files.
+
+Layout (written by the trainer, logged to MLflow under the registered model's
+``artifacts/bundle/``, and readable from any local directory)::
+
+    bundle.json           BundleMeta: name, version, threshold, hashes, metrics
+    features.json         fitted feature artifacts (spam_core.artifacts)
+    model.onnx            the classifier (input ``features`` [batch, 524] float32)
+    xgboost.json          the same model in XGBoost's own JSON format (reference, explainability)
+    drift_baseline.json   training distributions for drift detection
+    triton/<model>/...    Triton model repository (config.pbtxt, configs/local.pbtxt, 1/model.onnx)
+
+:class:`ModelBundle` loads and cross-checks the parts (the ONNX input width must equal the
+feature vector's, the feature fingerprint and ONNX hash must match ``bundle.json``), so a
+mismatched or corrupt bundle fails at load with a clear message, not at the first request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from spam_core import artifacts as _artifacts
+from spam_core.errors import ArtifactError
+from spam_core.features import FeatureExtractor
+from spam_core.message.record import EmailRecord
+
+BUNDLE_META = "bundle.json"
+FEATURES_FILE = "features.json"
+ONNX_FILE = "model.onnx"
+XGBOOST_FILE = "xgboost.json"
+BASELINE_FILE = "drift_baseline.json"
+TRITON_DIR = "triton"
+ONNX_INPUT = "features"
+ONNX_PROBABILITIES = "probabilities"
+
+
+class BundleMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["spam-platform/model-bundle"] = "spam-platform/model-bundle"
+    schema_version: Literal[1] = 1
+    model_name: str
+    model_version: str = Field(description="Registry version, or 'unregistered'.")
+    run_id: str | None = None
+    created_at: datetime
+    feature_set: str
+    features_fingerprint: str
+    n_features: int
+    onnx_sha256: str
+    threshold: float = Field(ge=0.0, le=1.0)
+    threshold_rule: str
+    metrics: dict[str, float] = Field(default_factory=dict)
+    params: dict[str, float | int | str] = Field(default_factory=dict)
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def confidence(probability: float, threshold: float) -> Literal["low", "medium", "high"]:
+    """How far the score is from the decision threshold, relative to the room on that side."""
+    room = (1.0 - threshold) if probability >= threshold else threshold
+    margin = abs(probability - threshold) / room if room > 0 else 1.0
+    if margin >= 0.6:
+        return "high"
+    if margin >= 0.25:
+        return "medium"
+    return "low"
+
+
+class ModelBundle:
+    """A loaded bundle: feature extractor + ONNX session + threshold."""
+
+    def __init__(
+        self, path: Path, meta: BundleMeta, extractor: FeatureExtractor, onnx_bytes: bytes
+    ) -> None:
+        import onnxruntime as ort
+
+        self.path = path
+        self.meta = meta
+        self.extractor = extractor
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+        width = self.session.get_inputs()[0].shape[1]
+        if width != extractor.n_features:
+            raise ArtifactError(
+                f"{path}: the ONNX model takes {width} features but the feature "
+                f"artifacts produce {extractor.n_features}"
+            )
+
+    @property
+    def threshold(self) -> float:
+        return self.meta.threshold
+
+    @property
+    def version(self) -> str:
+        return self.meta.model_version
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelBundle:
+        root = find_bundle_dir(Path(path))
+        try:
+            meta = BundleMeta.model_validate_json((root / BUNDLE_META).read_text())
+        except ValidationError as exc:
+            raise ArtifactError(
+                f"{root / BUNDLE_META}: invalid bundle metadata: {exc.errors()[0]['msg']}"
+            ) from None
+        features = _artifacts.load(root / FEATURES_FILE)
+        if features.fingerprint != meta.features_fingerprint:
+            raise ArtifactError(
+                f"{root}: features.json does not belong to this model (fingerprint mismatch)"
+            )
+        onnx_path = root / ONNX_FILE
+        if not onnx_path.is_file():
+            raise ArtifactError(f"{root}: {ONNX_FILE} is missing")
+        onnx_bytes = onnx_path.read_bytes()
+        if sha256_bytes(onnx_bytes) != meta.onnx_sha256:
+            raise ArtifactError(
+                f"{onnx_path}: SHA-256 differs from bundle.json (corrupt or replaced model)"
+            )
+        try:
+            return cls(root, meta, FeatureExtractor(features), onnx_bytes)
+        except ArtifactError:
+            raise
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ArtifactError(f"{onnx_path}: cannot load the ONNX model: {exc}") from exc
+
+    def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        """Spam probabilities for a (n, n_features) float32 matrix."""
+        if len(matrix) == 0:
+            return np.zeros(0, dtype=np.float32)
+        out = self.session.run([ONNX_PROBABILITIES], {ONNX_INPUT: matrix})[0]
+        return out[:, 1]
+
+    def predict_records(self, records: Sequence[EmailRecord]) -> np.ndarray:
+        return self.predict_matrix(self.extractor.transform_records(records))
+
+
+def find_bundle_dir(path: Path) -> Path:
+    """``path`` itself, or the bundle inside an MLflow model directory (``artifacts/bundle``)."""
+    for candidate in (path, path / "artifacts" / "bundle", path / "bundle"):
+        if (candidate / BUNDLE_META).is_file():
+            return candidate
+    if not path.exists():
+        raise ArtifactError(f"{path}: model not found")
+    raise ArtifactError(f"{path}: not a spam-platform model bundle (no {BUNDLE_META})")
+
+
+def write_meta(root: Path, meta: BundleMeta) -> None:
+    (root / BUNDLE_META).write_text(json.dumps(meta.model_dump(mode="json"), indent=1) + "\n")

@@ -1,0 +1,54 @@
+"""The registered MLflow model: a pyfunc "model from code" over the exported bundle.
+
+MLflow stores this file (not a pickle) with the bundle as an artifact, so
+``mlflow.pyfunc.load_model("models:/spam-detector@production")`` gives a model that takes a
+DataFrame of e-mails (a ``raw`` column with RFC 822 text, or ``subject``/``body``/``sender``/
+``date`` columns) and returns ``spam_probability`` and ``prediction``. It runs the same
+feature code and ONNX model as every other path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow.pyfunc
+import pandas as pd
+
+from spam_core.bundle import ModelBundle
+from spam_core.message import parse_fields, parse_raw
+
+
+class SpamDetector(mlflow.pyfunc.PythonModel):
+    def load_context(self, context: Any) -> None:
+        self.bundle = ModelBundle.load(context.artifacts["bundle"])
+
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
+        records = []
+        for i, row in enumerate(model_input.to_dict("records")):
+            email_id = str(row.get("email_id") or i)
+            raw = row.get("raw")
+            if isinstance(raw, str | bytes) and raw:
+                records.append(parse_raw(raw, email_id=email_id))
+            else:
+                records.append(
+                    parse_fields(
+                        email_id=email_id,
+                        subject=row.get("subject") or "",
+                        body=row.get("body") or "",
+                        sender=row.get("sender") or "",
+                        date=row.get("date") or None,
+                    )
+                )
+        probs = self.bundle.predict_records(records)
+        return pd.DataFrame(
+            {
+                "email_id": [r.email_id for r in records],
+                "spam_probability": probs.astype(float),
+                "prediction": ["spam" if p >= self.bundle.threshold else "ham" for p in probs],
+            }
+        )
+
+
+mlflow.models.set_model(SpamDetector())

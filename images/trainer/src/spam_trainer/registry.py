@@ -1,0 +1,191 @@
+"""MLflow tracking and registry: one run per training, model versions, aliases, promotion.
+
+MLflow 3 aliases (``staging``, ``production``) — never the deprecated stages. Every alias move
+is recorded on the model version as tags (who/why/when/compared-with) so the registry itself is
+the audit log.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from spam_core.errors import ArtifactError
+from spam_trainer.settings import TrainerSettings
+
+STAGING = "staging"
+PRODUCTION = "production"
+ALIASES = (STAGING, PRODUCTION)
+GATED_METRICS = ("f1", "roc_auc", "precision", "recall")
+
+
+def configure_mlflow(settings: TrainerSettings) -> str:
+    """Point MLflow at the configured store; create the local SQLite store when needed."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import logging
+
+    import mlflow
+
+    for noisy in ("mlflow", "optuna", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    uri = settings.tracking_uri()
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = mlflow.MlflowClient()
+    if client.get_experiment_by_name(settings.experiment) is None:
+        location = None
+        if uri.startswith("sqlite:///"):  # local store: artifacts beside the database
+            artifacts = (settings.mlflow_dir / "artifacts").resolve()
+            artifacts.mkdir(parents=True, exist_ok=True)
+            location = artifacts.as_uri()
+        client.create_experiment(settings.experiment, artifact_location=location)
+    mlflow.set_experiment(settings.experiment)
+    return uri
+
+
+@dataclass(frozen=True)
+class Gates:
+    f1_min: float = 0.95
+    roc_auc_min: float = 0.99
+
+    def failures(self, metrics: dict[str, float]) -> list[str]:
+        out = []
+        if not metrics.get("f1", 0.0) >= self.f1_min:
+            out.append(f"test F1 {metrics.get('f1', 0.0):.4f} < {self.f1_min}")
+        if not metrics.get("roc_auc", 0.0) >= self.roc_auc_min:
+            out.append(f"test ROC-AUC {metrics.get('roc_auc', 0.0):.4f} < {self.roc_auc_min}")
+        return out
+
+
+def pip_requirements() -> list[str]:
+    """Explicit (MLflow would otherwise infer both xgboost and xgboost-cpu, slowly)."""
+    from importlib.metadata import version
+
+    return [f"{p}=={version(p)}" for p in ("onnxruntime", "numpy", "pandas", "pydantic")]
+
+
+def model_signature():
+    """Input: e-mails as ``raw`` RFC 822 text or ``subject``/``body``/``sender``/``date``."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = Schema(
+        [
+            ColSpec("string", name, required=False)
+            for name in ("email_id", "raw", "subject", "body", "sender", "date")
+        ]
+    )
+    outputs = Schema(
+        [
+            ColSpec("string", "email_id"),
+            ColSpec("double", "spam_probability"),
+            ColSpec("string", "prediction"),
+        ]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def log_and_register(
+    bundle_dir: Path, *, settings: TrainerSettings, register: bool
+) -> tuple[str | None, Any]:
+    """Log the pyfunc model (bundle attached) in the active run; register it if asked."""
+    import mlflow
+
+    from spam_trainer import pyfunc
+
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(Path(pyfunc.__file__)),
+        artifacts={"bundle": str(bundle_dir)},
+        pip_requirements=pip_requirements(),
+        registered_model_name=settings.model_name if register else None,
+    )
+    version = str(info.registered_model_version) if register else None
+    return version, info
+
+
+@dataclass
+class AliasDecision:
+    alias: str
+    version: str
+    moved: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+def apply_staging_gate(
+    version: str, metrics: dict[str, float], gates: Gates, settings: TrainerSettings
+) -> AliasDecision:
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    failures = gates.failures(metrics)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    if failures:
+        client.set_model_version_tag(settings.model_name, version, "gate", "failed")
+        client.set_model_version_tag(
+            settings.model_name, version, "gate_failures", "; ".join(failures)
+        )
+        return AliasDecision(STAGING, version, False, failures)
+    client.set_registered_model_alias(settings.model_name, STAGING, version)
+    client.set_model_version_tag(settings.model_name, version, "gate", "passed")
+    client.set_model_version_tag(settings.model_name, version, "staging_since", now)
+    return AliasDecision(
+        STAGING,
+        version,
+        True,
+        [f"gates passed (F1 >= {gates.f1_min}, ROC-AUC >= {gates.roc_auc_min})"],
+    )
+
+
+def alias_version(name: str, alias: str) -> str | None:
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def resolve_model(ref: str, cache_dir: Path | None = None) -> tuple[Path, str | None]:
+    """Model reference -> (local bundle directory, registry version or None).
+
+    ``ref`` is a ``models:/name@alias`` / ``models:/name/N`` / ``runs:/…`` URI, or a local
+    exported bundle (or MLflow model) directory.
+    """
+    from spam_core.bundle import find_bundle_dir
+
+    if "://" not in ref and not ref.startswith(("models:/", "runs:/")):
+        path = Path(ref).expanduser()
+        if not path.exists():
+            raise ArtifactError(f"{ref}: no such model directory")
+        return find_bundle_dir(path), None
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    version = None
+    if ref.startswith("models:/"):
+        spec = ref.removeprefix("models:/")
+        client = mlflow.MlflowClient()
+        try:
+            if "@" in spec:
+                name, alias = spec.split("@", 1)
+                version = str(client.get_model_version_by_alias(name, alias).version)
+            elif "/" in spec:
+                version = spec.rsplit("/", 1)[1]
+        except MlflowException as exc:
+            raise ArtifactError(f"{ref}: {exc.message}") from None
+    dest = Path(tempfile.mkdtemp(prefix="spam-model-", dir=cache_dir))
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=ref, dst_path=str(dest))
+    except (MlflowException, OSError) as exc:
+        raise ArtifactError(f"{ref}: cannot download the model: {exc}") from None
+    return find_bundle_dir(Path(local)), version

@@ -1,0 +1,53 @@
+"""Trainer settings (``SPAM_`` environment variables; MLflow reads ``MLFLOW_TRACKING_URI``)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+
+from spam_core.settings import CoreSettings
+
+
+class TrainerSettings(CoreSettings):
+    model_name: str = Field("spam-detector", description="Registered model name.")
+    experiment: str = Field("spam-detector", description="MLflow experiment.")
+    gate_f1_min: float = Field(
+        0.95, ge=0, le=1, description="Quality gate for alias staging: F1 on the test split."
+    )
+    gate_roc_auc_min: float = Field(
+        0.99, ge=0, le=1, description="Quality gate: ROC-AUC on the test split."
+    )
+    promote_tolerance: float = Field(
+        0.005,
+        ge=0,
+        le=1,
+        description="Largest drop in any gated metric that promotion to production accepts.",
+    )
+    trials: int = Field(20, ge=1, description="Ray Tune trials.")
+    cpus: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, description="CPUs for Ray Tune."
+    )
+    seed: int = 42
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.home / "mlflow"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    def tracking_uri(self) -> str:
+        """``MLFLOW_TRACKING_URI`` if set, else a local SQLite store under ``SPAM_HOME``."""
+        uri = os.environ.get("MLFLOW_TRACKING_URI")
+        if uri:
+            return uri
+        return f"sqlite:///{(self.mlflow_dir / 'mlflow.db').resolve()}"
+
+
+@lru_cache
+def get_trainer_settings() -> TrainerSettings:
+    return TrainerSettings()

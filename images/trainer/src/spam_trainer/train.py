@@ -1,0 +1,528 @@
+"""Training stages: features -> Ray Tune -> final model + threshold -> ONNX/Triton export ->
+drift baseline -> MLflow run, registered version, alias ``staging`` when the gates pass.
+
+Every stage reads and writes files in a working directory, so the Kubeflow pipeline runs each
+stage as its own component (``pipelines/``) and ``spam-platform train`` chains the very same
+functions in one process. Layout of a working directory::
+
+    features.json            stage 1  fitted feature artifacts (train split only)
+    tune/tune.json           stage 2  best configuration; tune/trials.csv the trial table
+    model/xgboost.json       stage 3  final model (XGBoost JSON); model/training.json metrics,
+                                      threshold, rounds; model/plots/*.png
+    bundle/                  stage 4  model.onnx (parity-checked), triton/, features.json,
+                                      xgboost.json, bundle.json
+    bundle/drift_baseline.json  stage 5
+                             stage 6  MLflow run + registered model version
+
+Final model and threshold: the tuned configuration's early-stopped number of rounds (on the
+validation split) is scaled to the size of train + validation, and the final model is fit on
+train + validation. The threshold is chosen on 5-fold out-of-fold predictions over train +
+validation (see ``evaluate.THRESHOLD_RULE``); the test split is touched only to evaluate.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xgboost as xgb
+from sklearn.model_selection import StratifiedKFold
+
+from spam_core import artifacts as feature_artifacts
+from spam_core.artifacts import FeatureArtifacts
+from spam_core.bundle import (
+    BASELINE_FILE,
+    FEATURES_FILE,
+    ONNX_FILE,
+    TRITON_DIR,
+    XGBOOST_FILE,
+    BundleMeta,
+    sha256_bytes,
+    write_meta,
+)
+from spam_core.drift import build_baseline
+from spam_core.features import FEATURE_SET_VERSION, FeatureExtractor
+from spam_core.ingest import load_manifest, read_records
+from spam_trainer.evaluate import (
+    THRESHOLD_RULE,
+    choose_threshold,
+    classification_metrics,
+    named_importance,
+    save_plots,
+)
+from spam_trainer.onnx_export import check_parity, to_onnx
+from spam_trainer.tune import TuneOutcome, TuneSettings, run_search, xgb_params
+
+Log = Callable[[str], None]
+CV_FOLDS = 5
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+# --------------------------------------------------------------------------- data
+@dataclass
+class SplitData:
+    x: np.ndarray
+    y: np.ndarray
+    ids: list[str]
+
+
+@dataclass
+class Matrices:
+    train: SplitData
+    validation: SplitData
+    test: SplitData
+
+    def train_and_validation(self) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            np.vstack([self.train.x, self.validation.x]),
+            np.concatenate([self.train.y, self.validation.y]),
+        )
+
+
+def build_matrices(dataset_dir: Path, features: FeatureArtifacts) -> Matrices:
+    """Dense float32 matrices (zeros are values, not missing) and 0/1 labels per split."""
+    extractor = FeatureExtractor(features)
+    out = {}
+    for split in ("train", "validation", "test"):
+        records, labels = read_records(dataset_dir, split=split)
+        if not records:
+            raise ValueError(f"{dataset_dir}: the {split} split is empty")
+        if any(lab is None for lab in labels):
+            raise ValueError(
+                f"{dataset_dir}: the {split} split has unlabeled messages; "
+                "training needs labels (SpamAssassin layout or ingest --label)"
+            )
+        y = np.array([lab == "spam" for lab in labels], dtype=np.float32)
+        if len(set(y.tolist())) < 2:
+            raise ValueError(f"{dataset_dir}: the {split} split has only one class")
+        out[split] = SplitData(
+            extractor.transform_records(records), y, [r.email_id for r in records]
+        )
+    return Matrices(**out)
+
+
+# --------------------------------------------------------------------------- stage 1
+def features_stage(dataset_dir: Path, work_dir: Path) -> FeatureArtifacts:
+    from spam_trainer.features import fit_features
+
+    fitted = fit_features(dataset_dir)
+    feature_artifacts.save(fitted, work_dir / FEATURES_FILE)
+    return fitted
+
+
+# --------------------------------------------------------------------------- stage 2
+def tune_stage(
+    data: Matrices,
+    settings: TuneSettings,
+    work_dir: Path,
+    on_trial_done: Callable[[int, int], None] | None = None,
+) -> TuneOutcome:
+    out = work_dir / "tune"
+    out.mkdir(parents=True, exist_ok=True)
+    outcome = run_search(
+        data.train.x,
+        data.train.y,
+        data.validation.x,
+        data.validation.y,
+        settings,
+        work_dir=work_dir / "ray",
+        on_trial_done=on_trial_done,
+    )
+    outcome.trials.to_csv(out / "trials.csv", index=False)
+    (out / "tune.json").write_text(
+        json.dumps(
+            {
+                "best_config": outcome.best_config,
+                "best_iteration": outcome.best_iteration,
+                "best_val_logloss": outcome.best_val_logloss,
+                "best_val_auc": outcome.best_val_auc,
+                "seconds": outcome.seconds,
+                "trials": len(outcome.trials),
+                "settings": settings.__dict__,
+            },
+            indent=1,
+            default=float,
+        )
+        + "\n"
+    )
+    return outcome
+
+
+def load_tune(work_dir: Path) -> TuneOutcome:
+    import pandas as pd
+
+    doc = json.loads((work_dir / "tune" / "tune.json").read_text())
+    return TuneOutcome(
+        best_config=doc["best_config"],
+        best_iteration=doc["best_iteration"],
+        best_val_logloss=doc["best_val_logloss"],
+        best_val_auc=doc["best_val_auc"],
+        trials=pd.read_csv(work_dir / "tune" / "trials.csv"),
+        seconds=doc["seconds"],
+    )
+
+
+# --------------------------------------------------------------------------- stage 3
+def classifier_params(config: dict[str, Any], seed: int, nthread: int) -> dict[str, Any]:
+    p = xgb_params(config, seed, nthread)
+    return {
+        "max_depth": p["max_depth"],
+        "learning_rate": p["eta"],
+        "subsample": p["subsample"],
+        "colsample_bytree": p["colsample_bytree"],
+        "min_child_weight": p["min_child_weight"],
+        "reg_lambda": p["lambda"],
+        "reg_alpha": p["alpha"],
+        "gamma": p["gamma"],
+        "tree_method": "hist",
+        "n_jobs": nthread,
+        "random_state": seed,
+        "missing": np.nan,
+        "objective": "binary:logistic",
+        "eval_metric": "logloss",
+    }
+
+
+@dataclass
+class Trained:
+    model: xgb.XGBClassifier
+    n_estimators: int
+    threshold: float
+    cv_metrics: dict[str, float]
+    test_metrics: dict[str, float]
+    test_at_half: dict[str, float]
+    test_scores: np.ndarray = field(repr=False)
+    oof_scores: np.ndarray = field(repr=False)
+
+
+def train_stage(
+    data: Matrices,
+    outcome: TuneOutcome,
+    settings: TuneSettings,
+    work_dir: Path,
+    features: FeatureArtifacts,
+    nthread: int = 1,
+) -> Trained:
+    """Final model on train + validation; threshold from out-of-fold scores; test metrics."""
+    params = classifier_params(outcome.best_config, settings.seed, nthread)
+    probe = xgb.XGBClassifier(
+        n_estimators=int(outcome.best_config["n_estimators"]),
+        early_stopping_rounds=settings.early_stopping_rounds,
+        **params,
+    )
+    probe.fit(
+        data.train.x, data.train.y, eval_set=[(data.validation.x, data.validation.y)], verbose=False
+    )
+    x_all, y_all = data.train_and_validation()
+    scale = len(y_all) / len(data.train.y)
+    n_estimators = max(1, round((probe.best_iteration + 1) * scale))
+
+    oof = np.zeros(len(y_all), dtype=np.float64)
+    folds = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=settings.seed)
+    for fit_idx, held_idx in folds.split(x_all, y_all):
+        fold = xgb.XGBClassifier(n_estimators=n_estimators, **params)
+        fold.fit(x_all[fit_idx], y_all[fit_idx], verbose=False)
+        oof[held_idx] = fold.predict_proba(x_all[held_idx])[:, 1]
+    threshold = choose_threshold(y_all, oof)
+
+    model = xgb.XGBClassifier(n_estimators=n_estimators, **params)
+    model.fit(x_all, y_all, verbose=False)
+    test_scores = model.predict_proba(data.test.x)[:, 1]
+    trained = Trained(
+        model=model,
+        n_estimators=n_estimators,
+        threshold=threshold,
+        cv_metrics=classification_metrics(y_all, oof, threshold),
+        test_metrics=classification_metrics(data.test.y, test_scores, threshold),
+        test_at_half=classification_metrics(data.test.y, test_scores, 0.5),
+        test_scores=test_scores,
+        oof_scores=oof,
+    )
+
+    out = work_dir / "model"
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_model(out / XGBOOST_FILE)
+    (out / "training.json").write_text(
+        json.dumps(
+            {
+                "n_estimators": n_estimators,
+                "threshold": threshold,
+                "threshold_rule": THRESHOLD_RULE,
+                "cv_metrics": trained.cv_metrics,
+                "test_metrics": trained.test_metrics,
+                "test_at_0.5": trained.test_at_half,
+                "params": params | {"missing": "nan"},
+                "probe_best_iteration": int(probe.best_iteration),
+            },
+            indent=1,
+            default=float,
+        )
+        + "\n"
+    )
+    np.save(out / "oof_scores.npy", oof)
+    save_plots(
+        out / "plots",
+        data.test.y,
+        test_scores,
+        threshold,
+        named_importance(
+            model.get_booster().get_score(importance_type="gain"), features.feature_names
+        ),
+    )
+    return trained
+
+
+def load_trained(work_dir: Path, data: Matrices) -> Trained:
+    doc = json.loads((work_dir / "model" / "training.json").read_text())
+    model = xgb.XGBClassifier()
+    model.load_model(work_dir / "model" / XGBOOST_FILE)
+    return Trained(
+        model=model,
+        n_estimators=doc["n_estimators"],
+        threshold=doc["threshold"],
+        cv_metrics=doc["cv_metrics"],
+        test_metrics=doc["test_metrics"],
+        test_at_half=doc["test_at_0.5"],
+        test_scores=model.predict_proba(data.test.x)[:, 1],
+        oof_scores=np.load(work_dir / "model" / "oof_scores.npy"),
+    )
+
+
+# --------------------------------------------------------------------------- stage 4
+def export_stage(
+    work_dir: Path,
+    trained: Trained,
+    features: FeatureArtifacts,
+    data: Matrices,
+    *,
+    model_name: str,
+    log: Log = _quiet,
+) -> tuple[Path, float]:
+    """ONNX (parity-checked on the test split), Triton repository, bundle.json."""
+    from spam_trainer.triton import write_model_repository
+
+    out = work_dir / "bundle"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    feature_artifacts.save(features, out / FEATURES_FILE)
+    proto = to_onnx(trained.model)
+    parity = check_parity(trained.model, proto, data.test.x)
+    log(f"ONNX parity on {parity.n_rows} test rows: max |dp| = {parity.max_abs_diff:.2e}")
+    onnx_bytes = proto.SerializeToString()
+    (out / ONNX_FILE).write_bytes(onnx_bytes)
+    trained.model.save_model(out / XGBOOST_FILE)
+    write_model_repository(onnx_bytes, out / TRITON_DIR, model_name=model_name)
+    params = {
+        k: v
+        for k, v in trained.model.get_params().items()
+        if isinstance(v, int | float | str)
+        and not isinstance(v, bool)
+        and not (isinstance(v, float) and np.isnan(v))
+    }
+    metrics = {f"test_{k}": v for k, v in trained.test_metrics.items() if np.isfinite(v)}
+    metrics["onnx_parity_max_abs_diff"] = parity.max_abs_diff
+    write_meta(
+        out,
+        BundleMeta(
+            model_name=model_name,
+            model_version="unregistered",
+            created_at=datetime.now(UTC),
+            feature_set=FEATURE_SET_VERSION,
+            features_fingerprint=features.fingerprint,
+            n_features=len(features.feature_names),
+            onnx_sha256=sha256_bytes(onnx_bytes),
+            threshold=trained.threshold,
+            threshold_rule=THRESHOLD_RULE,
+            metrics=metrics,
+            params=params,
+        ),
+    )
+    return out, parity.max_abs_diff
+
+
+# --------------------------------------------------------------------------- stage 5
+def baseline_stage(
+    work_dir: Path, trained: Trained, features: FeatureArtifacts, data: Matrices
+) -> Path:
+    """Feature distributions of the training split; scores: out-of-fold over train + val."""
+    baseline = build_baseline(
+        data.train.x,
+        features.feature_names,
+        labels=data.train.y,
+        scores=trained.oof_scores,
+        score_split="train+validation (out-of-fold)",
+        threshold=trained.threshold,
+        feature_set=FEATURE_SET_VERSION,
+        features_fingerprint=features.fingerprint,
+        created_at=datetime.now(UTC),
+    )
+    path = work_dir / "bundle" / BASELINE_FILE
+    path.write_text(json.dumps(baseline.model_dump(mode="json")) + "\n")
+    return path
+
+
+# --------------------------------------------------------------------------- stage 6
+@dataclass
+class Registration:
+    run_id: str
+    version: str | None
+    staging: bool
+    gate_failures: list[str]
+
+
+def register_stage(
+    work_dir: Path,
+    *,
+    dataset_dir: Path,
+    settings: Any,
+    tune: TuneSettings,
+    register: bool = True,
+    gates: Any = None,
+    timings: dict[str, float] | None = None,
+) -> Registration:
+    """One MLflow run with params, metrics, trial table, pictures and artifacts; register the
+    pyfunc model (bundle attached); alias ``staging`` if the quality gates pass."""
+    import mlflow
+
+    from spam_trainer.registry import Gates, apply_staging_gate, configure_mlflow, log_and_register
+
+    manifest = load_manifest(dataset_dir)
+    bundle = work_dir / "bundle"
+    meta = BundleMeta.model_validate_json((bundle / "bundle.json").read_text())
+    training = json.loads((work_dir / "model" / "training.json").read_text())
+    tuned = json.loads((work_dir / "tune" / "tune.json").read_text())
+    configure_mlflow(settings)
+    with mlflow.start_run(run_name=f"train-{datetime.now(UTC):%Y%m%d-%H%M%S}") as run:
+        mlflow.log_params(
+            {
+                **tuned["best_config"],
+                "n_estimators_final": training["n_estimators"],
+                "trials": tuned["trials"],
+                "cpus": tune.cpus,
+                "seed": tune.seed,
+                "feature_set": FEATURE_SET_VERSION,
+                "features_fingerprint": meta.features_fingerprint,
+                "dataset_fingerprint": manifest.fingerprint,
+                "dataset_source": manifest.source[:500],
+                "threshold_rule": THRESHOLD_RULE,
+                "cv_folds": CV_FOLDS,
+            }
+        )
+        metrics = {
+            **{f"test_{k}": v for k, v in training["test_metrics"].items()},
+            **{f"cv_{k}": v for k, v in training["cv_metrics"].items()},
+            **{
+                f"test_at_0.5_{k}": training["test_at_0.5"][k]
+                for k in ("precision", "recall", "f1")
+            },
+            "tune_best_val_logloss": tuned["best_val_logloss"],
+            "tune_best_val_auc": tuned["best_val_auc"],
+            "tune_seconds": tuned["seconds"],
+            "onnx_parity_max_abs_diff": meta.metrics["onnx_parity_max_abs_diff"],
+            **{f"time_{k}": v for k, v in (timings or {}).items()},
+        }
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
+        mlflow.set_tags({"feature_set": FEATURE_SET_VERSION, "model_name": meta.model_name})
+        for png in sorted((work_dir / "model" / "plots").glob("*.png")):
+            mlflow.log_artifact(str(png), artifact_path="plots")
+        mlflow.log_artifact(str(work_dir / "tune" / "trials.csv"), artifact_path="tune")
+        import pandas as pd
+
+        mlflow.log_table(
+            pd.read_csv(work_dir / "tune" / "trials.csv"), artifact_file="tune/trials.json"
+        )
+        mlflow.log_artifact(str(bundle / FEATURES_FILE), artifact_path="features")
+        mlflow.log_artifact(str(bundle / BASELINE_FILE), artifact_path="drift")
+        mlflow.log_artifact(str(bundle / ONNX_FILE), artifact_path="onnx")
+        mlflow.log_artifacts(str(bundle / TRITON_DIR), artifact_path="triton")
+        meta.run_id = run.info.run_id
+        write_meta(bundle, meta)
+        version, _ = log_and_register(bundle, settings=settings, register=register)
+        staging, failures = False, []
+        if version is not None:
+            decision = apply_staging_gate(
+                version, training["test_metrics"], gates or Gates(), settings
+            )
+            staging, failures = decision.moved, ([] if decision.moved else decision.reasons)
+            mlflow.set_tag("registered_version", version)
+            mlflow.set_tag("staging_alias", "yes" if staging else "no (gates failed)")
+    return Registration(run.info.run_id, version, staging, failures)
+
+
+# --------------------------------------------------------------------------- all stages
+@dataclass
+class TrainOptions:
+    dataset_dir: Path
+    out_dir: Path
+    tune: TuneSettings
+    model_name: str = "spam-detector"
+    register: bool = True
+    gates: Any = None
+    """``registry.Gates``; None: defaults."""
+    on_trial_done: Callable[[int, int], None] | None = None
+    log: Log = _quiet
+
+
+@dataclass
+class TrainResult:
+    work_dir: Path
+    registration: Registration
+    trained: Trained
+    tune: TuneOutcome
+    parity_max_abs_diff: float
+    seconds: dict[str, float]
+
+
+def train(opts: TrainOptions, settings: Any) -> TrainResult:
+    """All stages in one process, on an ingested dataset."""
+    timings: dict[str, float] = {}
+    t0 = t = time.perf_counter()
+    work = opts.out_dir
+    work.mkdir(parents=True, exist_ok=True)
+    features = features_stage(opts.dataset_dir, work)
+    data = build_matrices(opts.dataset_dir, features)
+    timings["features_s"] = time.perf_counter() - t
+    opts.log(
+        f"features {features.fingerprint[:12]}: train {len(data.train.y)}, validation "
+        f"{len(data.validation.y)}, test {len(data.test.y)} e-mails"
+    )
+    t = time.perf_counter()
+    outcome = tune_stage(data, opts.tune, work, opts.on_trial_done)
+    timings["tune_s"] = time.perf_counter() - t
+    opts.log(
+        f"Ray Tune: {len(outcome.trials)} trials in {outcome.seconds:.0f} s; best val "
+        f"log-loss {outcome.best_val_logloss:.4f}, ROC-AUC {outcome.best_val_auc:.5f}"
+    )
+    t = time.perf_counter()
+    trained = train_stage(data, outcome, opts.tune, work, features, nthread=opts.tune.cpus)
+    timings["final_fit_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    _, parity = export_stage(
+        work, trained, features, data, model_name=opts.model_name, log=opts.log
+    )
+    baseline_stage(work, trained, features, data)
+    timings["export_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    registration = register_stage(
+        work,
+        dataset_dir=opts.dataset_dir,
+        settings=settings,
+        tune=opts.tune,
+        register=opts.register,
+        gates=opts.gates,
+        timings=dict(timings),
+    )
+    timings["register_s"] = time.perf_counter() - t
+    timings["total_s"] = time.perf_counter() - t0
+    return TrainResult(work, registration, trained, outcome, parity, timings)

@@ -1,0 +1,1 @@
+"""Files copied into Triton model repositories (not imported by spam_trainer itself)."""
