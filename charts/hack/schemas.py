@@ -1,0 +1,507 @@
+"""Generate the charts' values.schema.json files (draft-07) from one description.
+
+    uv run python charts/hack/schemas.py          # rewrite the schemas
+    uv run python charts/hack/schemas.py --check  # exit 1 if a committed schema is stale
+
+Every object is closed (`additionalProperties: false`) so a mistyped key fails before render.
+Mutually exclusive options are `if`/`then` rules here and `fail` guards in the templates
+(`<chart>.validateValues`), so they hold even with `--skip-schema-validation`. Emptiness of
+required installation settings is left to the guards, whose messages say what to set.
+Subchart schemas accept `global` (validated by the umbrella), `enabled` (the umbrella's
+toggle) and `spam-common` (the library dependency Helm adds to every chart's values).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+CHART = Path(__file__).resolve().parents[1] / "spam-platform"
+SUBCHARTS = ("gateway", "transformer", "inference", "batch")
+PRESETS = ["nano", "micro", "small", "medium", "large", "xlarge", "2xlarge"]
+CIDR_PATTERN = r"^[0-9a-fA-F.:]+/[0-9]{1,3}$"
+DURATION_PATTERN = r"^[0-9]+(ms|s|m|h)$"
+Schema = dict[str, Any]
+
+
+def obj(props: Schema, required: list[str] | None = None, desc: str | None = None) -> Schema:
+    """A closed object; every property is required unless `required` says otherwise."""
+    schema: Schema = {"type": "object", "additionalProperties": False, "properties": props}
+    required = list(props) if required is None else required
+    if required:
+        schema["required"] = required
+    if desc:
+        schema["description"] = desc
+    return schema
+
+
+def when(schema: Schema, condition: Schema, then: Schema) -> Schema:
+    schema["if"] = {"properties": condition}
+    schema["then"] = {"properties": then}
+    return schema
+
+
+def string_map(desc: str | None = None) -> Schema:
+    schema: Schema = {"type": "object", "additionalProperties": {"type": "string"}}
+    if desc:
+        schema["description"] = desc
+    return schema
+
+
+def s(desc: str | None = None, **kw: Any) -> Schema:
+    return {"type": "string", **kw, **({"description": desc} if desc else {})}
+
+
+def i(desc: str | None = None, **kw: Any) -> Schema:
+    return {"type": "integer", **kw, **({"description": desc} if desc else {})}
+
+
+def b(desc: str | None = None) -> Schema:
+    return {"type": "boolean", **({"description": desc} if desc else {})}
+
+
+def arr(items: Schema, desc: str | None = None, **kw: Any) -> Schema:
+    return {"type": "array", "items": items, **kw, **({"description": desc} if desc else {})}
+
+
+def optional_int(desc: str, **kw: Any) -> Schema:
+    """An integer, or "" for "not set"."""
+    return {"anyOf": [{"type": "integer", **kw}, {"const": ""}], "description": desc}
+
+
+QUANTITY = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$"},
+    ]
+}
+INT_OR_PERCENT = {
+    "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": r"^([0-9]+%?)?$"}]
+}
+
+
+def resources() -> Schema:
+    limits = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"cpu": QUANTITY, "memory": QUANTITY, "ephemeral-storage": QUANTITY},
+    }
+    return obj({"requests": limits, "limits": limits}, required=[], desc="Requests and limits")
+
+
+def image(pull_policy: bool = True) -> Schema:
+    props: Schema = {
+        "registry": s("Image registry"),
+        "repository": s("Image repository", minLength=1),
+        "tag": {"type": ["string", "number"], "description": "Image tag"},
+        "digest": s("Image digest", pattern=r"^(sha256:[a-f0-9]{64})?$"),
+    }
+    if pull_policy:
+        props["pullPolicy"] = s(enum=["Always", "IfNotPresent", "Never"])
+    return obj(props)
+
+
+def probe(with_path: bool = False) -> Schema:
+    props: Schema = {
+        "enabled": b(),
+        "initialDelaySeconds": i(minimum=0),
+        "periodSeconds": i(minimum=1),
+        "timeoutSeconds": i(minimum=1),
+        "failureThreshold": i(minimum=1),
+    }
+    if with_path:
+        props["path"] = s(pattern="^/")
+    return obj(props)
+
+
+def autoscaling() -> Schema:
+    return obj(
+        {
+            "enabled": b(),
+            "minReplicas": i(minimum=1),
+            "maxReplicas": i(minimum=1),
+            "targetCPUUtilizationPercentage": i(minimum=1, maximum=100),
+        }
+    )
+
+
+def pdb() -> Schema:
+    schema = obj({"create": b(), "minAvailable": INT_OR_PERCENT, "maxUnavailable": INT_OR_PERCENT})
+    schema["if"] = {
+        "properties": {"create": {"const": True}, "minAvailable": {"not": {"const": ""}}}
+    }
+    schema["then"] = {
+        "properties": {
+            "maxUnavailable": {"const": "", "description": "mutually exclusive with minAvailable"}
+        }
+    }
+    return schema
+
+
+def scheduling() -> Schema:
+    return {
+        "nodeSelector": string_map(),
+        "tolerations": arr({"type": "object"}),
+        "affinity": {"type": "object"},
+    }
+
+
+def spread() -> Schema:
+    return arr({"type": "object", "required": ["maxSkew", "topologyKey", "whenUnsatisfiable"]})
+
+
+def deployment_common() -> Schema:
+    return {
+        "replicaCount": i(minimum=0),
+        "autoscaling": autoscaling(),
+        "pdb": pdb(),
+        "resourcesPreset": s(enum=PRESETS),
+        "resources": resources(),
+        "podAnnotations": string_map(),
+        "podLabels": string_map(),
+        **scheduling(),
+        "topologySpreadConstraints": spread(),
+        "priorityClassName": s(),
+        "terminationGracePeriodSeconds": i(minimum=0),
+        "serviceAccount": obj({"annotations": string_map()}),
+    }
+
+
+def subchart(props: Schema, desc: str) -> Schema:
+    umbrella_keys = {
+        "global": {"type": "object", "description": "Shared values, validated by the umbrella"},
+        "enabled": b("The umbrella chart's <component>.enabled toggle"),
+        "spam-common": {"type": "object", "description": "Added by Helm for the library"},
+    }
+    return obj({**umbrella_keys, **props}, required=list(props), desc=desc)
+
+
+def gateway() -> Schema:
+    ingress = obj(
+        {
+            "enabled": b(),
+            "className": s(),
+            "host": s(),
+            "path": s(pattern="^/"),
+            "pathType": s(enum=["Prefix", "Exact", "ImplementationSpecific"]),
+            "tlsSecretName": s(),
+            "annotations": string_map(),
+        }
+    )
+    when(ingress, {"enabled": {"const": True}}, {"host": {"minLength": 1}})
+    virtual_service = obj(
+        {
+            "enabled": b(),
+            "gateways": arr(s(minLength=1)),
+            "hosts": arr(s(minLength=1)),
+            "timeout": s(pattern=DURATION_PATTERN),
+        }
+    )
+    when(
+        virtual_service,
+        {"enabled": {"const": True}},
+        {"gateways": {"minItems": 1}, "hosts": {"minItems": 1}},
+    )
+    schema = subchart(
+        {
+            "image": image(),
+            **deployment_common(),
+            "defaultEnvironment": s(enum=["", "staging", "production"]),
+            "apiKeys": obj(
+                {"existingSecret": s(), "key": s(minLength=1), "testKey": s(minLength=1)}
+            ),
+            "asyncBatch": obj({"enabled": b()}),
+            "service": obj(
+                {
+                    "type": s(enum=["ClusterIP", "NodePort", "LoadBalancer"]),
+                    "port": i(minimum=1024, maximum=65535),
+                    "annotations": string_map(),
+                }
+            ),
+            "ingress": ingress,
+            "istio": obj({"virtualService": virtual_service}),
+            "livenessProbe": probe(),
+            "readinessProbe": probe(with_path=True),
+            "metrics": obj(
+                {
+                    "serviceMonitor": obj(
+                        {
+                            "enabled": b(),
+                            "interval": s(pattern=DURATION_PATTERN),
+                            "scrapeTimeout": s(pattern=DURATION_PATTERN),
+                            "labels": string_map(),
+                        }
+                    )
+                }
+            ),
+            "networkPolicy": obj(
+                {
+                    "ingressNamespaces": arr(s(minLength=1)),
+                    "monitoringNamespaces": arr(s(minLength=1)),
+                    "kubeAPIServerCIDRs": arr(s(pattern=CIDR_PATTERN)),
+                }
+            ),
+        },
+        "spam-platform gateway values",
+    )
+    # One way in: an Ingress or an Istio VirtualService.
+    return when(
+        schema,
+        {"ingress": {"properties": {"enabled": {"const": True}}}},
+        {
+            "istio": {
+                "properties": {
+                    "virtualService": {
+                        "properties": {
+                            "enabled": {
+                                "const": False,
+                                "description": "mutually exclusive with ingress.enabled",
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+
+
+def transformer() -> Schema:
+    return subchart(
+        {
+            "image": image(),
+            **deployment_common(),
+            "feast": obj(
+                {
+                    "project": s(pattern=r"^[A-Za-z0-9_]+$"),
+                    "registryPath": s(),
+                    "entityKeySerializationVersion": i(minimum=1),
+                }
+            ),
+            "livenessProbe": probe(),
+            "readinessProbe": probe(),
+            "networkPolicy": obj({"redisCIDRs": arr(s(pattern=CIDR_PATTERN))}),
+        },
+        "spam-platform transformer values",
+    )
+
+
+def inference() -> Schema:
+    def track(name: str, min_replicas: Schema) -> Schema:
+        return obj(
+            {
+                "minReplicas": min_replicas,
+                "maxReplicas": i(minimum=1),
+                "canaryTrafficPercent": optional_int("0-100, or empty", minimum=0, maximum=100),
+                "scaleTarget": optional_int("per-pod autoscaling target, or empty", minimum=1),
+                "resourcesPreset": s(enum=PRESETS),
+                "resources": resources(),
+                "topologySpreadConstraints": spread(),
+                "storageUri": s(pattern=r"^$|^(https://|pvc://|gs://|s3://|hf://)"),
+            },
+            desc=f"The {name} model track",
+        )
+
+    runtime = obj({"create": b(), "existing": s(), "image": image(pull_policy=False)})
+    when(
+        runtime,
+        {"create": {"const": True}},
+        {"existing": {"const": "", "description": "mutually exclusive with create"}},
+    )
+    return subchart(
+        {
+            "tracks": obj(
+                {
+                    "staging": track("staging", i("0 scales to zero (Knative)", minimum=0)),
+                    "production": track("production", i("never scales to zero", minimum=1)),
+                }
+            ),
+            "servingRuntime": runtime,
+            "annotations": string_map(),
+            "podLabels": string_map(),
+            **scheduling(),
+            "serviceAccount": obj({"annotations": string_map()}),
+        },
+        "spam-platform inference values",
+    )
+
+
+def batch() -> Schema:
+    return subchart(
+        {
+            "image": image(),
+            "rayVersion": s(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$"),
+            "authMode": s(enum=["token", "disabled", ""]),
+            "head": obj({"resourcesPreset": s(enum=PRESETS), "resources": resources()}),
+            "workers": obj(
+                {
+                    "replicas": i(minimum=0),
+                    "resourcesPreset": s(enum=PRESETS),
+                    "resources": resources(),
+                }
+            ),
+            "rayJob": obj(
+                {
+                    "entrypoint": s(),
+                    "submissionMode": s(enum=["K8sJobMode", "HTTPMode"]),
+                    "activeDeadlineSeconds": i(minimum=1),
+                    "submitterResourcesPreset": s(enum=PRESETS),
+                }
+            ),
+            **scheduling(),
+            "serviceAccount": obj({"annotations": string_map()}),
+            "rbac": obj({"create": b()}),
+            "networkPolicy": obj(
+                {
+                    "kuberayOperatorNamespaces": arr(s(minLength=1)),
+                    "extraEgress": arr({"type": "object"}),
+                }
+            ),
+        },
+        "spam-platform batch values",
+    )
+
+
+def umbrella() -> Schema:
+    version = {
+        "anyOf": [
+            {"type": "integer", "minimum": 1},
+            {"type": "string", "pattern": r"^([1-9][0-9]*)?$"},
+        ],
+        "description": "A registered model version (1, 2, ...); empty until set at install",
+    }
+    container = s("Azure Blob container", pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+    guid = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    shared = obj(
+        {
+            "environment": s("The installation's environment", enum=["staging", "production"]),
+            "imageRegistry": s(),
+            "imageTag": {"type": ["string", "number"]},
+            "imagePullSecrets": arr(s(minLength=1), "Names of existing pull Secrets"),
+            "model": obj(
+                {
+                    "name": s(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", maxLength=63),
+                    "tracks": obj(
+                        {
+                            "staging": obj({"version": version}),
+                            "production": obj({"version": version}),
+                        }
+                    ),
+                }
+            ),
+            "storage": obj(
+                {
+                    "accountName": s(
+                        "3-24 lowercase letters and digits", pattern="^([a-z0-9]{3,24})?$"
+                    ),
+                    "modelsContainer": container,
+                    "logsContainer": container,
+                    "datasetsContainer": container,
+                }
+            ),
+            "mlflow": obj({"trackingUri": s(pattern=r"^(https?://.+)?$")}),
+            "redis": obj(
+                {
+                    "host": s(),
+                    "port": i(minimum=1, maximum=65535),
+                    "tls": b(),
+                    "existingSecret": s(),
+                    "passwordKey": s(minLength=1),
+                }
+            ),
+            "azure": obj({"workloadIdentity": obj({"clientId": s(pattern=guid)})}),
+            "serving": obj(
+                {
+                    "deploymentMode": s(enum=["Knative", "Standard"]),
+                    "protocol": s(enum=["grpc", "http"]),
+                }
+            ),
+            "networkPolicy": obj(
+                {
+                    "enabled": b(),
+                    "dnsNamespace": s(minLength=1),
+                    "azureCIDRs": arr(s(pattern=CIDR_PATTERN), minItems=1),
+                    "knativeNamespaces": arr(s(minLength=1)),
+                }
+            ),
+            "tests": obj({"image": image(pull_policy=False)}),
+        },
+        desc="Values shared with every subchart",
+    )
+
+    def component(what: str) -> Schema:
+        return {
+            "type": "object",
+            "description": f"{what} (the rest is validated by the subchart's schema)",
+            "properties": {"enabled": b()},
+            "required": ["enabled"],
+        }
+
+    schema = obj(
+        {
+            "global": shared,
+            "spam-common": {"type": "object", "description": "Added by Helm for the library"},
+            "gateway": component("The API gateway"),
+            "transformer": component("The feature transformer"),
+            "inference": component("The Triton InferenceServices"),
+            "batch": component("KubeRay batch scoring"),
+        },
+        required=["global", *SUBCHARTS],
+        desc="spam-platform umbrella chart values",
+    )
+    # The gateway's async batch endpoint submits RayJobs to the batch chart's RayCluster.
+    schema["if"] = {
+        "properties": {
+            "gateway": {
+                "properties": {
+                    "enabled": {"const": True},
+                    "asyncBatch": {"properties": {"enabled": {"const": True}}},
+                },
+                "required": ["asyncBatch"],
+            }
+        }
+    }
+    schema["then"] = {
+        "properties": {
+            "batch": {
+                "properties": {
+                    "enabled": {
+                        "const": True,
+                        "description": "gateway.asyncBatch.enabled needs batch.enabled",
+                    }
+                }
+            }
+        }
+    }
+    return schema
+
+
+def build_all() -> dict[Path, str]:
+    """Every schema file and its content."""
+    builders = {
+        CHART: umbrella,
+        **{CHART / "charts" / name: globals()[name] for name in SUBCHARTS},
+    }
+    out = {}
+    for chart_dir, build in builders.items():
+        doc = {"$schema": "http://json-schema.org/draft-07/schema#", **build()}
+        out[chart_dir / "values.schema.json"] = json.dumps(doc, indent=2) + "\n"
+    return out
+
+
+def main(argv: list[str]) -> int:
+    stale = []
+    for path, content in build_all().items():
+        if "--check" in argv:
+            if not path.exists() or path.read_text() != content:
+                stale.append(path)
+        else:
+            path.write_text(content)
+    for path in stale:
+        print(f"stale: {path} (run: uv run python charts/hack/schemas.py)", file=sys.stderr)
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

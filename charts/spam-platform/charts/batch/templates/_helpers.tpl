@@ -1,0 +1,106 @@
+{{/*
+Batch helpers and value checks.
+*/}}
+
+{{/*
+The Ray image (the trainer image).
+Usage: {{ include "batch.image" . }}
+*/}}
+{{- define "batch.image" -}}
+{{- include "spam-common.images.image" (dict "image" .Values.image "context" .) -}}
+{{- end -}}
+
+{{/*
+Name of the RayCluster; RayJobs select it with ray.io/cluster.
+Usage: {{ include "batch.clusterName" . }}
+*/}}
+{{- define "batch.clusterName" -}}
+{{- include "spam-common.names.fullname" . -}}
+{{- end -}}
+
+{{/*
+Name of the RayJob template ConfigMap; the gateway chart mounts it by the same name.
+Usage: {{ include "batch.rayJobTemplateName" . }}
+*/}}
+{{- define "batch.rayJobTemplateName" -}}
+{{- include "spam-common.names.component" (dict "component" "batch-rayjob" "context" .) -}}
+{{- end -}}
+
+{{/*
+The job's command: the trainer CLI's `score`, which resolves models:/<model>/<version> through
+MLflow (global.mlflow.trackingUri). The gateway replaces {input_uri}, {output_uri},
+{model_version}, {environment} and {job_id}.
+Usage: {{ include "batch.entrypoint" . }}
+*/}}
+{{- define "batch.entrypoint" -}}
+{{- .Values.rayJob.entrypoint | default (printf "spam-platform score {input_uri} --model models:/%s/{model_version} --output {output_uri}" .Values.global.model.name) -}}
+{{- end -}}
+
+{{/*
+Environment of every Ray container (head, workers, submitter).
+Usage: env: {{- include "batch.env" . | nindent 12 }}
+*/}}
+{{- define "batch.env" -}}
+# Ray writes its session files and ~/.ray under HOME; the root filesystem is read-only.
+- name: HOME
+  value: /tmp
+- name: RAY_USAGE_STATS_ENABLED
+  value: "0"
+- name: AZURE_STORAGE_ACCOUNT_NAME
+  value: {{ .Values.global.storage.accountName | quote }}
+{{- with .Values.global.mlflow.trackingUri }}
+- name: MLFLOW_TRACKING_URI
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A Ray pod's spec minus its containers' specifics: identity, restricted security, scheduling.
+Usage: {{- include "batch.podSpec" . | nindent 8 }}
+*/}}
+{{- define "batch.podSpec" -}}
+serviceAccountName: {{ include "spam-common.names.fullname" . }}
+automountServiceAccountToken: false
+{{- with include "spam-common.images.pullSecrets" (dict "context" .) }}
+{{ . }}
+{{- end }}
+securityContext:
+  {{- include "spam-common.securityContext.pod" (dict "context" .) | nindent 2 }}
+{{- with .Values.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with .Values.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+volumes:
+  {{- include "spam-common.volumes.tmp" (dict "sizeLimit" "4Gi") | nindent 2 }}
+  # Ray's object store lives in shared memory; the container default (64Mi) is too small.
+  - name: dshm
+    emptyDir:
+      medium: Memory
+      sizeLimit: 1Gi
+{{- end -}}
+
+{{/*
+Value checks; fails once listing every problem.
+Usage: {{- include "batch.validateValues" . }}
+*/}}
+{{- define "batch.validateValues" -}}
+{{- $messages := list
+  (include "spam-common.validateValues.global" (dict "context" .))
+  (include "batch.validateValues.mlflow" .)
+-}}
+{{- include "spam-common.validateValues.fail" (dict "chart" "batch" "messages" $messages) -}}
+{{- end -}}
+
+{{- define "batch.validateValues.mlflow" -}}
+{{- if and (not .Values.rayJob.entrypoint) (not .Values.global.mlflow.trackingUri) -}}
+global.mlflow.trackingUri: required by batch (the default job resolves models:/<model>/<version> through MLflow), e.g. --set global.mlflow.trackingUri=http://mlflow.mlflow.svc.cluster.local:5000, or set batch.rayJob.entrypoint.
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,92 @@
+{{/*
+Objects every Deployment-based component renders the same way. Each reads the calling chart's
+.Values (autoscaling.*, pdb.*, serviceAccount.annotations) and names the objects after it.
+*/}}
+
+{{/*
+HorizontalPodAutoscaler for the chart's Deployment (when autoscaling.enabled).
+Usage: {{ include "spam-common.hpa" (dict "component" "api" "context" $) }}
+*/}}
+{{- define "spam-common.hpa" -}}
+{{- $ctx := .context -}}
+{{- if $ctx.Values.autoscaling.enabled }}
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ include "spam-common.names.fullname" $ctx }}
+  namespace: {{ include "spam-common.names.namespace" $ctx }}
+  labels:
+    {{- include "spam-common.labels.standard" (dict "component" .component "context" $ctx) | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ include "spam-common.names.fullname" $ctx }}
+  minReplicas: {{ $ctx.Values.autoscaling.minReplicas }}
+  maxReplicas: {{ $ctx.Values.autoscaling.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ $ctx.Values.autoscaling.targetCPUUtilizationPercentage }}
+{{- end }}
+{{- end -}}
+
+{{/*
+PodDisruptionBudget for the chart's Deployment (when pdb.create); maxUnavailable wins when set.
+Usage: {{ include "spam-common.pdb" (dict "component" "api" "context" $) }}
+*/}}
+{{- define "spam-common.pdb" -}}
+{{- $ctx := .context -}}
+{{- if $ctx.Values.pdb.create }}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "spam-common.names.fullname" $ctx }}
+  namespace: {{ include "spam-common.names.namespace" $ctx }}
+  labels:
+    {{- include "spam-common.labels.standard" (dict "component" .component "context" $ctx) | nindent 4 }}
+spec:
+  {{- if ne (toString $ctx.Values.pdb.maxUnavailable) "" }}
+  maxUnavailable: {{ $ctx.Values.pdb.maxUnavailable }}
+  {{- else }}
+  minAvailable: {{ $ctx.Values.pdb.minAvailable }}
+  {{- end }}
+  selector:
+    matchLabels:
+      {{- include "spam-common.labels.matchLabels" (dict "context" $ctx) | nindent 6 }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The chart's ServiceAccount, named like the chart. Tokens are not mounted by default; a pod
+that needs the API opts in with automountServiceAccountToken on its spec.
+Usage: {{ include "spam-common.serviceAccount" (dict "component" "api" "context" $) }}
+*/}}
+{{- define "spam-common.serviceAccount" -}}
+{{- $ctx := .context -}}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ include "spam-common.names.fullname" $ctx }}
+  namespace: {{ include "spam-common.names.namespace" $ctx }}
+  labels:
+    {{- include "spam-common.labels.standard" (dict "component" .component "context" $ctx) | nindent 4 }}
+  {{- with include "spam-common.azure.serviceAccountAnnotations" (dict "annotations" $ctx.Values.serviceAccount.annotations "context" $ctx) }}
+  {{- . | nindent 2 }}
+  {{- end }}
+automountServiceAccountToken: false
+{{- end -}}
+
+{{/*
+The pdb mutual-exclusion check, for <chart>.validateValues.
+Usage: {{ include "spam-common.validateValues.pdb" (dict "chart" "gateway" "context" $) }}
+*/}}
+{{- define "spam-common.validateValues.pdb" -}}
+{{- $pdb := .context.Values.pdb -}}
+{{- if and $pdb.create (ne (toString $pdb.minAvailable) "") (ne (toString $pdb.maxUnavailable) "") -}}
+{{ .chart }}.pdb.minAvailable and {{ .chart }}.pdb.maxUnavailable are mutually exclusive: set one of them to "".
+{{- end -}}
+{{- end -}}

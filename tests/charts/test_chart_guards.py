@@ -1,0 +1,126 @@
+"""The `fail` guards (<chart>.validateValues) hold without the schemas, e.g. with
+`helm install --skip-schema-validation`: each one fails the render with its own message."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import helm_python
+import pytest
+
+from tests.charts import chartlib
+
+GUARDS = [
+    (
+        "ingress-and-virtualservice",
+        {
+            "gateway": {
+                "ingress": {"enabled": True, "host": "a.example.com"},
+                "istio": {"virtualService": {"enabled": True, "hosts": ["a"], "gateways": ["g/g"]}},
+            }
+        },
+        "gateway.ingress.enabled and gateway.istio.virtualService.enabled are mutually exclusive",
+    ),
+    (
+        "ingress-without-host",
+        {"gateway": {"ingress": {"enabled": True}}},
+        "gateway.ingress.host: required when gateway.ingress.enabled is true",
+    ),
+    (
+        "virtualservice-without-hosts",
+        {"gateway": {"istio": {"virtualService": {"enabled": True}}}},
+        "gateway.istio.virtualService.hosts and .gateways: required",
+    ),
+    (
+        "gateway-pdb-min-and-max",
+        {"gateway": {"pdb": {"create": True, "minAvailable": 1, "maxUnavailable": 1}}},
+        "gateway.pdb.minAvailable and gateway.pdb.maxUnavailable are mutually exclusive",
+    ),
+    (
+        "transformer-pdb-min-and-max",
+        {"transformer": {"pdb": {"create": True, "minAvailable": "50%", "maxUnavailable": 1}}},
+        "transformer.pdb.minAvailable and transformer.pdb.maxUnavailable are mutually exclusive",
+    ),
+    (
+        "runtime-create-and-existing",
+        {"inference": {"servingRuntime": {"create": True, "existing": "kserve-tritonserver"}}},
+        "inference.servingRuntime.create and inference.servingRuntime.existing are mutually",
+    ),
+    (
+        "canary-in-standard-mode",
+        {
+            "global": {"serving": {"deploymentMode": "Standard"}},
+            "inference": {
+                "tracks": {
+                    "staging": {"minReplicas": 1},
+                    "production": {"canaryTrafficPercent": 10},
+                }
+            },
+        },
+        "inference.tracks.production.canaryTrafficPercent needs global.serving.deploymentMode",
+    ),
+    (
+        "scale-to-zero-in-standard-mode",
+        {"global": {"serving": {"deploymentMode": "Standard"}}},
+        "inference.tracks.staging.minReplicas=0 (scale to zero) needs",
+    ),
+    (
+        "production-scales-to-zero",
+        {"inference": {"tracks": {"production": {"minReplicas": 0}}}},
+        "the production track must not scale to zero",
+    ),
+    (
+        "min-above-max",
+        {"inference": {"tracks": {"staging": {"minReplicas": 3, "maxReplicas": 2}}}},
+        "inference.tracks.staging: minReplicas (3) is above maxReplicas (2)",
+    ),
+    (
+        "async-batch-without-batch",
+        {"batch": {"enabled": False}},
+        "gateway.asyncBatch.enabled needs batch.enabled",
+    ),
+    (
+        "gateway-without-transformer",
+        {"transformer": {"enabled": False}},
+        "gateway.enabled needs transformer.enabled",
+    ),
+    (
+        "unknown-environment",
+        {"global": {"environment": "prod"}},
+        'global.environment: "prod" is not an environment; use staging or production.',
+    ),
+    (
+        "unknown-default-track",
+        {"gateway": {"defaultEnvironment": "canary"}},
+        'gateway.defaultEnvironment: "canary" is not a model track',
+    ),
+    (
+        "unknown-resources-preset",
+        {"transformer": {"resourcesPreset": "huge"}},
+        'resources preset "huge" is not one of: nano, micro, small, medium, large, xlarge, 2xlarge',
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def schemaless_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the chart tree without any values.schema.json."""
+    copy = tmp_path_factory.mktemp("chart") / "spam-platform"
+    shutil.copytree(chartlib.CHART, copy, symlinks=False)
+    schemas = list(copy.rglob("values.schema.json"))
+    assert len(schemas) == 1 + len(chartlib.SUBCHARTS)
+    for schema in schemas:
+        schema.unlink()
+    return copy
+
+
+@pytest.mark.parametrize(("override", "expected"), [pytest.param(o, e, id=i) for i, o, e in GUARDS])
+def test_guard_fails_the_render_with_its_message(schemaless_chart, override, expected):
+    with pytest.raises(helm_python.HelmRenderError) as err:
+        chartlib.render(chartlib.minimal_values(override), chart=schemaless_chart)
+    assert expected in str(err.value)
+
+
+def test_schemaless_copy_still_renders_valid_values(schemaless_chart):
+    assert chartlib.render_docs(chartlib.minimal_values(), chart=schemaless_chart)

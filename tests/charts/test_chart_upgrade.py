@@ -1,0 +1,88 @@
+"""`helm upgrade --set global.model.tracks.<track>.version=N` changes what it should, no more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.charts import chartlib
+
+
+def diff(old: Any, new: Any, path: str = "") -> list[str]:
+    """Paths where two parsed objects differ."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new)):
+            out += diff(old.get(key), new.get(key), f"{path}/{key}")
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [
+            p
+            for i, (a, b) in enumerate(zip(old, new, strict=True))
+            for p in diff(a, b, f"{path}/{i}")
+        ]
+    return [] if old == new else [path]
+
+
+def changes(values: dict[str, Any], track: str, version: str) -> dict[tuple[str, str], list[str]]:
+    bump = {"global": {"model": {"tracks": {track: {"version": version}}}}}
+    before = chartlib.by_key(chartlib.render_docs(values))
+    after = chartlib.by_key(chartlib.render_docs(chartlib.deep_merge(values, bump)))
+    assert before.keys() == after.keys()
+    out = {}
+    for key in before:
+        paths = diff(before[key].body, after[key].body)
+        if paths:
+            out[key] = paths
+    return out
+
+
+CHECKSUM = "/spec/template/metadata/annotations/checksum/config"
+
+
+@pytest.mark.parametrize("env", ["production", "staging"])
+@pytest.mark.parametrize("track", ["production", "staging"])
+def test_a_model_bump_changes_exactly_that_track(env, track):
+    values = chartlib.env_values(env)
+    changed = changes(values, track, "42")
+    suffix = track.upper()
+    assert changed == {
+        ("InferenceService", f"spam-platform-{track}"): [
+            "/metadata/annotations/spam-platform/model-version",
+            "/spec/predictor/model/storageUri",
+        ],
+        ("ConfigMap", "spam-platform-gateway"): [f"/data/SPAM_GATEWAY_MODEL_VERSION_{suffix}"],
+        ("Deployment", "spam-platform-gateway"): [CHECKSUM],
+        ("ConfigMap", "spam-platform-transformer"): [
+            f"/data/SPAM_TRANSFORMER_FEATURES_URI_{suffix}"
+        ],
+        ("Deployment", "spam-platform-transformer"): [CHECKSUM],
+    }
+
+
+def test_the_bumped_track_serves_the_new_version():
+    values = chartlib.env_values("production")
+    bumped = chartlib.deep_merge(
+        values, {"global": {"model": {"tracks": {"production": {"version": 9}}}}}
+    )
+    docs = chartlib.render_docs(bumped)
+    isvc = chartlib.only(docs, "InferenceService", "spam-platform-production").body
+    assert isvc["spec"]["predictor"]["model"]["storageUri"] == (
+        "https://stspamprod.blob.core.windows.net/models/spam-detector/v9/triton"
+    )
+    assert isvc["metadata"]["annotations"]["spam-platform/model-version"] == "9"
+    gateway = chartlib.only(docs, "ConfigMap", "spam-platform-gateway").body["data"]
+    assert gateway["SPAM_GATEWAY_MODEL_VERSION_PRODUCTION"] == "9"
+    transformer = chartlib.only(docs, "ConfigMap", "spam-platform-transformer").body["data"]
+    assert transformer["SPAM_TRANSFORMER_FEATURES_URI_PRODUCTION"].endswith("/v9/features.json")
+
+
+def test_an_unrelated_change_does_not_roll_the_gateway():
+    values = chartlib.env_values("production")
+    before = chartlib.by_key(chartlib.render_docs(values))
+    after = chartlib.by_key(
+        chartlib.render_docs(chartlib.deep_merge(values, {"batch": {"workers": {"replicas": 5}}}))
+    )
+    differing = {k for k in before if diff(before[k].body, after[k].body)}
+    assert differing == {("RayCluster", "spam-platform-batch")}

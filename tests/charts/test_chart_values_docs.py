@@ -1,0 +1,103 @@
+"""values.yaml documentation: every leaf has an `## @param` line and every line a leaf; the
+README values table, the schemas and the settings contract in the comments are current."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.charts import chartlib
+
+HACK = chartlib.REPO / "charts" / "hack"
+
+
+def load_hack(name: str):
+    spec = importlib.util.spec_from_file_location(f"charts_hack_{name}", HACK / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+values_docs = load_hack("values_docs")
+schemas = load_hack("schemas")
+FILES = values_docs.values_files()
+
+
+@pytest.mark.parametrize("prefix", list(FILES), ids=lambda p: p.rstrip(".") or "umbrella")
+def test_every_leaf_has_exactly_one_param_line_and_vice_versa(prefix):
+    path = FILES[prefix]
+    documented = [p.path for p in values_docs.params(path)]
+    leaves = set(values_docs.leaves(yaml.safe_load(path.read_text())))
+    assert len(documented) == len(set(documented)), "a @param is repeated"
+    assert sorted(leaves - set(documented)) == [], "leaves without @param"
+    assert sorted(set(documented) - leaves) == [], "@param lines without a value"
+
+
+@pytest.mark.parametrize("prefix", list(FILES), ids=lambda p: p.rstrip(".") or "umbrella")
+def test_every_param_is_described_within_a_section(prefix):
+    for param in values_docs.params(FILES[prefix]):
+        assert param.section, f"{param.path} before any @section"
+        assert len(param.description.split()) >= 3, f"{param.path}: describe it"
+
+
+def test_the_leaf_walk_counts_empty_maps_and_lists_as_leaves():
+    assert values_docs.leaves({"a": {"b": {}, "c": [], "d": {"e": 1}}}) == {
+        "a.b": {},
+        "a.c": [],
+        "a.d.e": 1,
+    }
+
+
+def test_readme_values_table_is_current():
+    current = values_docs.README.read_text()
+    assert values_docs.render_readme(current) == current, (
+        "run: uv run python charts/hack/values_docs.py"
+    )
+    for prefix, path in FILES.items():
+        for param in values_docs.params(path):
+            assert f"| `{prefix}{param.path}` |" in current
+
+
+def test_schemas_are_generated_from_charts_hack():
+    for path, content in schemas.build_all().items():
+        assert path.read_text() == content, f"{path}: run uv run python charts/hack/schemas.py"
+
+
+def contract(values_yaml: Path, prefix: str) -> set[str]:
+    """Environment variable names the values.yaml header promises to the image."""
+    names = set()
+    for line in values_yaml.read_text().splitlines():
+        if line.startswith("##"):
+            names |= set(re.findall(rf"\b({prefix}[A-Z_]+|AZURE_STORAGE_ACCOUNT_NAME)\b", line))
+    return names
+
+
+def rendered_env(deployment_name: str) -> set[str]:
+    docs = chartlib.render_docs(chartlib.minimal_values())
+    deployment = chartlib.only(docs, "Deployment", deployment_name).body
+    (main,) = deployment["spec"]["template"]["spec"]["containers"]
+    names = {e["name"] for e in main.get("env", [])}
+    for source in main.get("envFrom", []):
+        config = chartlib.only(docs, "ConfigMap", source["configMapRef"]["name"]).body
+        names |= set(config["data"])
+    return names
+
+
+def test_gateway_values_document_exactly_the_environment_the_gateway_gets():
+    documented = contract(chartlib.CHART / "charts" / "gateway" / "values.yaml", "SPAM_GATEWAY_")
+    assert len(documented) == 11
+    assert documented == rendered_env("spam-platform-gateway")
+
+
+def test_transformer_values_document_exactly_the_environment_the_transformer_gets():
+    path = chartlib.CHART / "charts" / "transformer" / "values.yaml"
+    documented = contract(path, "SPAM_(?:TRANSFORMER|REDIS)_")
+    assert "SPAM_REDIS_CONNECTION_STRING" in documented
+    # SPAM_REDIS_PASSWORD only feeds $(SPAM_REDIS_PASSWORD) in the connection string
+    assert documented == rendered_env("spam-platform-transformer") - {"SPAM_REDIS_PASSWORD"}
