@@ -68,6 +68,18 @@ def promote(
             "--version was given: nothing to promote"
         )
     previous = alias_version(name, to)
+    client = mlflow.MlflowClient()
+    from mlflow.exceptions import MlflowException
+
+    try:
+        gate = client.get_model_version(name, candidate).tags.get("gate")
+    except MlflowException as exc:
+        raise PromotionError(f"{name} v{candidate}: {exc.message}") from None
+    if gate != "passed":
+        raise PromotionError(
+            f"{name} v{candidate} has not passed the quality gates "
+            f"(gate tag: {gate!r}): it cannot become {to!r}"
+        )
     records, labels = read_records(dataset_dir, split="test")
     if not records:
         raise PromotionError(f"{dataset_dir}: the test split is empty")
@@ -100,7 +112,6 @@ def promote(
             f"{tolerance} vs v{previous} on {len(y)} test e-mails"
         )
     if not dry_run:
-        client = mlflow.MlflowClient()
         record = json.dumps(
             {
                 "to": to,

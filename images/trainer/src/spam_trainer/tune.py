@@ -57,7 +57,7 @@ def search_space(max_rounds: int) -> dict[str, Any]:
         "reg_lambda": tune.loguniform(1e-3, 10.0),
         "reg_alpha": tune.loguniform(1e-3, 1.0),
         "gamma": tune.uniform(0.0, 1.0),
-        "n_estimators": tune.randint(100, max_rounds + 1),
+        "n_estimators": tune.randint(min(100, max_rounds), max_rounds + 1),
     }
 
 
@@ -195,12 +195,13 @@ def run_search(
         # ASHA ranks trials on ROC-AUC: at an early milestone a small learning rate has a poor
         # log-loss (scores not yet calibrated) but a fair ranking; cutting on log-loss would
         # systematically kill low-eta trials. The search itself minimizes log-loss.
+        max_t = max(settings.max_rounds // settings.report_every, 2) + 1
         scheduler = ASHAScheduler(
             metric=SCHEDULER_METRIC,
             mode="max",
             time_attr="training_iteration",
-            max_t=max(settings.max_rounds // settings.report_every, 2) + 1,
-            grace_period=settings.grace_period,
+            max_t=max_t,
+            grace_period=min(settings.grace_period, max_t),
             reduction_factor=3,
         )
         searcher = ConcurrencyLimiter(
