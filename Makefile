@@ -26,6 +26,7 @@ setup: ## install uv (from PyPI) and the locked development environment
 	@# checkov (chart security scan) pins old common packages: its own tool environment
 	@checkov --version 2>/dev/null | grep -qx "$(CHECKOV_VERSION)" || \
 		$(UV) tool install --quiet "checkov==$(CHECKOV_VERSION)"
+	@ci/scripts/install-tools.sh
 
 up: setup ## run the local platform (main job): ingest the corpus, fit features, summary
 	$(UV) run spam-platform up
