@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-from tests.perf import bench_features
+from tests.perf import bench_features, bench_score
 
-BENCHMARKS = {"features": bench_features.main}
+BENCHMARKS = {"features": bench_features.main, "score": bench_score.main}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.perf")
-    parser.add_argument("names", nargs="*", choices=[*BENCHMARKS, []], help="default: all")
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help=f"default: all of {list(BENCHMARKS)}"
+    )
     parser.add_argument("--corpus", help="corpus directory (default: ../shared copy)")
     args = parser.parse_args()
+    unknown = set(args.names) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmark(s) {sorted(unknown)}; choose from {list(BENCHMARKS)}")
     for name in args.names or list(BENCHMARKS):
         BENCHMARKS[name](args.corpus)
 

@@ -45,9 +45,23 @@ def env(tmp_path_factory, dataset_dir):
 def trained(env):
     runner = CliRunner()
     work = env / "work"
-    result = runner.invoke(app, ["--quiet", "train", "--dataset",
-                                 str(env / "datasets" / "spamassassin"), "--trials", "2",
-                                 "--max-rounds", "80", "--cpus", "2", "--out", str(work)])
+    result = runner.invoke(
+        app,
+        [
+            "--quiet",
+            "train",
+            "--dataset",
+            str(env / "datasets" / "spamassassin"),
+            "--trials",
+            "2",
+            "--max-rounds",
+            "80",
+            "--cpus",
+            "2",
+            "--out",
+            str(work),
+        ],
+    )
     assert result.exit_code == 0, result.output
     return work, result.output
 
@@ -73,15 +87,30 @@ def test_train_registers_version_1_with_alias_staging(trained):
     m = run.data.metrics
     assert m["test_roc_auc"] > 0.99 and m["test_f1"] > 0.9
     assert m["onnx_parity_max_abs_diff"] <= 1e-5
-    for key in ("test_precision", "test_recall", "test_pr_auc", "test_tp", "test_fp", "test_tn",
-                "test_fn", "test_threshold", "cv_f1"):
+    for key in (
+        "test_precision",
+        "test_recall",
+        "test_pr_auc",
+        "test_tp",
+        "test_fp",
+        "test_tn",
+        "test_fn",
+        "test_threshold",
+        "cv_f1",
+    ):
         assert key in m, key
     assert run.data.params["trials"] == "2"
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
-    assert artifacts == {f"plots/{n}.png" for n in ("roc_curve", "pr_curve", "confusion_matrix",
-                                                     "feature_importance")}
-    for folder, name in (("tune", "tune/trials.csv"), ("drift", "drift/drift_baseline.json"),
-                         ("features", "features/features.json"), ("onnx", "onnx/model.onnx")):
+    assert artifacts == {
+        f"plots/{n}.png"
+        for n in ("roc_curve", "pr_curve", "confusion_matrix", "feature_importance")
+    }
+    for folder, name in (
+        ("tune", "tune/trials.csv"),
+        ("drift", "drift/drift_baseline.json"),
+        ("features", "features/features.json"),
+        ("onnx", "onnx/model.onnx"),
+    ):
         assert name in {a.path for a in client.list_artifacts(run.info.run_id, folder)}
     assert (work / "model" / "plots" / "roc_curve.png").stat().st_size > 5000
 
@@ -92,8 +121,7 @@ def test_bundle_parity_triton_layout_and_baseline(trained):
 
     work, _ = trained
     bundle = ModelBundle.load(work / "bundle")
-    assert validate_model_repository(work / "bundle" / "triton", "spam-detector",
-                                     N_FEATURES) == []
+    assert validate_model_repository(work / "bundle" / "triton", "spam-detector", N_FEATURES) == []
     baseline = json.loads((work / "bundle" / "drift_baseline.json").read_text())
     assert len(baseline["features"]) == N_FEATURES
     assert 0.25 < baseline["spam_rate"] < 0.37
@@ -116,9 +144,13 @@ def test_gate_not_met_leaves_no_alias(trained, env):
     from spam_trainer.tune import TuneSettings
 
     work, _ = trained
-    reg = register_stage(work, dataset_dir=env / "datasets" / "spamassassin",
-                         settings=get_trainer_settings(), tune=TuneSettings(trials=2),
-                         gates=Gates(f1_min=1.01, roc_auc_min=0.5))
+    reg = register_stage(
+        work,
+        dataset_dir=env / "datasets" / "spamassassin",
+        settings=get_trainer_settings(),
+        tune=TuneSettings(trials=2),
+        gates=Gates(f1_min=1.01, roc_auc_min=0.5),
+    )
     assert reg.version == "2" and reg.staging is False
     assert "F1" in reg.gate_failures[0]
     client = _client()
@@ -133,8 +165,7 @@ def test_promote_first_then_refuse_gate_failed_and_regressions(trained, env, tmp
     assert "first promotion" in r.output
     client = _client()
     assert str(client.get_model_version_by_alias("spam-detector", "production").version) == "1"
-    record = json.loads(client.get_model_version("spam-detector", "1").tags[
-        "production_promotion"])
+    record = json.loads(client.get_model_version("spam-detector", "1").tags["production_promotion"])
     assert record["previous"] is None and record["n_test"] > 600
 
     r = runner.invoke(app, ["promote", "--to", "production", "--version", "2"])
@@ -180,13 +211,28 @@ def test_score_a_directory_and_an_archive_through_the_registry(trained, corpus_d
     _extract(corpus_dir, "20030228_spam.tar.bz2", 40, tmp_path / "in" / "a")
     _extract(corpus_dir, "20030228_easy_ham.tar.bz2", 40, tmp_path / "in" / "b")
     out = tmp_path / "scores.jsonl"
-    r = CliRunner().invoke(app, ["--quiet", "score", str(tmp_path / "in"), "--model",
-                                 "models:/spam-detector@staging", "--output", str(out)])
+    r = CliRunner().invoke(
+        app,
+        [
+            "--quiet",
+            "score",
+            str(tmp_path / "in"),
+            "--model",
+            "models:/spam-detector@staging",
+            "--output",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(lines) == 80
-    assert set(lines[0]) == {"source", "email_id", "spam_probability", "prediction",
-                             "model_version"}
+    assert set(lines[0]) == {
+        "source",
+        "email_id",
+        "spam_probability",
+        "prediction",
+        "model_version",
+    }
     assert {x["model_version"] for x in lines} == {"1"}
     spam = [x for x in lines if x["source"].startswith("a/")]
     ham = [x for x in lines if x["source"].startswith("b/")]
@@ -194,8 +240,18 @@ def test_score_a_directory_and_an_archive_through_the_registry(trained, corpus_d
     assert sum(x["prediction"] == "ham" for x in ham) >= 38
 
     out2 = tmp_path / "archive.jsonl"
-    r = CliRunner().invoke(app, ["--quiet", "score", str(corpus_dir / "20030228_hard_ham.tar.bz2"),
-                                 "--model", str(trained[0] / "bundle"), "--output", str(out2)])
+    r = CliRunner().invoke(
+        app,
+        [
+            "--quiet",
+            "score",
+            str(corpus_dir / "20030228_hard_ham.tar.bz2"),
+            "--model",
+            str(trained[0] / "bundle"),
+            "--output",
+            str(out2),
+        ],
+    )
     assert r.exit_code == 0, r.output
     rows = out2.read_text().splitlines()
     assert len(rows) == 210  # the cmds file is skipped, not scored
@@ -205,17 +261,28 @@ def test_score_a_directory_and_an_archive_through_the_registry(trained, corpus_d
 def test_score_refuses_missing_and_corrupt_models(trained, tmp_path, corpus_dir):
     msg = _extract(corpus_dir, "20030228_spam.tar.bz2", 1, tmp_path / "in")[0]
     runner = CliRunner()
-    r = runner.invoke(app, ["score", str(msg), "--model", str(tmp_path / "nope"), "-o",
-                            str(tmp_path / "o.jsonl")])
+    r = runner.invoke(
+        app, ["score", str(msg), "--model", str(tmp_path / "nope"), "-o", str(tmp_path / "o.jsonl")]
+    )
     assert r.exit_code == 2 and "no such model directory" in r.output
-    r = runner.invoke(app, ["score", str(msg), "--model", "models:/spam-detector@nonexistent",
-                            "-o", str(tmp_path / "o.jsonl")])
+    r = runner.invoke(
+        app,
+        [
+            "score",
+            str(msg),
+            "--model",
+            "models:/spam-detector@nonexistent",
+            "-o",
+            str(tmp_path / "o.jsonl"),
+        ],
+    )
     assert r.exit_code == 2 and "nonexistent" in r.output
     broken = tmp_path / "broken"
     shutil.copytree(trained[0] / "bundle", broken)
     (broken / "model.onnx").write_bytes((broken / "model.onnx").read_bytes()[:100])
-    r = runner.invoke(app, ["score", str(msg), "--model", str(broken), "-o",
-                            str(tmp_path / "o.jsonl")])
+    r = runner.invoke(
+        app, ["score", str(msg), "--model", str(broken), "-o", str(tmp_path / "o.jsonl")]
+    )
     assert r.exit_code == 2 and "SHA-256 differs" in r.output
     assert not (tmp_path / "o.jsonl").exists()
 
@@ -226,15 +293,25 @@ def test_registered_pyfunc_serves_raw_and_field_emails(trained):
 
     _client()
     model = mlflow.pyfunc.load_model("models:/spam-detector@staging")
-    frame = pd.DataFrame([
-        {"email_id": "scam", "subject": "WINNER!!! Claim your lottery prize now",
-         "body": "Congratulations! You won $1,000,000. Click here http://203.0.113.9/claim "
-                 "and send your bank account details to claim your prize.",
-         "sender": "Lottery Board <winner8812@yahoo.com>", "date": None, "raw": None},
-        {"email_id": "meeting", "raw": "From: Alice <alice@example.org>\nSubject: Re: notes "
-         "from the design review\n\nThanks Bob, I have updated the spec and the patch is in "
-         "CVS. Let's discuss the remaining build issues at Thursday's meeting.\n"},
-    ])
+    frame = pd.DataFrame(
+        [
+            {
+                "email_id": "scam",
+                "subject": "WINNER!!! Claim your lottery prize now",
+                "body": "Congratulations! You won $1,000,000. Click here http://203.0.113.9/claim "
+                "and send your bank account details to claim your prize.",
+                "sender": "Lottery Board <winner8812@yahoo.com>",
+                "date": None,
+                "raw": None,
+            },
+            {
+                "email_id": "meeting",
+                "raw": "From: Alice <alice@example.org>\nSubject: Re: notes "
+                "from the design review\n\nThanks Bob, I have updated the spec and the patch is in "
+                "CVS. Let's discuss the remaining build issues at Thursday's meeting.\n",
+            },
+        ]
+    )
     out = model.predict(frame)
     assert list(out["email_id"]) == ["scam", "meeting"]
     assert list(out["prediction"]) == ["spam", "ham"]

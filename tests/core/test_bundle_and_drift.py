@@ -1,0 +1,70 @@
+"""Model bundle loading checks; drift baseline math."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import numpy as np
+import pytest
+
+from spam_core.bundle import confidence, find_bundle_dir
+from spam_core.drift import bin_frequencies, build_baseline, psi
+from spam_core.errors import ArtifactError
+
+
+@pytest.mark.parametrize(
+    ("p", "t", "expected"),
+    [
+        (0.99, 0.5, "high"),
+        (0.70, 0.5, "medium"),
+        (0.55, 0.5, "low"),
+        (0.45, 0.5, "low"),
+        (0.30, 0.5, "medium"),
+        (0.01, 0.5, "high"),
+        (0.92, 0.9, "low"),
+        (0.999, 0.9, "high"),
+    ],
+)
+def test_confidence_is_relative_to_the_threshold(p, t, expected):
+    assert confidence(p, t) == expected
+
+
+def test_find_bundle_dir_errors(tmp_path):
+    with pytest.raises(ArtifactError, match="model not found"):
+        find_bundle_dir(tmp_path / "missing")
+    with pytest.raises(ArtifactError, match="not a spam-platform model bundle"):
+        find_bundle_dir(tmp_path)
+    (tmp_path / "artifacts" / "bundle").mkdir(parents=True)
+    (tmp_path / "artifacts" / "bundle" / "bundle.json").write_text("{}")
+    assert find_bundle_dir(tmp_path) == tmp_path / "artifacts" / "bundle"
+
+
+def test_bins_and_psi():
+    edges = [0.0, 1.0]
+    assert bin_frequencies(np.array([-1, 0, 0.5, 1, 2]), edges).tolist() == [0.4, 0.4, 0.2]
+    ref = [0.25, 0.25, 0.5]
+    assert psi(ref, ref) == pytest.approx(0.0)
+    assert psi(ref, [0.5, 0.25, 0.25]) > 0.1
+
+
+def test_baseline_shapes_and_sparse_columns():
+    rng = np.random.default_rng(1)
+    m = np.zeros((200, 3))
+    m[:, 0] = rng.normal(size=200)
+    m[:20, 1] = 0.3  # mostly zero, like a TF-IDF column
+    b = build_baseline(
+        m,
+        ["a", "b", "c"],
+        labels=np.r_[np.ones(60), np.zeros(140)],
+        scores=rng.random(200),
+        score_split="validation",
+        threshold=0.5,
+        feature_set="email-524-v1",
+        features_fingerprint="x",
+        created_at=datetime.now(UTC),
+    )
+    assert b.spam_rate == pytest.approx(0.3)
+    assert len(b.features["a"].edges) == 9 and sum(b.features["a"].frequencies) == pytest.approx(1)
+    assert len(b.features["b"].edges) <= 2 and b.features["b"].zero_fraction == pytest.approx(0.9)
+    assert b.features["c"].edges == [0.0] and b.features["c"].frequencies == [1.0, 0.0]
+    assert len(b.score.quantiles) == 101 and 0.3 < b.score.predicted_spam_rate < 0.7
