@@ -1,7 +1,8 @@
 # spam-platform — developer entry points. `make help` lists them.
 #
 # The two set-up commands of the README:
-#   make up     run the local platform's main job (today: ingest + feature fitting)
+#   make up     run the whole platform locally (MLflow, training if needed, Triton, transformer,
+#               gateway on http://127.0.0.1:8080); `make down` stops it
 #   make test   install everything the tests need, lint, and run the whole test suite
 
 SHELL := /bin/bash
@@ -9,12 +10,11 @@ UV_VERSION := 0.13.9
 CHECKOV_VERSION := 3.3.30
 export PATH := $(HOME)/.local/bin:$(PATH)
 PYTHON_VERSION := 3.11
-IMAGES := core trainer
 # images with a Dockerfile (core is a library, not an image)
-DOCKER_IMAGES := trainer
+DOCKER_IMAGES := $(patsubst images/%/Dockerfile,%,$(wildcard images/*/Dockerfile))
 UV := uv
 
-.PHONY: help setup up test lint format bench requirements lock clean
+.PHONY: help setup up down status demo test lint format bench requirements lock clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -28,8 +28,17 @@ setup: ## install uv (from PyPI) and the locked development environment
 		$(UV) tool install --quiet "checkov==$(CHECKOV_VERSION)"
 	@ci/scripts/install-tools.sh
 
-up: setup ## run the local platform (main job): ingest the corpus, fit features, summary
+up: setup ## run the whole platform locally; prints the URL, an API key and a curl
 	$(UV) run spam-platform up
+
+down: ## stop the local platform
+	$(UV) run spam-platform down
+
+status: ## processes and readiness of the local platform
+	$(UV) run spam-platform status
+
+demo: ## walk through the running local platform (health, tracks, batch, inference log)
+	$(UV) run spam-platform demo
 
 test: setup lint ## lint + the whole test suite (what .ci/run calls)
 	$(UV) run pytest

@@ -519,24 +519,88 @@ def score(
     )
 
 
-# --------------------------------------------------------------------------- up
+# --------------------------------------------------------------------------- local platform
 @app.command()
 def up(corpus: CorpusOpt = None) -> None:
-    """The local platform's main job. Today: ingest the corpus and fit the features."""
-    manifest, dataset = run_ingest(corpus, None)
-    console.print(_manifest_table(manifest))
-    splits = ", ".join(f"{k} {v.messages} ({v.spam} spam)" for k, v in manifest.splits.items())
-    console.print(f"splits: {splits}")
-    fitted, path = run_fit(dataset, None)
-    stats = fitted.stats
-    top = sorted(fitted.tfidf.vocabulary, key=lambda t: -stats[f"tfidf:{t}"].nonzero_fraction)
-    console.print(
-        f"features: {len(fitted.feature_names)} "
-        f"({len(fitted.tfidf.vocabulary)} TF-IDF + "
-        f"{len(fitted.feature_names) - len(fitted.tfidf.vocabulary)} engineered), "
-        f"fingerprint {fitted.fingerprint[:12]} -> {path}"
+    """Run the whole platform on this machine (MLflow, Triton, transformer, gateway)."""
+    from spam_core.errors import SpamCoreError
+    from spam_trainer.local.config import get_local_settings
+    from spam_trainer.local.platform import PlatformError
+    from spam_trainer.local.platform import up as platform_up
+    from spam_trainer.local.processes import ProcessError
+
+    if corpus:
+        os.environ["SPAM_CORPUS"] = corpus
+        get_local_settings.cache_clear()
+    settings = get_local_settings()
+    with Reporter(quiet=state.quiet, console=err) as reporter:
+        try:
+            result = platform_up(
+                settings,
+                reporter.note,
+                lambda d, t: reporter.count_progress("Ray Tune trials", d, t),
+            )
+        except (PlatformError, ProcessError, SpamCoreError, ValueError) as exc:
+            raise _fail(str(exc), 1) from None
+    key_note = (
+        "generated; kept in $SPAM_HOME/run/api-key"
+        if result.generated_key
+        else ("from SPAM_API_KEY" if settings.api_key else "kept in $SPAM_HOME/run/api-key")
     )
-    console.print(f"most frequent terms: {', '.join(top[:15])}")
+    console.print(
+        f"[bold green]spam-platform is up[/] at {result.url} — staging "
+        f"v{result.versions['staging']}, production v{result.versions['production']}",
+        soft_wrap=True,
+    )
+    console.print(f"API key (operator, {key_note}): {result.api_key}", soft_wrap=True)
+    console.print("try:", soft_wrap=True)
+    body = (
+        '{"email_id": "demo-1", "subject": "WINNER!!! Claim your prize now", "body": '
+        '"Congratulations, you won $1,000,000! Click http://203.0.113.9/claim", '
+        '"sender": "lottery@example.com"}'
+    )
+    console.print(
+        f"  curl -s {result.url}/predict -H 'X-API-Key: {result.api_key}' "
+        f"-H 'X-Environment: production' -H 'Content-Type: application/json' "
+        f"-d '{body}'",
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
+    console.print("stop with: make down (or spam-platform down)", soft_wrap=True)
+
+
+@app.command()
+def down() -> None:
+    """Stop the local platform."""
+    from spam_trainer.local.config import get_local_settings
+    from spam_trainer.local.platform import down as platform_down
+
+    stopped = platform_down(get_local_settings())
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@app.command()
+def status() -> None:
+    """Processes and readiness of the local platform."""
+    from spam_trainer.local.config import get_local_settings
+    from spam_trainer.local.platform import status as platform_status
+
+    table = Table(title="local platform")
+    table.add_column("component")
+    table.add_column("state")
+    for name, value in platform_status(get_local_settings()).items():
+        table.add_row(name, value)
+    console.print(table)
+
+
+@app.command("local-supervise", hidden=True)
+def local_supervise() -> None:
+    """(internal) Run and supervise Triton, transformer and gateway until SIGTERM."""
+    from spam_trainer.local.config import get_local_settings
+    from spam_trainer.local.platform import supervise
+
+    raise typer.Exit(supervise(get_local_settings()))
 
 
 def _load_plugins() -> None:

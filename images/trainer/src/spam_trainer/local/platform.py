@@ -1,0 +1,439 @@
+"""``up`` / ``down`` / ``status`` of the local platform, and the supervisor that keeps it running.
+
+``up``:
+
+1. starts an MLflow server (SQLite backend, local artifact store) unless one is running;
+2. trains and registers a model if no version holds alias ``staging`` (quality gates apply), and
+   promotes it to ``production`` if no version holds that alias yet;
+3. downloads each alias's bundle into ``run/models/<track>/`` and writes one Triton model
+   repository with two models, ``spam-detector-staging`` and ``spam-detector-production``
+   (the local mirror of the two KServe InferenceServices);
+4. writes the hashed API key file (``SPAM_API_KEY`` becomes the operator key; otherwise a key is
+   generated, printed, and kept in ``run/api-key`` with mode 0600 for ``make demo``);
+5. starts the supervisor (``spam-platform local-supervise``, detached) which runs the real
+   tritonserver, the transformer and the gateway, restarts any of them that dies, and stops them
+   in order on SIGTERM; ``up`` returns once the gateway's ``/ready`` answers 200.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from spam_trainer.local.config import TRACKS, LocalSettings
+from spam_trainer.local.processes import (
+    ProcessError,
+    alive,
+    http_status,
+    read_pid,
+    spawn,
+    stop_pid,
+    wait_http,
+)
+
+Log = Callable[[str], None]
+BIN = Path(sys.executable).parent
+
+
+class PlatformError(RuntimeError):
+    pass
+
+
+# --------------------------------------------------------------------------- MLflow server
+def ensure_mlflow(settings: LocalSettings, log: Log) -> str:
+    pid_file = settings.pid_file("mlflow")
+    url = settings.mlflow_uri
+    if read_pid(pid_file) and http_status(f"{url}/health") == 200:
+        return url
+    if http_status(f"{url}/health") is not None:
+        raise PlatformError(
+            f"port {settings.mlflow_port} is taken by another process (set SPAM_MLFLOW_PORT)"
+        )
+    store = settings.mlflow_dir
+    (store / "artifacts").mkdir(parents=True, exist_ok=True)
+    env = {
+        **os.environ,
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
+    log_file = settings.logs_dir / "mlflow.log"
+    process = spawn(
+        "mlflow",
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{(store / 'mlflow.db').resolve()}",
+            "--artifacts-destination",
+            str((store / "artifacts").resolve()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(settings.mlflow_port),
+            "--workers",
+            "2",
+        ],
+        env=env,
+        log_file=log_file,
+        pid_file=pid_file,
+    )
+    log(f"MLflow server starting on {url} (SQLite at {store / 'mlflow.db'})")
+    wait_http(
+        f"{url}/health", timeout=120, process=process, what="MLflow server", log_file=log_file
+    )
+    return url
+
+
+# --------------------------------------------------------------------------- models
+def ensure_models(
+    settings: LocalSettings, log: Log, on_trial_done: Callable[[int, int], None] | None = None
+) -> dict[str, str]:
+    """{track: version}: train if nothing is in staging, promote if nothing is in production."""
+    from spam_trainer.registry import alias_version, configure_mlflow
+
+    configure_mlflow(settings)
+    name = settings.model_name
+    if alias_version(name, "staging") is None:
+        log(
+            f"no version of {name!r} holds alias staging: training one "
+            f"({settings.up_trials} Ray Tune trials)"
+        )
+        _train(settings, _dataset(settings, log), log, on_trial_done)
+    if alias_version(name, "production") is None:
+        from spam_trainer.promote import promote
+
+        result = promote(settings, dataset_dir=_dataset(settings, log))
+        log(f"alias production -> v{result.candidate} ({'; '.join(result.reasons)})")
+    versions = {t: alias_version(name, t) for t in TRACKS}
+    missing = [t for t, v in versions.items() if v is None]
+    if missing:
+        raise PlatformError(f"no version for {missing} after training/promotion")
+    return {t: str(v) for t, v in versions.items()}
+
+
+def _dataset(settings: LocalSettings, log: Log) -> Path:
+    """The default dataset, ingested from the configured corpus unless already there."""
+    from spam_core.errors import SourceError
+    from spam_core.ingest import ingest, load_manifest
+
+    dataset = settings.datasets_dir / "spamassassin"
+    source = settings.resolved_corpus()
+    try:
+        if load_manifest(dataset).source == str(source):
+            return dataset
+    except (SourceError, ValueError):
+        pass
+    log(f"ingesting {source}")
+    ingest(source, dataset, cache_dir=settings.resolved_cache_dir)
+    return dataset
+
+
+def _train(
+    settings: LocalSettings,
+    dataset: Path,
+    log: Log,
+    on_trial_done: Callable[[int, int], None] | None,
+) -> None:
+    from datetime import UTC, datetime
+
+    from spam_trainer.registry import Gates
+    from spam_trainer.train import TrainOptions, train
+    from spam_trainer.tune import TuneSettings
+
+    opts = TrainOptions(
+        dataset_dir=dataset,
+        out_dir=settings.models_dir / datetime.now(UTC).strftime("%Y%m%d-%H%M%S"),
+        tune=TuneSettings(trials=settings.up_trials, cpus=settings.cpus, seed=settings.seed),
+        model_name=settings.model_name,
+        gates=Gates(settings.gate_f1_min, settings.gate_roc_auc_min),
+        on_trial_done=on_trial_done,
+        log=log,
+    )
+    result = train(opts, settings)
+    reg = result.registration
+    if not reg.staging:
+        raise PlatformError(
+            f"the trained model v{reg.version} failed the quality gates: "
+            f"{'; '.join(reg.gate_failures)}"
+        )
+    m = result.trained.test_metrics
+    log(
+        f"registered v{reg.version} -> staging (test ROC-AUC {m['roc_auc']:.4f}, precision "
+        f"{m['precision']:.4f}, recall {m['recall']:.4f})"
+    )
+
+
+def publish_models(settings: LocalSettings, versions: dict[str, str]) -> dict[str, Path]:
+    """Copy each alias's bundle to run/models/<track>; one Triton repository with both."""
+    from spam_core.bundle import ONNX_FILE, ModelBundle
+    from spam_trainer.registry import resolve_model
+    from spam_trainer.triton import write_model_repository
+
+    out: dict[str, Path] = {}
+    if settings.triton_repo.exists():
+        shutil.rmtree(settings.triton_repo)
+    for track in TRACKS:
+        with tempfile.TemporaryDirectory(prefix="spam-publish-") as tmp:
+            bundle_dir, version = resolve_model(f"models:/{settings.model_name}@{track}", Path(tmp))
+            ModelBundle.load(bundle_dir)  # refuse a broken bundle before serving it
+            dest = settings.models_run_dir / track
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(bundle_dir, dest)
+        meta_path = dest / "bundle.json"
+        meta = json.loads(meta_path.read_text())
+        meta["model_version"] = version or versions[track]
+        meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+        write_model_repository(
+            dest / ONNX_FILE, settings.triton_repo, model_name=f"{settings.model_name}-{track}"
+        )
+        out[track] = dest
+    return out
+
+
+# --------------------------------------------------------------------------- API key
+def ensure_api_key(settings: LocalSettings) -> tuple[str, bool]:
+    """(plain key, generated?) — the key file holds only its SHA-256."""
+    key_file = settings.run_dir / "api-key"
+    generated = False
+    if settings.api_key:
+        key = settings.api_key
+        key_file.unlink(missing_ok=True)
+    elif key_file.is_file():
+        key = key_file.read_text().strip()
+    else:
+        key = "sk-local-" + secrets.token_urlsafe(24)
+        generated = True
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.touch(mode=0o600)
+        key_file.write_text(key + "\n")
+    keys = [
+        {
+            "name": "local-operator",
+            "role": "operator",
+            "sha256": hashlib.sha256(key.encode()).hexdigest(),
+        }
+    ]
+    path = settings.run_dir / "api-keys.json"
+    path.write_text(json.dumps(keys, indent=1) + "\n")
+    path.chmod(0o600)
+    return key, generated
+
+
+# --------------------------------------------------------------------------- services
+def transformer_env(settings: LocalSettings, versions: dict[str, str]) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "SPAM_LOG_FORMAT": "json",
+        "SPAM_TRANSFORMER_PORT": str(settings.transformer_port),
+        "SPAM_TRANSFORMER_HOST": "127.0.0.1",
+        "SPAM_TRANSFORMER_PROTOCOL": "grpc",
+    }
+    for track in TRACKS:
+        up = track.upper()
+        env[f"SPAM_TRANSFORMER_PREDICTOR_{up}_URL"] = f"127.0.0.1:{settings.triton_grpc_port}"
+        env[f"SPAM_TRANSFORMER_TRITON_MODEL_{up}"] = f"{settings.model_name}-{track}"
+        env[f"SPAM_TRANSFORMER_FEATURES_URI_{up}"] = str(
+            (settings.models_run_dir / track / "features.json").resolve()
+        )
+        env[f"SPAM_TRANSFORMER_MODEL_VERSION_{up}"] = versions[track]
+    return env
+
+
+def gateway_env(settings: LocalSettings, versions: dict[str, str]) -> dict[str, str]:
+    settings.inference_log_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        **os.environ,
+        "SPAM_LOG_FORMAT": "json",
+        "SPAM_GATEWAY_PORT": str(settings.gateway_port),
+        "SPAM_GATEWAY_HOST": "127.0.0.1",
+        "SPAM_GATEWAY_TRANSFORMER_URL": f"http://127.0.0.1:{settings.transformer_port}",
+        "SPAM_GATEWAY_DEFAULT_ENVIRONMENT": "staging",
+        "SPAM_GATEWAY_MODEL_NAME": settings.model_name,
+        "SPAM_GATEWAY_MODEL_VERSION_STAGING": versions["staging"],
+        "SPAM_GATEWAY_MODEL_VERSION_PRODUCTION": versions["production"],
+        "SPAM_GATEWAY_API_KEYS_FILE": str((settings.run_dir / "api-keys.json").resolve()),
+        "SPAM_GATEWAY_INFERENCE_LOG_URL": str(settings.inference_log_dir.resolve()),
+        "SPAM_GATEWAY_SPOOL_DIR": str((settings.run_dir / "spool").resolve()),
+        "SPAM_GATEWAY_BATCH_BACKEND": "local",
+    }
+
+
+@dataclass
+class _Child:
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    ready_url: str
+    process: object = None
+    restarts: int = 0
+
+
+def supervise(settings: LocalSettings) -> int:
+    """Run Triton, transformer and gateway until SIGTERM; restart any that dies."""
+    from spam_trainer.tritonserver import LocalTritonServer
+
+    versions = json.loads((settings.run_dir / "versions.json").read_text())
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    triton = LocalTritonServer(
+        [settings.triton_repo],
+        http_port=settings.triton_http_port,
+        grpc_port=settings.triton_grpc_port,
+        metrics_port=settings.triton_metrics_port,
+        log_dir=settings.logs_dir,
+        startup_timeout=120,
+    )
+    children = [
+        _Child(
+            "transformer",
+            [str(BIN / "spam-transformer")],
+            transformer_env(settings, versions),
+            f"http://127.0.0.1:{settings.transformer_port}/health",
+        ),
+        _Child(
+            "gateway",
+            [str(BIN / "spam-gateway")],
+            gateway_env(settings, versions),
+            f"{settings.gateway_url}/health",
+        ),
+    ]
+
+    def start_child(child: _Child) -> None:
+        log_file = settings.logs_dir / f"{child.name}.log"
+        child.process = spawn(child.name, child.command, env=child.env, log_file=log_file)
+        wait_http(
+            child.ready_url,
+            timeout=120,
+            process=child.process,  # type: ignore[arg-type]
+            what=child.name,
+            log_file=log_file,
+        )
+
+    try:
+        triton.start()
+        for child in children:
+            start_child(child)
+        backoff = 1.0
+        while not stop.wait(1.0):
+            if not triton.is_alive():
+                print("supervisor: tritonserver exited; restarting", flush=True)
+                triton.stop()
+                try:
+                    triton.start()
+                    backoff = 1.0
+                except Exception as exc:
+                    print(f"supervisor: tritonserver restart failed: {exc}", flush=True)
+                    stop.wait(backoff)
+                    backoff = min(backoff * 2, 30.0)
+            for child in children:
+                if child.process.poll() is not None:  # type: ignore[attr-defined]
+                    child.restarts += 1
+                    print(
+                        f"supervisor: {child.name} exited "
+                        f"({child.process.returncode}); restart #{child.restarts}",  # type: ignore[attr-defined]
+                        flush=True,
+                    )
+                    try:
+                        start_child(child)
+                    except ProcessError as exc:
+                        print(f"supervisor: {exc}", flush=True)
+                        stop.wait(min(2.0 * child.restarts, 30.0))
+    finally:
+        for child in reversed(children):  # gateway first: it flushes the inference log
+            if child.process is not None and child.process.poll() is None:  # type: ignore[attr-defined]
+                stop_pid(child.process.pid)  # type: ignore[attr-defined]
+        triton.stop()
+    return 0
+
+
+# --------------------------------------------------------------------------- up / down
+@dataclass
+class UpResult:
+    url: str
+    api_key: str
+    generated_key: bool
+    versions: dict[str, str]
+
+
+def up(
+    settings: LocalSettings, log: Log, on_trial_done: Callable[[int, int], None] | None = None
+) -> UpResult:
+    settings.run_dir.mkdir(parents=True, exist_ok=True)
+    supervisor_pid = read_pid(settings.pid_file("supervisor"))
+    if supervisor_pid is None and http_status(f"{settings.gateway_url}/health") is not None:
+        raise PlatformError(
+            f"port {settings.gateway_port} is taken by another process (set SPAM_GATEWAY_PORT)"
+        )
+    os.environ["MLFLOW_TRACKING_URI"] = ensure_mlflow(settings, log)
+    versions = ensure_models(settings, log, on_trial_done)
+    if supervisor_pid is not None:
+        served = settings.run_dir / "versions.json"
+        if (
+            served.is_file()
+            and json.loads(served.read_text()) == versions
+            and http_status(f"{settings.gateway_url}/ready") == 200
+        ):
+            key, generated = ensure_api_key(settings)
+            log("the platform is already running with these versions")
+            return UpResult(settings.gateway_url, key, generated, versions)
+        log("restarting the services with the current model versions")
+        stop_pid(supervisor_pid, timeout=60)
+    publish_models(settings, versions)
+    (settings.run_dir / "versions.json").write_text(json.dumps(versions) + "\n")
+    key, generated = ensure_api_key(settings)
+    log_file = settings.logs_dir / "supervisor.log"
+    env = {**os.environ, "SPAM_HOME": str(settings.home.resolve())}
+    process = spawn(
+        "supervisor",
+        [str(BIN / "spam-platform"), "local-supervise"],
+        env=env,
+        log_file=log_file,
+        pid_file=settings.pid_file("supervisor"),
+    )
+    log(f"starting Triton, transformer and gateway (logs in {settings.logs_dir})")
+    wait_http(
+        f"{settings.gateway_url}/ready",
+        timeout=settings.ready_timeout,
+        process=process,
+        what="the platform",
+        log_file=log_file,
+    )
+    return UpResult(settings.gateway_url, key, generated, versions)
+
+
+def down(settings: LocalSettings) -> list[str]:
+    stopped = []
+    for name in ("supervisor", "mlflow"):
+        pid = read_pid(settings.pid_file(name))
+        if pid is not None and stop_pid(pid, timeout=60):
+            stopped.append(name)
+        settings.pid_file(name).unlink(missing_ok=True)
+    return stopped
+
+
+def status(settings: LocalSettings) -> dict[str, str]:
+    out = {}
+    for name in ("supervisor", "mlflow"):
+        pid = read_pid(settings.pid_file(name))
+        out[name] = f"running (pid {pid})" if pid and alive(pid) else "stopped"
+    out["mlflow /health"] = str(http_status(f"{settings.mlflow_uri}/health"))
+    out["gateway /ready"] = str(http_status(f"{settings.gateway_url}/ready"))
+    out["transformer /ready"] = str(
+        http_status(f"http://127.0.0.1:{settings.transformer_port}/ready")
+    )
+    out["triton /v2/health/ready"] = str(
+        http_status(f"http://127.0.0.1:{settings.triton_http_port}/v2/health/ready")
+    )
+    return out
