@@ -45,17 +45,6 @@ def test_ingest_and_fit_and_extract(runner, tmp_path, corpus_dir):
     assert values["url_ip_host"] == 1.0 and values["exclamation_count_log"] > 1
 
 
-def test_up_runs_the_main_job_on_a_small_corpus(runner, tmp_path, monkeypatch, corpus_dir):
-    monkeypatch.setenv("SPAM_CORPUS", str(corpus_dir))
-    from spam_core.settings import get_settings
-
-    get_settings.cache_clear()
-    r = runner.invoke(app, ["--quiet", "up"])
-    assert r.exit_code == 0, r.output
-    assert "4810" in r.output and "524" in r.output
-    assert list((tmp_path / "home" / "features").glob("features-*.json"))
-
-
 def test_errors_exit_2_with_a_message(runner, tmp_path):
     r = runner.invoke(
         app, ["ingest", "--corpus", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]

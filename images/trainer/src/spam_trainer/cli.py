@@ -594,6 +594,37 @@ def status() -> None:
     console.print(table)
 
 
+@app.command()
+def demo() -> None:
+    """Walk through the running local platform: health, both tracks, batch, inference log."""
+    import tarfile
+
+    from spam_trainer.local.config import get_local_settings
+    from spam_trainer.local.demo import run
+
+    settings = get_local_settings()
+    key_file = settings.run_dir / "api-key"
+    key = settings.api_key or (key_file.read_text().strip() if key_file.is_file() else None)
+    if not key:
+        raise _fail("no API key: set SPAM_API_KEY to the key `make up` printed")
+    messages: list[bytes] = []
+    corpus = Path(settings.resolved_corpus())
+    archive = corpus / "20030228_spam.tar.bz2"
+    if archive.is_file():
+        with tarfile.open(archive) as tar:
+            for member in tar:
+                if member.isfile() and not member.name.endswith("cmds") and len(messages) < 20:
+                    messages.append(tar.extractfile(member).read())  # type: ignore[union-attr]
+    if not messages:
+        from spam_trainer.local.demo import MEETING, SCAM
+
+        messages = [json.dumps(m).encode() for m in (SCAM, MEETING)]
+    try:
+        run(settings, key, lambda line: console.print(line, soft_wrap=True, markup=False), messages)
+    except Exception as exc:
+        raise _fail(f"{type(exc).__name__}: {exc} (is the platform up? `make up`)", 1) from None
+
+
 @app.command("local-supervise", hidden=True)
 def local_supervise() -> None:
     """(internal) Run and supervise Triton, transformer and gateway until SIGTERM."""
