@@ -48,6 +48,7 @@ lint: ## ruff (lint + format check), hadolint on every Dockerfile, lock/requirem
 	$(UV) run ruff format --check .
 	$(UV) run hadolint $(foreach i,$(DOCKER_IMAGES),images/$(i)/Dockerfile)
 	$(UV) lock --check
+	$(UV) run python -m pipelines.spam_training.compile --check
 
 format: ## apply ruff formatting and autofixes
 	$(UV) run ruff format .

@@ -158,6 +158,12 @@ def tune_stage(
     return outcome
 
 
+def load_tune_settings(work_dir: Path) -> TuneSettings:
+    """The search settings a tune stage ran with (``tune/tune.json``)."""
+    doc = json.loads((work_dir / "tune" / "tune.json").read_text())
+    return TuneSettings(**doc["settings"])
+
+
 def load_tune(work_dir: Path) -> TuneOutcome:
     import pandas as pd
 

@@ -1,0 +1,1 @@
+"""Kubeflow pipelines of spam-platform (see README.md); compiled specs live in ``compiled/``."""

@@ -1,0 +1,175 @@
+"""The ``spam-training`` Kubeflow pipeline (KFP v2): corpus -> registered, exported model.
+
+ingest -> features -> tune -> train-evaluate -> export + baseline (in parallel) -> register
+
+Each step runs the trainer image (:data:`TRAINER_IMAGE`, overridable with
+``$SPAM_TRAINER_IMAGE`` or ``compile --image``) and calls the stage functions of
+``spam_trainer.train``; see :mod:`pipelines.spam_training.components`.
+
+Versioning: :data:`VERSION` names the compiled file (``compiled/spam-training-v<VERSION>.yaml``).
+Any change to the pipeline's interface or behaviour gets a new version (a new file; old files
+are kept so runs can be traced back to the exact spec that produced them).
+"""
+
+import os
+from typing import NamedTuple
+
+from kfp import dsl
+from kfp.dsl import Metrics, Model
+
+from pipelines.spam_training.components import make_components
+from spam_core.ingest import PUBLIC_CORPUS_URL
+
+PIPELINE_NAME = "spam-training"
+VERSION = 1
+DEFAULT_TRAINER_IMAGE = "spam-platform/trainer:0.1.0"
+IMAGE_ENV = "SPAM_TRAINER_IMAGE"
+DEFAULT_MLFLOW_TRACKING_URI = "http://mlflow.mlflow.svc.cluster.local:5000"
+
+# Pod resources. Tune and train-evaluate take the `cpus` parameter as CPU request and limit.
+MEMORY = {
+    # step: (request, limit)
+    "ingest": ("1Gi", "4Gi"),
+    "features": ("1Gi", "4Gi"),
+    "tune": ("2Gi", "8Gi"),
+    "train-evaluate": ("2Gi", "6Gi"),
+    "export": ("1Gi", "4Gi"),
+    "baseline": ("1Gi", "4Gi"),
+    "register": ("1Gi", "4Gi"),
+}
+LIGHT_CPU = ("1", "2")
+
+
+class PipelineOutputs(NamedTuple):
+    """What a run returns: the register step's outputs, test metrics, the registered bundle."""
+
+    run_id: str
+    model_version: str
+    staging: bool
+    gate_failures: str
+    metrics: Metrics
+    bundle: Model
+
+
+def trainer_image() -> str:
+    """``$SPAM_TRAINER_IMAGE`` if set, else the pinned default."""
+    return os.environ.get(IMAGE_ENV) or DEFAULT_TRAINER_IMAGE
+
+
+def compiled_file_name(version: int = VERSION) -> str:
+    return f"{PIPELINE_NAME}-v{version}.yaml"
+
+
+def _resources(task: dsl.PipelineTask, step: str, cpu: tuple[str, str] | None = None):
+    mem_request, mem_limit = MEMORY[step]
+    cpu_request, cpu_limit = cpu or LIGHT_CPU
+    return (
+        task.set_cpu_request(cpu_request)
+        .set_cpu_limit(cpu_limit)
+        .set_memory_request(mem_request)
+        .set_memory_limit(mem_limit)
+    )
+
+
+def build_pipeline(image: str | None = None):
+    """The pipeline function, its components running ``image`` (default: :func:`trainer_image`)."""
+    ops = make_components(image or trainer_image())
+
+    @dsl.pipeline(
+        name=PIPELINE_NAME,
+        description=(
+            f"spam-platform training v{VERSION}: ingest -> features -> Ray Tune XGBoost -> "
+            "final model + test evaluation -> ONNX/Triton export + drift baseline -> MLflow "
+            "run, registered version, alias staging when the quality gates pass."
+        ),
+    )
+    def spam_training(
+        corpus: str = PUBLIC_CORPUS_URL,
+        trials: int = 20,
+        cpus: str = "4",
+        seed: int = 42,
+        max_rounds: int = 1000,
+        model_name: str = "spam-detector",
+        mlflow_tracking_uri: str = DEFAULT_MLFLOW_TRACKING_URI,
+        mlflow_experiment: str = "spam-detector",
+        register: bool = True,
+        gate_f1_min: float = 0.95,
+        gate_roc_auc_min: float = 0.99,
+    ) -> PipelineOutputs:
+        """Train, evaluate, export and register the spam detector.
+
+        Args:
+            corpus: Corpus source: directory of archives, archive, message tree, maildir,
+                mbox, or an https:// base URL (default: the public SpamAssassin corpus).
+            trials: Ray Tune trials.
+            cpus: Whole CPUs for Ray Tune and the final fit, also the CPU request and limit
+                of those two steps (a string: KFP resolves resource placeholders from
+                string parameters only).
+            seed: Seed of the search and of every fit.
+            max_rounds: Upper bound of boosting rounds.
+            model_name: Registered model name (also the Triton model name).
+            mlflow_tracking_uri: MLflow tracking server (empty: the pod's
+                $MLFLOW_TRACKING_URI, else a throw-away SQLite store in the pod).
+            mlflow_experiment: MLflow experiment.
+            register: Register the model version (else: an MLflow run only).
+            gate_f1_min: Quality gate for alias staging: F1 on the test split.
+            gate_roc_auc_min: Quality gate for alias staging: ROC-AUC on the test split.
+        """
+        ingested = ops["ingest"](corpus=corpus).set_retry(num_retries=2, backoff_duration="60s")
+        _resources(ingested, "ingest")
+        dataset = ingested.outputs["dataset"]
+
+        fitted = _resources(ops["features"](dataset=dataset), "features")
+        features = fitted.outputs["features"]
+
+        tuned = ops["tune"](
+            dataset=dataset,
+            features=features,
+            trials=trials,
+            cpus=cpus,
+            seed=seed,
+            max_rounds=max_rounds,
+        )
+        _resources(tuned, "tune", cpu=(cpus, cpus))
+
+        trained = ops["train_evaluate"](
+            dataset=dataset, features=features, tuning=tuned.outputs["tuning"]
+        )
+        _resources(trained, "train-evaluate", cpu=(cpus, cpus))
+        model = trained.outputs["model"]
+
+        exported = ops["export"](
+            dataset=dataset, features=features, model=model, model_name=model_name
+        )
+        _resources(exported, "export")
+
+        baselined = _resources(
+            ops["baseline"](dataset=dataset, features=features, model=model), "baseline"
+        )
+
+        registered = ops["register"](
+            dataset=dataset,
+            tuning=tuned.outputs["tuning"],
+            model=model,
+            bundle=exported.outputs["bundle"],
+            baseline=baselined.outputs["baseline"],
+            model_name=model_name,
+            mlflow_tracking_uri=mlflow_tracking_uri,
+            mlflow_experiment=mlflow_experiment,
+            register=register,
+            gate_f1_min=gate_f1_min,
+            gate_roc_auc_min=gate_roc_auc_min,
+        )
+        # a new MLflow run and model version every time: never served from the cache
+        _resources(registered, "register").set_caching_options(enable_caching=False)
+
+        return PipelineOutputs(
+            run_id=registered.outputs["run_id"],
+            model_version=registered.outputs["model_version"],
+            staging=registered.outputs["staging"],
+            gate_failures=registered.outputs["gate_failures"],
+            metrics=trained.outputs["metrics"],
+            bundle=registered.outputs["registered_bundle"],
+        )
+
+    return spam_training

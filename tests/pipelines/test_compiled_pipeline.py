@@ -1,0 +1,187 @@
+"""The compiled ``spam-training`` spec: current, deterministic, wired and configured right."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from pipelines.spam_training import DEFAULT_TRAINER_IMAGE, PIPELINE_NAME, VERSION
+from pipelines.spam_training.compile import COMPILED_DIR, compiled_text, default_path, main
+from spam_core.ingest import PUBLIC_CORPUS_URL
+
+RECOMPILE = "uv run python -m pipelines.spam_training.compile"
+
+# task -> the tasks whose outputs it consumes (the wiring, not just the order)
+UPSTREAM = {
+    "ingest": set(),
+    "features": {"ingest"},
+    "tune": {"ingest", "features"},
+    "train-evaluate": {"ingest", "features", "tune"},
+    "export": {"ingest", "features", "train-evaluate"},
+    "baseline": {"ingest", "features", "train-evaluate"},
+    "register": {"ingest", "tune", "train-evaluate", "export", "baseline"},
+}
+# the stage function each component body calls (the CLI's `train` calls the same ones)
+STAGE_CALLS = {
+    "ingest": "ingest_corpus(",
+    "features": "features_stage(",
+    "tune": "tune_stage(",
+    "train-evaluate": "train_stage(",
+    "export": "export_stage(",
+    "baseline": "baseline_stage(",
+    "register": "register_stage(",
+}
+
+
+@pytest.fixture(scope="module")
+def committed() -> str:
+    path = default_path()
+    assert path.is_file(), f"{path} is missing: run `{RECOMPILE}`"
+    return path.read_text()
+
+
+@pytest.fixture(scope="module")
+def spec(committed) -> dict:
+    return yaml.safe_load(committed)
+
+
+@pytest.fixture(scope="module")
+def tasks(spec) -> dict:
+    return spec["root"]["dag"]["tasks"]
+
+
+@pytest.fixture(scope="module")
+def executors(spec) -> dict:
+    return spec["deploymentSpec"]["executors"]
+
+
+def _executor(spec: dict, task: str) -> dict:
+    comp = spec["root"]["dag"]["tasks"][task]["componentRef"]["name"]
+    label = spec["components"][comp]["executorLabel"]
+    return spec["deploymentSpec"]["executors"][label]["container"]
+
+
+def test_committed_yaml_equals_a_fresh_compile(committed, monkeypatch):
+    monkeypatch.delenv("SPAM_TRAINER_IMAGE", raising=False)
+    assert compiled_text() == committed, (
+        f"{default_path().relative_to(COMPILED_DIR.parents[1])} is out of date with "
+        f"pipelines/spam_training/: run `{RECOMPILE}` (and bump VERSION in pipeline.py "
+        "for a change of interface or behaviour: a new file, the old one kept)"
+    )
+
+
+def test_compilation_is_deterministic(monkeypatch):
+    monkeypatch.delenv("SPAM_TRAINER_IMAGE", raising=False)
+    first, second = compiled_text(), compiled_text()
+    assert first == second
+    assert not re.search(r"20\d\d-\d\d-\d\d[T ]\d\d:\d\d", first), "a timestamp in the spec"
+
+
+def test_compiled_files_are_versioned_by_name():
+    names = sorted(p.name for p in COMPILED_DIR.iterdir())
+    assert f"{PIPELINE_NAME}-v{VERSION}.yaml" in names
+    for name in names:
+        m = re.fullmatch(rf"{PIPELINE_NAME}-v(\d+)\.yaml", name)
+        assert m, f"unexpected file in {COMPILED_DIR}: {name}"
+        assert int(m.group(1)) <= VERSION, f"{name} is newer than VERSION = {VERSION}"
+
+
+def test_seven_tasks_wired_in_order(spec, tasks):
+    assert spec["pipelineInfo"]["name"] == PIPELINE_NAME
+    assert set(tasks) == set(UPSTREAM)
+    for name, task in tasks.items():
+        producers = {
+            a["taskOutputArtifact"]["producerTask"]
+            for a in task.get("inputs", {}).get("artifacts", {}).values()
+        }
+        assert producers == UPSTREAM[name], name
+        assert set(task.get("dependentTasks", [])) == UPSTREAM[name], name
+    # a topological order exists and is the documented one
+    done: list[str] = []
+    pending = dict(UPSTREAM)
+    while pending:
+        ready = sorted(t for t, up in pending.items() if up <= set(done))
+        assert ready, f"dependency cycle among {sorted(pending)}"
+        done += ready
+        for t in ready:
+            del pending[t]
+    assert done == [
+        "ingest",
+        "features",
+        "tune",
+        "train-evaluate",
+        "baseline",
+        "export",
+        "register",
+    ]
+
+
+def test_every_step_runs_the_trainer_image_and_installs_nothing(spec, tasks, executors):
+    assert len(executors) == len(tasks) == 7
+    for name in tasks:
+        container = _executor(spec, name)
+        assert container["image"] == DEFAULT_TRAINER_IMAGE, name
+        command = " ".join(container["command"] + container.get("args", []))
+        assert "pip install" not in command and "ensurepip" not in command, name
+        assert "kfp.dsl.executor_main" in command, name  # a lightweight Python component
+        assert STAGE_CALLS[name] in command, f"{name} does not call {STAGE_CALLS[name]}"
+
+
+def test_pipeline_parameters_and_defaults(spec):
+    params = spec["root"]["inputDefinitions"]["parameters"]
+    defaults = {k: v.get("defaultValue") for k, v in params.items()}
+    assert defaults == {
+        "corpus": PUBLIC_CORPUS_URL,
+        "trials": 20,
+        "cpus": "4",
+        "seed": 42,
+        "max_rounds": 1000,
+        "model_name": "spam-detector",
+        "mlflow_tracking_uri": "http://mlflow.mlflow.svc.cluster.local:5000",
+        "mlflow_experiment": "spam-detector",
+        "register": True,
+        "gate_f1_min": 0.95,
+        "gate_roc_auc_min": 0.99,
+    }
+    assert params["register"]["parameterType"] == "BOOLEAN"
+    # resource placeholders resolve from string parameters only (KFP driver)
+    assert params["cpus"]["parameterType"] == "STRING"
+    outputs = spec["root"]["outputDefinitions"]
+    assert set(outputs["parameters"]) == {"run_id", "model_version", "staging", "gate_failures"}
+    assert set(outputs["artifacts"]) == {"metrics", "bundle"}
+
+
+def test_resources_caching_and_retries(spec, tasks):
+    cpus = "{{$.inputs.parameters['pipelinechannel--cpus']}}"
+    for name in ("tune", "train-evaluate"):
+        res = _executor(spec, name)["resources"]
+        assert res["resourceCpuRequest"] == res["resourceCpuLimit"] == cpus, name
+        assert res["resourceMemoryLimit"].endswith("Gi"), name
+    for name in tasks:
+        res = _executor(spec, name)["resources"]
+        assert {"resourceCpuLimit", "resourceMemoryRequest", "resourceMemoryLimit"} <= set(res)
+    assert tasks["register"]["cachingOptions"] == {}  # enableCache false is omitted
+    assert all(tasks[t]["cachingOptions"]["enableCache"] for t in tasks if t != "register")
+    assert tasks["ingest"]["retryPolicy"]["maxRetryCount"] == 2
+
+
+def test_trainer_image_override(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPAM_TRAINER_IMAGE", "registry.example/trainer:env")
+    assert "image: registry.example/trainer:env" in compiled_text()
+    out = tmp_path / "p.yaml"
+    assert main(["--image", "registry.example/trainer:flag", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.count("image: registry.example/trainer:flag") == 7
+    assert DEFAULT_TRAINER_IMAGE not in text
+
+
+def test_check_flag(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("SPAM_TRAINER_IMAGE", raising=False)
+    assert main(["--check"]) == 0
+    stale = tmp_path / "stale.yaml"
+    stale.write_text(default_path().read_text().replace("trials: int", "trials: str", 1))
+    assert main(["--check", "--out", str(stale)]) == 1
+    assert "out of date" in capsys.readouterr().out
+    assert main(["--check", "--out", str(tmp_path / "missing.yaml")]) == 1
