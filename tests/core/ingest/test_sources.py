@@ -131,11 +131,11 @@ def test_local_checksums_are_verified(tmp_path, corpus_dir):
     arc = write_archive(tmp_path / "a.tar.bz2", {"spam/1": SPAM})
     (tmp_path / "SHA256SUMS").write_text(f"{'0' * 64}  a.tar.bz2\n")
     with pytest.raises(SourceError, match="SHA-256 mismatch"):
-        list(iter_source(tmp_path, checksums="yes"))
+        list(iter_source(tmp_path, checksums="auto"))
     (tmp_path / "SHA256SUMS").write_text(
         f"{hashlib.sha256(arc.read_bytes()).hexdigest()}  a.tar.bz2\n"
     )
-    assert len(_messages(iter_source(tmp_path, checksums="yes"))) == 1
+    assert len(_messages(iter_source(tmp_path, checksums="auto"))) == 1
 
 
 @pytest.fixture
@@ -191,3 +191,18 @@ def test_single_archive_url_and_http_errors(http_corpus, tmp_path):
     assert len(msgs) == 1 and msgs[0].label == "spam"
     with pytest.raises(SourceError, match="download failed"):
         list(iter_source(url + "missing.tar.bz2", cache_dir=tmp_path / "c"))
+
+
+def test_single_local_archive_checked_against_a_given_sums_file(tmp_path):
+    arc = write_archive(tmp_path / "x_spam.tar.bz2", {"spam/1": SPAM})
+    sums = tmp_path / "elsewhere.txt"
+    sums.write_text(
+        f"{hashlib.sha256(arc.read_bytes()).hexdigest()}  x_spam.tar.bz2\n"
+        f"{'1' * 64}  not-here.tar.bz2\n"
+    )
+    assert len(_messages(iter_source(arc, checksums=str(sums)))) == 1
+    sums.write_text(f"{'2' * 64}  x_spam.tar.bz2\n")
+    with pytest.raises(SourceError, match="SHA-256 mismatch"):
+        list(iter_source(arc, checksums=str(sums)))
+    with pytest.raises(SourceError, match="no checksum file to verify against"):
+        list(iter_source(arc, checksums=str(tmp_path / "missing-file")))

@@ -158,9 +158,8 @@ def ingest(
     checksums: Annotated[
         str | None,
         typer.Option(
-            help="SHA256SUMS file or URL to verify "
-            "archives against (a local directory's own "
-            "SHA256SUMS when given any value for it)."
+            help="Verify archives against this SHA256SUMS file or URL; for a local corpus, "
+            "'auto' uses the SHA256SUMS file beside the archives."
         ),
     ] = None,
     cache_dir: Annotated[Path | None, typer.Option(help="Download cache.")] = None,

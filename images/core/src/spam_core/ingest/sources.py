@@ -338,17 +338,26 @@ def _read_url(
         yield from _read_archive(path, label, name, progress)
 
 
-def verify_local_checksums(directory: Path) -> dict[str, str]:
-    """Check archives in ``directory`` against its ``SHA256SUMS``; returns {name: sha256}."""
-    sums_file = directory / "SHA256SUMS"
+def verify_local_checksums(
+    directory: Path, sums_file: Path | None = None, only: str | None = None
+) -> dict[str, str]:
+    """Check the archives listed in ``sums_file`` (default: the directory's own
+    ``SHA256SUMS``) against the files in ``directory`` (or just ``only``); {name: sha256}."""
+    sums_file = sums_file or directory / "SHA256SUMS"
     if not sums_file.is_file():
-        raise SourceError(f"{directory}: no SHA256SUMS file to verify against")
+        raise SourceError(f"{sums_file}: no checksum file to verify against")
     sums = parse_sha256sums(sums_file.read_text())
+    if not sums:
+        raise SourceError(f"{sums_file}: no '<sha256>  <name>' lines")
+    if only is not None:
+        if only not in sums:
+            raise SourceError(f"{sums_file}: no checksum for {only}")
+        sums = {only: sums[only]}
     verified = {}
     for name, expected in sorted(sums.items()):
         path = directory / name
         if not path.is_file():
-            raise SourceError(f"{path}: listed in SHA256SUMS but missing")
+            raise SourceError(f"{path}: listed in {sums_file.name} but missing")
         actual = sha256_file(path)
         if actual != expected:
             raise SourceError(f"{path}: SHA-256 mismatch (expected {expected}, got {actual})")
@@ -377,6 +386,10 @@ def iter_source(
     if "://" in text:
         raise SourceError(f"{text}: unsupported source scheme (use a path, http(s):// or file://)")
     path = Path(text).expanduser()
-    if checksums and path.is_dir():
-        verify_local_checksums(path)
+    if checksums:
+        given = Path(checksums).expanduser()
+        if path.is_dir():
+            verify_local_checksums(path, given if given.is_file() else None)
+        elif path.is_file():
+            verify_local_checksums(path.parent, given if given.is_file() else None, only=path.name)
     yield from _read_local(path, label, progress)
