@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -158,3 +159,41 @@ def find_bundle_dir(path: Path) -> Path:
 
 def write_meta(root: Path, meta: BundleMeta) -> None:
     (root / BUNDLE_META).write_text(json.dumps(meta.model_dump(mode="json"), indent=1) + "\n")
+
+
+def resolve_model_ref(ref: str, cache_dir: Path | None = None) -> tuple[Path, str | None]:
+    """Model reference -> (local bundle directory, registry version or None).
+
+    ``ref`` is an MLflow URI (``models:/name@alias``, ``models:/name/N``, ``runs:/…``; needs
+    ``mlflow-skinny``, the ``registry`` extra, and ``MLFLOW_TRACKING_URI``), or a local exported
+    bundle (or MLflow model) directory.
+    """
+    if "://" not in ref and not ref.startswith(("models:/", "runs:/")):
+        path = Path(ref).expanduser()
+        if not path.exists():
+            raise ArtifactError(f"{ref}: no such model directory")
+        return find_bundle_dir(path), None
+    try:
+        import mlflow
+        from mlflow.exceptions import MlflowException
+    except ImportError as exc:  # pragma: no cover - image without the registry extra
+        raise ArtifactError(f"{ref}: MLflow model URIs need mlflow (spam-core[registry])") from exc
+
+    version = None
+    if ref.startswith("models:/"):
+        spec = ref.removeprefix("models:/")
+        client = mlflow.MlflowClient()
+        try:
+            if "@" in spec:
+                name, alias = spec.split("@", 1)
+                version = str(client.get_model_version_by_alias(name, alias).version)
+            elif "/" in spec:
+                version = spec.rsplit("/", 1)[1]
+        except MlflowException as exc:
+            raise ArtifactError(f"{ref}: {exc.message}") from None
+    dest = Path(tempfile.mkdtemp(prefix="spam-model-", dir=cache_dir))
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=ref, dst_path=str(dest))
+    except (MlflowException, OSError) as exc:
+        raise ArtifactError(f"{ref}: cannot download the model: {exc}") from None
+    return find_bundle_dir(Path(local)), version

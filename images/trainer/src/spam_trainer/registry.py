@@ -8,19 +8,19 @@ the audit log.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from spam_core.errors import ArtifactError
+from spam_core.bundle import resolve_model_ref as resolve_model
 from spam_trainer.settings import TrainerSettings
 
 STAGING = "staging"
 PRODUCTION = "production"
 ALIASES = (STAGING, PRODUCTION)
 GATED_METRICS = ("f1", "roc_auc", "precision", "recall")
+__all__ = ["resolve_model"]  # model references resolve in the core (batch and services use it)
 
 
 def configure_mlflow(settings: TrainerSettings) -> str:
@@ -153,39 +153,3 @@ def alias_version(name: str, alias: str) -> str | None:
         return str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
-
-
-def resolve_model(ref: str, cache_dir: Path | None = None) -> tuple[Path, str | None]:
-    """Model reference -> (local bundle directory, registry version or None).
-
-    ``ref`` is a ``models:/name@alias`` / ``models:/name/N`` / ``runs:/…`` URI, or a local
-    exported bundle (or MLflow model) directory.
-    """
-    from spam_core.bundle import find_bundle_dir
-
-    if "://" not in ref and not ref.startswith(("models:/", "runs:/")):
-        path = Path(ref).expanduser()
-        if not path.exists():
-            raise ArtifactError(f"{ref}: no such model directory")
-        return find_bundle_dir(path), None
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    version = None
-    if ref.startswith("models:/"):
-        spec = ref.removeprefix("models:/")
-        client = mlflow.MlflowClient()
-        try:
-            if "@" in spec:
-                name, alias = spec.split("@", 1)
-                version = str(client.get_model_version_by_alias(name, alias).version)
-            elif "/" in spec:
-                version = spec.rsplit("/", 1)[1]
-        except MlflowException as exc:
-            raise ArtifactError(f"{ref}: {exc.message}") from None
-    dest = Path(tempfile.mkdtemp(prefix="spam-model-", dir=cache_dir))
-    try:
-        local = mlflow.artifacts.download_artifacts(artifact_uri=ref, dst_path=str(dest))
-    except (MlflowException, OSError) as exc:
-        raise ArtifactError(f"{ref}: cannot download the model: {exc}") from None
-    return find_bundle_dir(Path(local)), version
