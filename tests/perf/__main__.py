@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from tests.perf import bench_features, bench_score
+from tests.perf import bench_features, bench_score, bench_transformer
 
-BENCHMARKS = {"features": bench_features.main, "score": bench_score.main}
+BENCHMARKS = {
+    "features": bench_features.main,
+    "score": bench_score.main,
+    "transformer": bench_transformer.main,
+}
 
 
 def main() -> None:

@@ -1,0 +1,81 @@
+"""``spam-batch run``: one batch scoring job (what a RayJob's entrypoint or the gateway's local
+backend runs)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="spam-platform batch scoring jobs on Ray."
+)
+
+
+@app.callback()
+def _main() -> None:
+    """Batch scoring on Ray."""
+
+
+@app.command()
+def run(
+    input_uri: Annotated[
+        str,
+        typer.Option(
+            "--input",
+            help="Parquet of e-mails, or an archive "
+            "/ message tree / mbox; local path or fsspec URL.",
+        ),
+    ],
+    output_uri: Annotated[
+        str,
+        typer.Option(
+            "--output", help="Where the predictions Parquet goes (a .parquet path or a directory)."
+        ),
+    ],
+    model: Annotated[
+        str,
+        typer.Option(
+            help="models:/spam-detector@production, models:/spam-detector/N, or a bundle directory."
+        ),
+    ],
+    status_uri: Annotated[
+        str, typer.Option("--status-dir", help="Directory (or URL) of the job status documents.")
+    ],
+    job_id: Annotated[str | None, typer.Option(help="Job id (default: a new one).")] = None,
+    environment: Annotated[str, typer.Option(help="staging or production.")] = "production",
+    cpus: Annotated[int | None, typer.Option(help="CPUs for a local Ray instance.")] = None,
+) -> None:
+    """Score every e-mail of the input; exit 0 when the job succeeded, 1 when it failed."""
+    from spam_batch.job import run_job
+    from spam_batch.status import JobStatus, StatusStore, new_job_id, valid_job_id
+
+    job_id = job_id or new_job_id()
+    if not valid_job_id(job_id):
+        typer.echo(f"error: invalid job id {job_id!r}", err=True)
+        raise typer.Exit(2)
+    if environment not in ("staging", "production"):
+        typer.echo(
+            f"error: environment must be staging or production, not {environment!r}", err=True
+        )
+        raise typer.Exit(2)
+    store = StatusStore(status_uri)
+    status = store.read(job_id) or JobStatus(
+        job_id=job_id,
+        state="queued",
+        environment=environment,
+        model_ref=model,
+        input_uri=input_uri,
+        output_uri=output_uri,
+    )
+    result = run_job(status, store, num_cpus=cpus)
+    typer.echo(result.model_dump_json())
+    raise typer.Exit(0 if result.state == "succeeded" else 1)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.exit(130)

@@ -1,0 +1,232 @@
+"""A batch scoring job on Ray Data: e-mails in, a Parquet of predictions out.
+
+Input (``input_uri``, a local path or an fsspec URL such as ``abfs://container/path``):
+
+* Parquet (a file or a directory of files) with ``email_id`` and either ``raw`` (RFC 822 text)
+  or ``subject``/``body``/``sender``/``date`` columns — or an ingested dataset's
+  ``emails.parquet`` (normalized records);
+* anything ``spam-platform ingest`` reads: an archive, a message tree, a maildir, an mbox
+  (remote ones are downloaded first).
+
+Each Ray worker loads the model bundle once and scores batches through exactly the serving
+feature path and ONNX model. Output (``output_uri``): Parquet files with ``email_id``,
+``source``, ``spam_probability``, ``prediction``, ``confidence``, ``model_version``, ``error``.
+A message that cannot be parsed gets a row with ``error`` set, never a failed job. The job's
+status document (``spam_batch.status``) is updated when it starts and when it ends.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from spam_batch.status import JobStatus, StatusStore
+
+PREDICTION_SCHEMA = pa.schema(
+    [
+        pa.field("email_id", pa.string()),
+        pa.field("source", pa.string()),
+        pa.field("spam_probability", pa.float64()),
+        pa.field("prediction", pa.string()),
+        pa.field("confidence", pa.string()),
+        pa.field("model_version", pa.string()),
+        pa.field("error", pa.string()),
+    ]
+)
+_CHUNK = 2000
+
+
+def _is_parquet(fs: fsspec.AbstractFileSystem, path: str) -> bool:
+    if path.endswith(".parquet"):
+        return True
+    if fs.isdir(path):
+        return any(p.endswith(".parquet") for p in fs.ls(path, detail=False))
+    return False
+
+
+def _stage_source(input_uri: str, work: Path) -> Path:
+    """A corpus source (archive, tree, mbox) as local Parquet chunks of (email_id, source, raw)."""
+    from spam_core.ingest.sources import RawMessage, iter_source
+    from spam_core.message.parse import email_id_for
+
+    fs, path = fsspec.core.url_to_fs(input_uri)
+    local = path
+    if not isinstance(fs, fsspec.implementations.local.LocalFileSystem):
+        local = str(work / "input" / Path(path).name)
+        fs.get(path, local, recursive=True)
+    out = work / "staged"
+    out.mkdir(parents=True)
+    rows: dict[str, list[Any]] = {"email_id": [], "source": [], "raw": []}
+    part = 0
+
+    def flush() -> None:
+        nonlocal part
+        if rows["email_id"]:
+            pq.write_table(pa.table(rows), out / f"part-{part:05d}.parquet")
+            part += 1
+            for v in rows.values():
+                v.clear()
+
+    for item in iter_source(local):
+        if isinstance(item, RawMessage):
+            rows["email_id"].append(email_id_for(item.data))
+            rows["source"].append(f"{item.source}:{item.member}")
+            rows["raw"].append(item.data)
+            if len(rows["email_id"]) >= _CHUNK:
+                flush()
+    flush()
+    return out
+
+
+class Scorer:
+    """Ray Data callable class: one bundle per worker, one ONNX call per batch."""
+
+    def __init__(self, bundle_dir: str, model_version: str) -> None:
+        from spam_core.bundle import ModelBundle
+
+        self.bundle = ModelBundle.load(bundle_dir)
+        self.model_version = model_version
+
+    def __call__(self, batch: pa.Table) -> dict[str, list[Any]]:
+        from spam_core.bundle import confidence
+        from spam_core.ingest.dataset import record_from_row
+        from spam_core.message import parse_fields, parse_raw
+
+        rows = batch.to_pylist()
+        dataset_rows = "html_text" in batch.column_names and "urls" in batch.column_names
+        records: list[Any] = []
+        errors: list[str | None] = []
+        for row in rows:
+            email_id = str(row["email_id"])
+            try:
+                if dataset_rows:  # an ingested dataset: normalized records already
+                    records.append(record_from_row({**row, "id": email_id}))
+                elif row.get("raw"):
+                    records.append(parse_raw(row["raw"], email_id=email_id))
+                else:
+                    records.append(
+                        parse_fields(
+                            email_id=email_id,
+                            subject=row.get("subject"),
+                            body=row.get("body"),
+                            sender=row.get("sender"),
+                            date=row.get("date"),
+                        )
+                    )
+                errors.append(None)
+            except Exception as exc:  # reported per row, never fatal
+                records.append(None)
+                errors.append(f"{type(exc).__name__}: {exc}")
+        ok = [i for i, r in enumerate(records) if r is not None]
+        probs = self.bundle.predict_records([records[i] for i in ok]) if ok else []
+        p_by_row = dict(zip(ok, (float(p) for p in probs), strict=True))
+        t = self.bundle.threshold
+        out: dict[str, list[Any]] = {name: [] for name in PREDICTION_SCHEMA.names}
+        for i, row in enumerate(rows):
+            p = p_by_row.get(i)
+            out["email_id"].append(str(row["email_id"]))
+            out["source"].append(row.get("source"))
+            out["spam_probability"].append(p)
+            out["prediction"].append(None if p is None else ("spam" if p >= t else "ham"))
+            out["confidence"].append(None if p is None else confidence(p, t))
+            out["model_version"].append(self.model_version)
+            out["error"].append(errors[i])
+        return out
+
+
+def run_job(
+    status: JobStatus,
+    store: StatusStore,
+    *,
+    num_cpus: int | None = None,
+    cache_dir: Path | None = None,
+) -> JobStatus:
+    """Run one job to completion (the status document says how it ended)."""
+    import ray
+
+    from spam_core.bundle import resolve_model_ref
+
+    status.state, status.started_at = "running", datetime.now(UTC)
+    store.write(status)
+    started_ray = False
+    try:
+        with tempfile.TemporaryDirectory(prefix="spam-batch-", dir=cache_dir) as tmp:
+            work = Path(tmp)
+            bundle_dir, version = resolve_model_ref(status.model_ref, work)
+            status.model_version = version or status.model_version or "unregistered"
+            if not ray.is_initialized():
+                os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+                address = os.environ.get("RAY_ADDRESS")  # set inside a KubeRay RayJob
+                ray.init(
+                    address=address,
+                    num_cpus=None if address else num_cpus,
+                    include_dashboard=False,
+                    log_to_driver=False,
+                    _temp_dir=None if address else tempfile.mkdtemp(prefix="ray-", dir="/tmp"),
+                )
+                started_ray = True
+            fs, path = fsspec.core.url_to_fs(status.input_uri)
+            if not fs.exists(path):
+                raise FileNotFoundError(f"input not found: {status.input_uri}")
+            if _is_parquet(fs, path):
+                ds = ray.data.read_parquet(status.input_uri if "://" in status.input_uri else path)
+            else:
+                ds = ray.data.read_parquet(str(_stage_source(status.input_uri, work)))
+            # one CPU stays free for the read and write tasks, or the actors starve them
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            workers = max(1, min(cpus - 1, 8))
+            scored = ds.map_batches(
+                Scorer,
+                fn_constructor_args=(str(bundle_dir), status.model_version),
+                batch_size=256,
+                batch_format="pyarrow",
+                num_cpus=1,
+                compute=ray.data.ActorPoolStrategy(size=workers),
+            )
+            out_dir = work / "output"
+            scored.write_parquet(str(out_dir))
+            table = pq.read_table(out_dir, schema=PREDICTION_SCHEMA)
+            _publish(table, status.output_uri)
+        status.counts.input = table.num_rows
+        preds = table.column("prediction").to_pylist()
+        status.counts.spam = sum(1 for p in preds if p == "spam")
+        status.counts.ham = sum(1 for p in preds if p == "ham")
+        status.counts.scored = status.counts.spam + status.counts.ham
+        errs = [e for e in table.column("error").to_pylist() if e]
+        status.counts.errors = len(errs)
+        status.errors = errs[:20]
+        status.state = "succeeded"
+    except Exception as exc:  # the status document says why
+        status.state = "failed"
+        status.errors = [*status.errors, f"{type(exc).__name__}: {exc}"]
+    finally:
+        if started_ray:
+            ray.shutdown()
+        status.finished_at = datetime.now(UTC)
+        store.write(status)
+    return status
+
+
+def _publish(table: pa.Table, output_uri: str) -> None:
+    """One Parquet file at ``output_uri`` (``….parquet``) or ``part-0.parquet`` inside it."""
+    fs, path = fsspec.core.url_to_fs(output_uri)
+    target = path if path.endswith(".parquet") else f"{path.rstrip('/')}/predictions.parquet"
+    fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+    with fs.open(target, "wb") as fh:
+        pq.write_table(table, fh, compression="zstd")
+
+
+def iter_predictions(output_uri: str) -> Iterator[dict[str, Any]]:
+    fs, path = fsspec.core.url_to_fs(output_uri)
+    target = path if path.endswith(".parquet") else f"{path.rstrip('/')}/predictions.parquet"
+    with fs.open(target, "rb") as fh:
+        yield from pq.read_table(fh).to_pylist()

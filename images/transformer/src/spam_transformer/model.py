@@ -1,0 +1,241 @@
+"""The transformer model of one track, on KServe's ``Model`` ladder.
+
+``load`` (artifacts) → ``start`` (Triton client, in the event loop) → per request:
+``preprocess`` (e-mails → records → float32 feature matrix, spam_core only) → ``predict`` (ONE
+Triton call for the whole request batch) → ``postprocess`` (threshold from ``bundle.json``,
+label, confidence, the engineered features by name for the gateway's inference log).
+As in KServe, a transformer is a model whose ``predict`` forwards to a remote predictor.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import structlog
+
+from spam_core.bundle import BundleMeta, confidence
+from spam_core.errors import InvalidEmailError
+from spam_core.features import ENGINEERED_NAMES, N_FEATURES, N_TFIDF, FeatureExtractor
+from spam_core.message import EmailRecord, parse_fields, parse_raw
+from spam_transformer.artifacts import TrackArtifacts, load_track_artifacts
+from spam_transformer.config import TrackSettings
+from spam_transformer.errors import (
+    InvalidInput,
+    ModelNotReady,
+    PredictorError,
+    PredictorUnavailable,
+    TransformerError,
+)
+from spam_transformer.metrics import TransformerMetrics
+from spam_transformer.predictor import ModelStatus, TritonPredictor
+
+log = structlog.get_logger("spam_transformer.model")
+
+FORWARDABLE_HEADERS = ("x-request-id", "x-correlation-id", "traceparent", "tracestate")
+"""Request headers passed on to Triton with the inference call (one allow-list, as KServe's
+``_FORWARDABLE_HEADERS``): they let a trace or a correlation id follow the request."""
+
+
+class EmailInput(Protocol):
+    """One e-mail as the protocol layer hands it over: ``raw``, or the API fields."""
+
+    email_id: str
+    raw: str | None
+    subject: str | None
+    body: str | None
+    sender: str | None
+    date: str | None
+
+
+@dataclass(slots=True)
+class Preprocessed:
+    records: list[EmailRecord]
+    matrix: np.ndarray
+    """float32, shape (len(records), N_FEATURES), in the order of ``records``."""
+
+
+class SpamTransformer:
+    """Features for one model track, scored by that track's Triton."""
+
+    def __init__(
+        self,
+        track: TrackSettings,
+        predictor: TritonPredictor,
+        metrics: TransformerMetrics | None = None,
+    ) -> None:
+        self.track = track
+        self.name = track.environment
+        self.predictor = predictor
+        self.metrics = metrics or TransformerMetrics()
+        self.ready = False
+        """Artifacts loaded (Triton's readiness is checked separately, see :meth:`status`)."""
+        self.artifacts: TrackArtifacts | None = None
+        self.extractor: FeatureExtractor | None = None
+        self._triton_seconds = self.metrics.triton_latency.labels(self.name, predictor.protocol)
+        self._preprocess_seconds = self.metrics.preprocess_latency.labels(self.name)
+        self._emails = {
+            label: self.metrics.emails.labels(self.name, label) for label in ("spam", "ham")
+        }
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def load(self) -> bool:
+        """Read and cross-check ``features.json`` + ``bundle.json`` (raises ArtifactError)."""
+        artifacts = load_track_artifacts(self.track.features_uri)
+        self.extractor = FeatureExtractor(artifacts.features)
+        self.artifacts = artifacts
+        self.ready = True
+        self.metrics.model_info.labels(
+            self.name, self.model_name, self.model_version, self.track.triton_model
+        ).set(1)
+        log.info(
+            "track loaded",
+            environment=self.name,
+            model_name=self.model_name,
+            model_version=self.model_version,
+            threshold=self.threshold,
+            features=artifacts.features_uri,
+            predictor=self.predictor.url,
+            protocol=self.predictor.protocol,
+            triton_model=self.track.triton_model,
+        )
+        return self.ready
+
+    async def start(self) -> None:
+        await self.predictor.start()
+
+    async def stop(self) -> None:
+        await self.predictor.close()
+
+    # ------------------------------------------------------------------ what it reports
+
+    def _meta(self) -> BundleMeta:
+        if self.artifacts is None:
+            raise ModelNotReady(f"the {self.name} model's artifacts are not loaded")
+        return self.artifacts.meta
+
+    @property
+    def model_name(self) -> str:
+        return self._meta().model_name
+
+    @property
+    def model_version(self) -> str:
+        return self.track.model_version or self._meta().model_version
+
+    @property
+    def threshold(self) -> float:
+        return self._meta().threshold
+
+    # ------------------------------------------------------------------ the ladder
+
+    async def preprocess(self, emails: Sequence[EmailInput]) -> Preprocessed:
+        """E-mails → records → feature matrix (spam_core; the batch path for a batch)."""
+        if self.extractor is None:
+            raise ModelNotReady(f"the {self.name} model's artifacts are not loaded")
+        started = time.perf_counter()
+        records = []
+        for index, email in enumerate(emails):
+            try:
+                if email.raw is not None:
+                    records.append(parse_raw(email.raw, email.email_id))
+                else:
+                    records.append(
+                        parse_fields(
+                            email_id=email.email_id,
+                            subject=email.subject,
+                            body=email.body,
+                            sender=email.sender,
+                            date=email.date,
+                        )
+                    )
+            except InvalidEmailError as exc:
+                raise InvalidInput(
+                    f"e-mail {index} ({email.email_id!r}) cannot be parsed: {exc}",
+                    [{"loc": ["emails", index], "msg": str(exc), "type": "invalid_email"}],
+                ) from exc
+        if len(records) == 1:
+            matrix = self.extractor.transform_record(records[0])[np.newaxis, :]
+        else:
+            matrix = self.extractor.transform_records(records)
+        matrix = await self.online_features(records, matrix)
+        if matrix.shape != (len(records), N_FEATURES) or matrix.dtype != np.float32:
+            raise TransformerError(  # a programming error in an extension: refuse, loudly
+                f"preprocess produced {matrix.dtype} {list(matrix.shape)}, the model takes "
+                f"float32 [{len(records)}, {N_FEATURES}]"
+            )
+        self._preprocess_seconds.observe(time.perf_counter() - started)
+        return Preprocessed(records, matrix)
+
+    async def online_features(
+        self, records: Sequence[EmailRecord], matrix: np.ndarray
+    ) -> np.ndarray:
+        """Extension point for online (Feast) features; today it returns ``matrix`` unchanged.
+
+        When the Feast feature repository lands (issue 4, item 2), override or fill this in:
+        look up sender / sender-domain reputation (message count, spam rate, first seen, ...)
+        for ``record.sender_address`` / ``record.sender_domain`` in the online store (SQLite
+        locally, Redis in the cluster; ``SPAM_TRANSFORMER_FEAST_REPO_PATH`` names the repo) with
+        ONE batched ``get_online_features`` call per request, and write the values into the
+        columns that ``spam_core.features.spec`` defines for them. The vector's length and order
+        stay defined by the core spec alone: ``preprocess`` refuses any other width, and
+        ``/ready`` refuses a Triton model whose input is not ``[-1, N_FEATURES]``. A missing
+        entity must give the spec's documented defaults, never an error; an unreachable store
+        gives defaults and a ``degraded`` health, not a failed request.
+        """
+        return matrix
+
+    async def predict(
+        self, matrix: np.ndarray, headers: Mapping[str, str] | None = None
+    ) -> np.ndarray:
+        """ONE Triton call for the request batch → spam probabilities, float32 (n,)."""
+        started = time.perf_counter()
+        try:
+            return await self.predictor.infer(self.track.triton_model, matrix, headers)
+        except (PredictorUnavailable, PredictorError) as exc:
+            self.metrics.triton_errors.labels(self.name, exc.code).inc()
+            raise
+        finally:
+            self._triton_seconds.observe(time.perf_counter() - started)
+
+    def postprocess(self, pre: Preprocessed, probabilities: np.ndarray) -> list[dict[str, Any]]:
+        """Threshold, label, confidence and the engineered features, in request order."""
+        threshold = self.threshold
+        engineered = pre.matrix[:, N_TFIDF:].tolist()
+        out = []
+        n_spam = 0
+        for record, p, values in zip(pre.records, probabilities.tolist(), engineered, strict=True):
+            is_spam = p >= threshold
+            n_spam += is_spam
+            out.append(
+                {
+                    "email_id": record.email_id,
+                    "spam_probability": p,
+                    "prediction": "spam" if is_spam else "ham",
+                    "confidence": confidence(p, threshold),
+                    "features": dict(zip(ENGINEERED_NAMES, values, strict=True)),
+                }
+            )
+        if n_spam:
+            self._emails["spam"].inc(n_spam)
+        if len(out) - n_spam:
+            self._emails["ham"].inc(len(out) - n_spam)
+        return out
+
+    async def __call__(
+        self, emails: Sequence[EmailInput], headers: Mapping[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        pre = await self.preprocess(emails)
+        probabilities = await self.predict(pre.matrix, headers)
+        return self.postprocess(pre, probabilities)
+
+    # ------------------------------------------------------------------ readiness
+
+    async def status(self) -> ModelStatus:
+        """Ready = artifacts loaded AND Triton serves the model with the right input width."""
+        if not self.ready:
+            return ModelStatus(False, "artifacts not loaded")
+        return await self.predictor.model_status(self.track.triton_model, N_FEATURES)

@@ -1,0 +1,1 @@
+"""The wire: schemas (datamodels), the protocol-agnostic DataPlane, and the REST server."""

@@ -1,0 +1,138 @@
+"""The data plane: track lookup, request decoding, inference, readiness — no HTTP in here.
+
+KServe's ``protocol/dataplane.py`` pattern: the REST handlers (and a gRPC servicer, should one
+be added) call this class and nothing else; it raises the domain errors of
+:mod:`spam_transformer.errors`, which the REST server maps to status codes in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from spam_transformer import TRACKS, __version__
+from spam_transformer.errors import InvalidInput, UnknownEnvironment
+from spam_transformer.model import SpamTransformer
+from spam_transformer.protocol.datamodels import PredictRequest
+
+
+class RequestValidationFailed(InvalidInput):
+    """The body is not JSON or does not match :class:`PredictRequest`."""
+
+    code = "validation_error"
+
+
+def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {
+            "loc": [p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-"))],
+            "msg": e["msg"],
+            "type": e["type"],
+        }
+        for e in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+class DataPlane:
+    def __init__(self, models: Mapping[str, SpamTransformer], *, max_batch: int = 100) -> None:
+        unknown = set(models) - set(TRACKS)
+        if unknown:
+            raise ValueError(f"unknown tracks {sorted(unknown)}; expected {TRACKS}")
+        self.models = dict(models)
+        self.max_batch = max_batch
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def load(self) -> None:
+        """Load every track's artifacts (raises ``ArtifactError`` on the first bad one)."""
+        for model in self.models.values():
+            model.load()
+
+    async def start(self) -> dict[str, Any]:
+        """Start the Triton clients and ask each Triton once (opens the connections, so the
+        first request does not pay for them); returns the readiness document. Triton being
+        down is not fatal here: /ready says so, and the clients reconnect."""
+        for model in self.models.values():
+            await model.start()
+        _, status = await self.ready()
+        return status
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(m.stop() for m in self.models.values()), return_exceptions=True)
+
+    # ------------------------------------------------------------------ inference
+
+    def model(self, environment: str) -> SpamTransformer:
+        try:
+            return self.models[environment]
+        except KeyError:
+            raise UnknownEnvironment(
+                f"unknown environment {environment!r}",
+                {"allowed": sorted(self.models)},
+            ) from None
+
+    def decode(self, body: bytes) -> PredictRequest:
+        try:
+            request = PredictRequest.model_validate_json(body)
+        except ValidationError as exc:
+            raise RequestValidationFailed(
+                "the request body does not match the schema", _validation_details(exc)
+            ) from None
+        n = len(request.emails)
+        if not 1 <= n <= self.max_batch:
+            raise InvalidInput(
+                f"a request holds 1 to {self.max_batch} e-mails, got {n}",
+                [{"loc": ["emails"], "msg": f"{n} e-mails", "type": "batch_size"}],
+            )
+        return request
+
+    async def predict(
+        self,
+        request: PredictRequest,
+        headers: Mapping[str, str] | None = None,
+        started: float | None = None,
+    ) -> dict[str, Any]:
+        """One request batch through the track's model: the response document."""
+        started = time.perf_counter() if started is None else started
+        model = self.model(request.environment)
+        predictions = await model(request.emails, headers)
+        return {
+            "environment": request.environment,
+            "model_name": model.model_name,
+            "model_version": model.model_version,
+            "threshold": model.threshold,
+            "predictions": predictions,
+            "latency_ms": round((time.perf_counter() - started) * 1e3, 3),
+        }
+
+    # ------------------------------------------------------------------ health
+
+    async def ready(self) -> tuple[bool, dict[str, Any]]:
+        """Every track: artifacts loaded and its Triton model ready (checked concurrently)."""
+        names = list(self.models)
+        statuses = await asyncio.gather(*(self.models[n].status() for n in names))
+        tracks = {}
+        for name, status in zip(names, statuses, strict=True):
+            model = self.models[name]
+            tracks[name] = {
+                "ready": status.ready,
+                "detail": status.detail,
+                "model_name": model.model_name if model.ready else None,
+                "model_version": model.model_version if model.ready else None,
+                "triton_model": model.track.triton_model,
+                "predictor": model.predictor.url,
+                "protocol": model.predictor.protocol,
+            }
+        ready = len(tracks) == len(TRACKS) and all(t["ready"] for t in tracks.values())
+        return ready, {"ready": ready, "tracks": tracks}
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "alive",
+            "version": __version__,
+            "tracks": {name: model.ready for name, model in self.models.items()},
+        }

@@ -1,0 +1,1 @@
+"""REST (FastAPI) front of the data plane: thin endpoints and the server that wires them."""

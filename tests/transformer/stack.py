@@ -1,0 +1,260 @@
+"""The real serving stack for tests and benchmarks: model bundles, Triton, transformers.
+
+* :func:`build_bundles` — two real bundles (``staging`` and ``production``) trained on an
+  ingested corpus through the trainer's own stages (``features_stage``, ``build_matrices``,
+  ``export_stage``): the final fit uses a fixed configuration instead of Ray Tune and skips the
+  5-fold threshold search (~15 s saved); each track gets its own rounds/depth, threshold and
+  registry version, so routing mistakes show.
+* :func:`write_triton_repository` — one Triton repository with both models side by side
+  (``spam-detector-staging``, ``spam-detector-production``), as the local platform serves them.
+* :class:`TransformerProcess` — the real ``spam-transformer`` entry point as a subprocess;
+  :class:`InProcessTransformer` — the same app under uvicorn in a thread of this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+TRACKS = ("staging", "production")
+TRITON_MODELS = {"staging": "spam-detector-staging", "production": "spam-detector-production"}
+
+
+@dataclass(frozen=True)
+class TrackPlan:
+    rounds: int
+    depth: int
+    threshold: float
+    version: str
+
+
+PLANS = {
+    "staging": TrackPlan(rounds=60, depth=5, threshold=0.4, version="2"),
+    "production": TrackPlan(rounds=25, depth=3, threshold=0.5, version="1"),
+}
+
+
+def build_bundles(dataset_dir: Path, out_dir: Path) -> dict[str, Path]:
+    """``{track: bundle dir}`` (bundle.json, features.json, model.onnx, triton/)."""
+    import xgboost as xgb
+
+    from spam_core.bundle import BundleMeta, write_meta
+    from spam_trainer.evaluate import classification_metrics
+    from spam_trainer.train import Trained, build_matrices, classifier_params, export_stage
+    from spam_trainer.train import features_stage as fit_features_stage
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    features = fit_features_stage(dataset_dir, out_dir)
+    data = build_matrices(dataset_dir, features)
+    x_all, y_all = data.train_and_validation()
+    bundles = {}
+    for track, plan in PLANS.items():
+        config = {
+            "max_depth": plan.depth,
+            "eta": 0.3,
+            "subsample": 0.9,
+            "colsample_bytree": 0.6,
+            "min_child_weight": 1.0,
+            "reg_lambda": 1.0,
+            "reg_alpha": 0.01,
+            "gamma": 0.0,
+        }
+        model = xgb.XGBClassifier(
+            n_estimators=plan.rounds, **classifier_params(config, seed=7, nthread=2)
+        )
+        model.fit(x_all, y_all, verbose=False)
+        scores = model.predict_proba(data.test.x)[:, 1]
+        trained = Trained(
+            model=model,
+            n_estimators=plan.rounds,
+            threshold=plan.threshold,
+            cv_metrics={},
+            test_metrics=classification_metrics(data.test.y, scores, plan.threshold),
+            test_at_half=classification_metrics(data.test.y, scores, 0.5),
+            test_scores=scores,
+            oof_scores=np.zeros(0),
+        )
+        work = out_dir / track
+        bundle, _ = export_stage(work, trained, features, data, model_name="spam-detector")
+        meta = BundleMeta.model_validate_json((bundle / "bundle.json").read_text())
+        write_meta(bundle, meta.model_copy(update={"model_version": plan.version}))
+        bundles[track] = bundle
+    return bundles
+
+
+def write_triton_repository(bundles: dict[str, Path], root: Path) -> Path:
+    """Both tracks' ONNX models in one repository, under their track's Triton name."""
+    from spam_trainer.triton import write_model_repository
+
+    root.mkdir(parents=True, exist_ok=True)
+    for track, bundle in bundles.items():
+        write_model_repository(bundle / "model.onnx", root, model_name=TRITON_MODELS[track])
+    return root
+
+
+def transformer_env(
+    bundles: dict[str, Path], triton, protocol: str, **extra: object
+) -> dict[str, str]:
+    """``SPAM_TRANSFORMER_*`` settings for a transformer in front of ``triton``."""
+    address = triton.grpc_url if protocol == "grpc" else triton.http_address
+    env = {"SPAM_TRANSFORMER_PROTOCOL": protocol}
+    for track in TRACKS:
+        key = track.upper()
+        env[f"SPAM_TRANSFORMER_PREDICTOR_{key}_URL"] = address
+        env[f"SPAM_TRANSFORMER_TRITON_MODEL_{key}"] = TRITON_MODELS[track]
+        env[f"SPAM_TRANSFORMER_FEATURES_URI_{key}"] = str(bundles[track] / "features.json")
+    env.update({f"SPAM_TRANSFORMER_{k.upper()}": str(v) for k, v in extra.items()})
+    return env
+
+
+def wait_http(url: str, timeout: float, alive=lambda: True, status: int = 200) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive():
+            raise RuntimeError(f"the server behind {url} exited")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1.0).status_code == status:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer {status} within {timeout} s")
+
+
+class TransformerProcess:
+    """``spam-transformer`` (the installed console script) on a free loopback port."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None) -> None:
+        from spam_trainer.tritonserver import free_port
+
+        self.port = port or free_port()
+        self.env = {
+            **os.environ,
+            **env,
+            "SPAM_TRANSFORMER_HOST": "127.0.0.1",
+            "SPAM_TRANSFORMER_PORT": str(self.port),
+        }
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> TransformerProcess:
+        script = Path(sys.executable).parent / "spam-transformer"
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(script)], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            wait_http(f"{self.url}/health", timeout, alive=lambda: self.process.poll() is None)
+        except (RuntimeError, TimeoutError) as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}; log:\n{self.log()}") from None
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        process, self.process = self.process, None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        return process.returncode
+
+    def __enter__(self) -> TransformerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class InProcessTransformer:
+    """The transformer app under a real uvicorn server in a background thread."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        import uvicorn
+
+        from spam_trainer.tritonserver import free_port
+        from spam_transformer.config import TransformerSettings
+        from spam_transformer.server import create_app, uvicorn_options
+
+        self.port = free_port()
+        settings = TransformerSettings(
+            **{k.removeprefix("SPAM_TRANSFORMER_"): v for k, v in env.items()},
+            HOST="127.0.0.1",
+            PORT=self.port,
+            GRACEFUL_SHUTDOWN_S=2.0,
+        )
+        self.settings = settings
+        self.app = create_app(settings)
+        self.server = uvicorn.Server(uvicorn.Config(self.app, **uvicorn_options(settings)))
+        self.thread = threading.Thread(target=self.server.run, name="transformer", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> InProcessTransformer:
+        self.thread.start()
+        wait_http(f"{self.url}/health", timeout, alive=self.thread.is_alive)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    def __enter__(self) -> InProcessTransformer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------- corpus messages
+
+CORPUS_ARCHIVES = (
+    "20030228_spam.tar.bz2",
+    "20030228_easy_ham.tar.bz2",
+    "20030228_hard_ham.tar.bz2",
+)
+
+
+def corpus_messages(corpus: Path, per_archive: int) -> Iterator[tuple[str, str]]:
+    """``(email_id, raw text)`` of the first messages of a few corpus archives.
+
+    Bytes that are not UTF-8 are read as Latin-1, so every message fits in JSON.
+    """
+    for name in CORPUS_ARCHIVES:
+        taken = 0
+        with tarfile.open(corpus / name) as tar:
+            for member in tar:
+                if taken >= per_archive:
+                    break
+                if not member.isfile() or member.name.endswith("cmds"):
+                    continue
+                data = tar.extractfile(member).read()
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError:
+                    text = data.decode("latin-1")
+                taken += 1
+                yield f"{name.split('.')[0]}/{Path(member.name).name}", text
