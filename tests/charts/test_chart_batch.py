@@ -6,7 +6,9 @@ import yaml
 
 from tests.charts import chartlib
 
-PLACEHOLDERS = ("{job_id}", "{input_uri}", "{output_uri}", "{environment}", "{model_version}")
+PLACEHOLDERS = (
+    "{job_id}", "{input_uri}", "{output_uri}", "{status_uri}", "{environment}", "{model_version}"
+)
 
 
 def docs_for(override=None):
@@ -25,7 +27,7 @@ def test_raycluster_runs_the_trainer_image_on_a_head_and_workers():
     assert spec["rayVersion"] == "2.60.0"
     assert spec["authOptions"] == {"mode": "token"}
     head = chartlib.container(spec["headGroupSpec"]["template"]["spec"], "ray-head")
-    assert head["image"] == "spam-platform/trainer:0.1.0"
+    assert head["image"] == "spam-platform/batch:0.1.0"
     assert {p["containerPort"] for p in head["ports"]} == {6379, 8265, 10001, 8080}
     (workers,) = spec["workerGroupSpecs"]
     assert workers["groupName"] == "workers"
@@ -46,8 +48,9 @@ def test_rayjob_template_targets_the_raycluster_and_keeps_the_placeholders():
     cluster = chartlib.only(docs, "RayCluster").body
     assert job["spec"]["clusterSelector"] == {"ray.io/cluster": cluster["metadata"]["name"]}
     assert job["spec"]["entrypoint"] == (
-        "spam-platform score {input_uri} --model models:/spam-detector/{model_version}"
-        " --output {output_uri}"
+        "spam-batch run --input {input_uri} --output {output_uri}"
+        " --model models:/spam-detector/{model_version} --status-dir {status_uri}"
+        " --job-id {job_id} --environment {environment}"
     )
     text = yaml.safe_dump(job)
     for placeholder in PLACEHOLDERS:

@@ -33,7 +33,7 @@ MLflow (global.mlflow.trackingUri). The gateway replaces {input_uri}, {output_ur
 Usage: {{ include "batch.entrypoint" . }}
 */}}
 {{- define "batch.entrypoint" -}}
-{{- .Values.rayJob.entrypoint | default (printf "spam-platform score {input_uri} --model models:/%s/{model_version} --output {output_uri}" .Values.global.model.name) -}}
+{{- .Values.rayJob.entrypoint | default (printf "spam-batch run --input {input_uri} --output {output_uri} --model models:/%s/{model_version} --status-dir {status_uri} --job-id {job_id} --environment {environment}" .Values.global.model.name) -}}
 {{- end -}}
 
 {{/*
