@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.serving_fixtures"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CORPUS = Path(
     os.environ.get("SPAM_TEST_CORPUS", REPO.parent / "shared" / "data" / "spamassassin")

@@ -7,7 +7,12 @@ import yaml
 from tests.charts import chartlib
 
 PLACEHOLDERS = (
-    "{job_id}", "{input_uri}", "{output_uri}", "{status_uri}", "{environment}", "{model_version}"
+    "{job_id}",
+    "{input_uri}",
+    "{output_uri}",
+    "{status_uri}",
+    "{environment}",
+    "{model_version}",
 )
 
 

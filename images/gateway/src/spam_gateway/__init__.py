@@ -1,0 +1,8 @@
+"""spam-platform API gateway: authenticated /predict in front of the feature transformer.
+
+Layout follows the FastAPI full-stack template: ``app/main.py`` builds the application,
+``app/core`` holds settings and security, ``app/api`` the dependencies and thin routes,
+``app/inference_log`` the asynchronous Parquet inference log.
+"""
+
+__version__ = "0.1.0"

@@ -1,7 +1,6 @@
-"""Fixtures: two real model bundles, a real Triton serving both, and transformers in front.
-
-Session-scoped so a later gateway suite can reuse them (``from tests.transformer.conftest
-import model_bundles, triton_server, transformer`` in its own conftest):
+"""Serving fixtures (a pytest plugin loaded by tests/conftest.py): two real model bundles, a
+real Triton serving both, and transformers in front. Session-scoped and defined once, so the
+transformer and gateway suites share one stack:
 
 * ``model_bundles``   — ``{"staging": Path, "production": Path}``: real bundles (build_bundles)
 * ``triton_repository`` / ``triton_server`` — the bundled tritonserver (python backend) serving

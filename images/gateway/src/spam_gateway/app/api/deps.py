@@ -1,0 +1,109 @@
+"""Route dependencies and their ``Annotated`` aliases (tests may override any of them).
+
+Everything long-lived (settings, key store, transformer client, inference logger, metrics)
+is built once by the lifespan in ``app/main.py`` and kept on ``app.state``. Every dependency
+is ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in a worker thread,
+which cost ~0.5 ms per request here for a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import APIKeyHeader
+
+from spam_gateway.app.core.config import ENVIRONMENTS, Environment, Settings
+from spam_gateway.app.core.errors import Forbidden, InvalidEnvironment, Unauthenticated
+from spam_gateway.app.core.security import ApiKey, Role
+from spam_gateway.app.inference_log import InferenceLogger
+from spam_gateway.app.metrics import Metrics
+from spam_gateway.app.scoring import Scorer
+from spam_gateway.app.transformer import TransformerClient
+
+_api_key_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="API key; role `viewer` may predict, `operator` may also use batch and admin.",
+)
+
+
+async def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+async def get_transformer(request: Request) -> TransformerClient:
+    return request.app.state.transformer
+
+
+async def get_inference_logger(request: Request) -> InferenceLogger | None:
+    return request.app.state.inference_logger
+
+
+async def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
+
+
+async def get_scorer(request: Request) -> Scorer:
+    return request.app.state.scorer
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+TransformerDep = Annotated[TransformerClient, Depends(get_transformer)]
+InferenceLoggerDep = Annotated[InferenceLogger | None, Depends(get_inference_logger)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+ScorerDep = Annotated[Scorer, Depends(get_scorer)]
+
+
+async def current_key(
+    request: Request, presented: Annotated[str | None, Depends(_api_key_header)]
+) -> ApiKey:
+    """The caller's key (any role); 401 without one or with an unknown one."""
+    if not presented:
+        raise Unauthenticated("missing X-API-Key header")
+    key = request.app.state.key_store.authenticate(presented)
+    if key is None:
+        raise Unauthenticated("unknown API key")
+    return key
+
+
+async def require_operator(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+    if not key.role.allows(Role.operator):
+        raise Forbidden(
+            "this route needs the operator role",
+            details={"key": key.name, "role": key.role.name, "required": "operator"},
+        )
+    return key
+
+
+# Every role may predict, so a viewer route only needs a valid key. The hot-path dependencies
+# read app.state directly instead of depending on get_settings: each dependency
+# node costs FastAPI ~10 µs per request.
+ViewerKey = Annotated[ApiKey, Depends(current_key)]
+OperatorKey = Annotated[ApiKey, Depends(require_operator)]
+
+
+async def environment(
+    request: Request,
+    x_environment: Annotated[
+        str | None,
+        Header(
+            alias="X-Environment",
+            description="Model track: staging or production (default from settings).",
+        ),
+    ] = None,
+) -> Environment:
+    if x_environment is None:
+        value: str = request.app.state.settings.DEFAULT_ENVIRONMENT
+    else:
+        value = x_environment.strip().lower()
+        if value not in ENVIRONMENTS:
+            raise InvalidEnvironment(
+                f"unknown X-Environment {x_environment[:40]!r}",
+                details={"allowed": list(ENVIRONMENTS)},
+            )
+    request.scope["spam.environment"] = value
+    return value  # type: ignore[return-value]
+
+
+EnvironmentDep = Annotated[Environment, Depends(environment)]

@@ -1,0 +1,65 @@
+"""GET /health, GET /ready, GET /metrics: no API key (probes and Prometheus)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+
+from spam_gateway import __version__
+from spam_gateway.app.api.deps import InferenceLoggerDep, MetricsDep, SettingsDep, TransformerDep
+from spam_gateway.app.api.errors import JSONResponse
+from spam_gateway.app.core.errors import NotReady
+from spam_gateway.app.models import ErrorOut, HealthOut, ReadyOut
+
+router = APIRouter(tags=["health"])
+
+
+@router.get(
+    "/health",
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "unhealthy"}},
+    summary="Liveness and a summary of the services behind the gateway",
+)
+async def health(
+    transformer: TransformerDep, inference_log: InferenceLoggerDep, settings: SettingsDep
+) -> JSONResponse:
+    """``healthy``; ``degraded`` (200) when the transformer is unreachable or inference logs
+    are being spooled; ``unhealthy`` (503) only when the gateway itself is broken (the
+    inference-log writer died), so a transformer outage never restarts gateway pods."""
+    up, detail = await transformer.health(max_age_s=settings.HEALTH_CACHE_S)
+    services = [{"name": "transformer", "status": "ok" if up else "down", "detail": detail}]
+    status = "healthy" if up else "degraded"
+    if inference_log is not None:
+        stats = inference_log.stats()
+        state = stats["state"]
+        service_status = {"ok": "ok", "spooling": "degraded"}.get(state, "down")
+        if state == "dead":
+            status = "unhealthy"
+        elif service_status != "ok" or stats["records_dropped"]:
+            status = "unhealthy" if status == "unhealthy" else "degraded"
+        services.append({"name": "inference_log", "status": service_status, "detail": stats})
+    body = {"status": status, "version": __version__, "services": services}
+    return JSONResponse(body, status_code=503 if status == "unhealthy" else 200)
+
+
+@router.get(
+    "/ready",
+    response_model=ReadyOut,
+    responses={503: {"model": ErrorOut, "description": "transformer or a Triton track not ready"}},
+    summary="Ready only when the transformer and both Triton tracks are ready",
+)
+async def ready(transformer: TransformerDep, settings: SettingsDep) -> JSONResponse:
+    ok, detail = await transformer.ready()
+    if not ok:
+        raise NotReady(
+            "the transformer or a Triton track is not ready",
+            details={"transformer": detail},
+            retry_after=settings.RETRY_AFTER_S,
+        )
+    return JSONResponse({"ready": True, "transformer": detail})
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(metrics: MetricsDep) -> Response:
+    return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,163 @@
+"""Gateway settings: one typed ``Settings`` read from ``SPAM_GATEWAY_*`` environment variables.
+
+The names the Helm chart renders into the gateway ConfigMap
+(``charts/spam-platform/charts/gateway/templates/configmap.yaml``) are the first block below;
+the rest are local knobs with defaults that suit both a laptop and the cluster. The API keys
+are the one required secret: ``API_KEYS_FILE`` (the mounted Secret in the cluster) or
+``API_KEYS`` (the same JSON inline, local use), never a default.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, computed_field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["staging", "production"]
+ENVIRONMENTS: tuple[Environment, ...] = ("staging", "production")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SPAM_GATEWAY_",
+        env_file=".env",
+        env_ignore_empty=True,
+        extra="ignore",
+    )
+
+    # --- rendered by the chart (gateway ConfigMap) --------------------------------------------
+    TRANSFORMER_URL: str = Field(
+        "http://127.0.0.1:8081",
+        description="Base URL of the feature transformer (POST /v1/predict, GET /ready).",
+    )
+    DEFAULT_ENVIRONMENT: Environment = Field(
+        "staging", description="Model track for requests without an X-Environment header."
+    )
+    MODEL_NAME: str = Field(
+        "spam-detector", description="Registered model name (reported when the upstream omits it)."
+    )
+    MODEL_VERSION_STAGING: str = Field(
+        "", description="Model version deployed on the staging track (informational)."
+    )
+    MODEL_VERSION_PRODUCTION: str = Field(
+        "", description="Model version deployed on the production track (informational)."
+    )
+    API_KEYS_FILE: Path | None = Field(
+        None,
+        description='JSON file [{"name", "sha256", "role"}] with hashed API keys (mounted Secret).',
+    )
+    INFERENCE_LOG_URL: str = Field(
+        ".spam-platform/inference-logs",
+        description="Where inference-log Parquet goes: a local directory, file://…, or "
+        "abfs://<container>/<prefix> (Azure Blob).",
+    )
+    BATCH_BACKEND: Literal["none", "local", "rayjob"] = Field(
+        "none", description="Async batch jobs (POST /predict/batch): not served yet."
+    )
+    BATCH_NAMESPACE: str | None = Field(None, description="Namespace RayJobs are created in.")
+    BATCH_RAYJOB_TEMPLATE: Path | None = Field(None, description="RayJob manifest template.")
+    AZURE_STORAGE_ACCOUNT_NAME: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "AZURE_STORAGE_ACCOUNT_NAME", "SPAM_GATEWAY_AZURE_STORAGE_ACCOUNT_NAME"
+        ),
+        description="Storage account of abfs:// URLs (workload identity / DefaultAzureCredential).",
+    )
+
+    # --- secrets --------------------------------------------------------------------------------
+    API_KEYS: SecretStr | None = Field(
+        None, description="The API-keys JSON inline (local use); API_KEYS_FILE wins when set."
+    )
+    INFERENCE_LOG_CONNECTION_STRING: SecretStr | None = Field(
+        None,
+        description="Azure Storage connection string for abfs:// (Azurite locally); without it "
+        "adlfs uses AZURE_STORAGE_ACCOUNT_NAME and DefaultAzureCredential.",
+    )
+
+    # --- server ---------------------------------------------------------------------------------
+    HOST: str = Field("127.0.0.1", description="Bind address (the image sets 0.0.0.0).")
+    PORT: int = Field(8080, ge=1, le=65535)
+    WORKERS: int = Field(1, ge=1, description="uvicorn worker processes.")
+    MAX_BODY_BYTES: int = Field(
+        10 * 1024 * 1024, ge=1024, description="Largest request body; larger ones get 413."
+    )
+    MAX_BATCH_SIZE: int = Field(
+        100, ge=1, le=100, description="Most e-mails per POST /predict/batch-sync."
+    )
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    LOG_FORMAT: Literal["console", "json"] = "json"
+    ACCESS_LOG: bool = Field(True, description="One structured log line per request.")
+
+    # --- upstream (transformer) -----------------------------------------------------------------
+    UPSTREAM_CONNECT_TIMEOUT_S: float = Field(1.0, gt=0)
+    UPSTREAM_TIMEOUT_S: float = Field(
+        10.0, gt=0, description="Read/write timeout of one transformer call (then 504)."
+    )
+    UPSTREAM_MAX_CONNECTIONS: int = Field(64, ge=1, description="Pooled connections.")
+    UPSTREAM_MAX_INFLIGHT: int = Field(
+        2,
+        ge=1,
+        description="Concurrent transformer calls per track for single predictions; requests "
+        "arriving while they run are merged into the next call (up to MAX_BATCH_SIZE).",
+    )
+    RETRY_AFTER_S: int = Field(
+        5, ge=1, description="Retry-After on 503 when the transformer cannot be reached."
+    )
+    HEALTH_TIMEOUT_S: float = Field(1.0, gt=0, description="Timeout of upstream health checks.")
+    HEALTH_CACHE_S: float = Field(
+        2.0, ge=0, description="How long GET /health reuses the transformer's last answer."
+    )
+
+    # --- inference log --------------------------------------------------------------------------
+    INFERENCE_LOG_ENABLED: bool = True
+    INFERENCE_LOG_SPOOL_DIR: Path = Field(
+        Path(".spam-platform/inference-spool"),
+        description="Local directory holding Parquet files the store could not take yet.",
+    )
+    INFERENCE_LOG_BATCH_SIZE: int = Field(
+        1000, ge=1, description="Flush when this many records are buffered."
+    )
+    INFERENCE_LOG_FLUSH_INTERVAL_S: float = Field(
+        10.0, gt=0, description="Flush at least this often while records are buffered."
+    )
+    INFERENCE_LOG_RETRY_INTERVAL_S: float = Field(
+        5.0, gt=0, description="First retry delay of spooled files (doubles up to 60 s)."
+    )
+    INFERENCE_LOG_MAX_PENDING: int = Field(
+        200_000,
+        ge=1,
+        description="Records kept in memory when neither the store nor the spool takes them.",
+    )
+    INFERENCE_LOG_TIMEOUT_S: float = Field(
+        10.0, gt=0, description="Connect/read timeout of one blob upload."
+    )
+
+    @model_validator(mode="after")
+    def _require_api_keys(self) -> Settings:
+        if self.API_KEYS_FILE is None and self.API_KEYS is None:
+            raise ValueError(
+                "API keys are required: set SPAM_GATEWAY_API_KEYS_FILE (a JSON file of "
+                '[{"name", "sha256", "role"}]) or SPAM_GATEWAY_API_KEYS (the same JSON); '
+                "hash a key with `spam-gateway hash-key`"
+            )
+        return self
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def model_versions(self) -> dict[str, str]:
+        return {"staging": self.MODEL_VERSION_STAGING, "production": self.MODEL_VERSION_PRODUCTION}
+
+    def public(self) -> dict[str, object]:
+        """Non-secret settings (GET /admin/config)."""
+        return self.model_dump(
+            mode="json",
+            exclude={"API_KEYS", "INFERENCE_LOG_CONNECTION_STRING"},
+        )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

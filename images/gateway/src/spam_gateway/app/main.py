@@ -1,0 +1,127 @@
+"""Builds the gateway application: settings, middleware, exception handlers, routers, lifespan.
+
+``create_app`` is the uvicorn factory (``spam_gateway.app.main:create_app``). The lifespan
+opens the pooled transformer client and starts the inference logger; on shutdown it closes
+the client and flushes the inference log (store, else local spool).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from spam_gateway import __version__
+from spam_gateway.app.api.errors import JSONResponse, register_exception_handlers
+from spam_gateway.app.api.main import api_router
+from spam_gateway.app.api.middleware import RequestContextMiddleware
+from spam_gateway.app.core.config import Settings, get_settings
+from spam_gateway.app.core.logging import configure_logging
+from spam_gateway.app.core.security import ApiKeyStore
+from spam_gateway.app.inference_log import InferenceLogger, LogStore
+from spam_gateway.app.metrics import Metrics
+from spam_gateway.app.scoring import Scorer
+from spam_gateway.app.transformer import TransformerClient
+
+log = structlog.get_logger("spam_gateway")
+
+DESCRIPTION = """\
+Spam detection API. Send an e-mail (its fields or the raw RFC 822 message) and get
+`spam`/`ham` with a probability. Every route except health, readiness, metrics and these docs
+needs an `X-API-Key`; `X-Environment: staging|production` picks the model track.
+Errors are always `{"error": {"code", "message", "details"}, "correlation_id", "timestamp"}`.
+"""
+
+
+def _operation_id(route: APIRoute) -> str:
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def build_inference_logger(settings: Settings) -> InferenceLogger:
+    secret = settings.INFERENCE_LOG_CONNECTION_STRING
+    store = LogStore(
+        settings.INFERENCE_LOG_URL,
+        connection_string=secret.get_secret_value() if secret else None,
+        account_name=settings.AZURE_STORAGE_ACCOUNT_NAME,
+        timeout_s=settings.INFERENCE_LOG_TIMEOUT_S,
+    )
+    return InferenceLogger(
+        store,
+        settings.INFERENCE_LOG_SPOOL_DIR,
+        batch_size=settings.INFERENCE_LOG_BATCH_SIZE,
+        flush_interval_s=settings.INFERENCE_LOG_FLUSH_INTERVAL_S,
+        retry_interval_s=settings.INFERENCE_LOG_RETRY_INTERVAL_S,
+        max_pending=settings.INFERENCE_LOG_MAX_PENDING,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+    inline = settings.API_KEYS.get_secret_value() if settings.API_KEYS else None
+    key_store = ApiKeyStore(path=settings.API_KEYS_FILE, inline=inline)  # fails fast
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        transformer = TransformerClient(
+            settings.TRANSFORMER_URL,
+            metrics=metrics,
+            connect_timeout_s=settings.UPSTREAM_CONNECT_TIMEOUT_S,
+            timeout_s=settings.UPSTREAM_TIMEOUT_S,
+            max_connections=settings.UPSTREAM_MAX_CONNECTIONS,
+            max_inflight=settings.UPSTREAM_MAX_INFLIGHT,
+            max_batch=settings.MAX_BATCH_SIZE,
+            retry_after_s=settings.RETRY_AFTER_S,
+            health_timeout_s=settings.HEALTH_TIMEOUT_S,
+        )
+        inference_log = None
+        if settings.INFERENCE_LOG_ENABLED:
+            inference_log = build_inference_logger(settings)
+            inference_log.start()
+            metrics.register_inference_log(inference_log.stats)
+        app.state.transformer = transformer
+        app.state.inference_logger = inference_log
+        app.state.scorer = Scorer(settings, transformer, metrics, inference_log)
+        log.info(
+            "gateway.started",
+            version=__version__,
+            transformer=settings.TRANSFORMER_URL,
+            default_environment=settings.DEFAULT_ENVIRONMENT,
+            inference_log=settings.INFERENCE_LOG_URL if inference_log else None,
+            api_keys=len(key_store),
+        )
+        try:
+            yield
+        finally:
+            await transformer.aclose()
+            if inference_log is not None:
+                await asyncio.to_thread(inference_log.close, settings.INFERENCE_LOG_TIMEOUT_S + 2)
+                metrics.unregister_inference_log()
+                log.info("gateway.stopped", **inference_log.stats())
+
+    app = FastAPI(
+        title="spam-platform gateway",
+        description=DESCRIPTION,
+        version=__version__,
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.key_store = key_store
+    app.state.metrics = metrics
+    app.state.inference_logger = None
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        max_body_bytes=settings.MAX_BODY_BYTES,
+        access_log=settings.ACCESS_LOG,
+    )
+    register_exception_handlers(app)
+    app.include_router(api_router)
+    return app

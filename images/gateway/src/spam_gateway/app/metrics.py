@@ -1,0 +1,118 @@
+"""Prometheus metrics of one gateway application (its own registry, served at GET /metrics)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0,
+)  # fmt: skip
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 100)
+
+
+class Metrics:
+    """Request counts and latency per route/environment/model version, upstream calls and
+    errors, predictions; the inference log's counters are read from it at scrape time."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = ("route", "method", "status", "environment", "model_version")
+        self.requests = Counter(
+            "spam_gateway_requests", "HTTP requests answered.", labels, registry=self.registry
+        )
+        self.latency = Histogram(
+            "spam_gateway_request_duration_seconds",
+            "Time from request start to response start.",
+            ("route", "method", "environment", "model_version"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.predictions = Counter(
+            "spam_gateway_predictions",
+            "E-mails scored (single and batch-sync).",
+            ("environment", "model_version", "prediction"),
+            registry=self.registry,
+        )
+        self.upstream_latency = Histogram(
+            "spam_gateway_upstream_duration_seconds",
+            "Duration of one transformer call.",
+            ("environment",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.upstream_batch = Histogram(
+            "spam_gateway_upstream_batch_size",
+            "E-mails per transformer call (single predictions merged while calls run).",
+            ("environment",),
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.upstream_errors = Counter(
+            "spam_gateway_upstream_errors",
+            "Failed transformer calls by kind (connect, timeout, unavailable = transformer or "
+            "Triton down, invalid_input, bad_response).",
+            ("environment", "kind"),
+            registry=self.registry,
+        )
+        self._log_collector: _InferenceLogCollector | None = None
+        self._request_children: dict[tuple[str, ...], tuple[Any, Any]] = {}
+
+    def observe_request(
+        self,
+        route: str,
+        method: str,
+        status: int,
+        environment: str,
+        model_version: str,
+        seconds: float,
+    ) -> None:
+        key = (route, method, str(status), environment, model_version)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(*key),
+                self.latency.labels(route, method, environment, model_version),
+            )
+            if len(self._request_children) < 10_000:
+                self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def register_inference_log(self, stats: Callable[[], dict[str, Any]]) -> None:
+        self.unregister_inference_log()
+        self._log_collector = _InferenceLogCollector(stats)
+        self.registry.register(self._log_collector)
+
+    def unregister_inference_log(self) -> None:
+        if self._log_collector is not None:
+            self.registry.unregister(self._log_collector)
+            self._log_collector = None
+
+
+class _InferenceLogCollector(Collector):
+    """The inference logger's counters, read when Prometheus scrapes (nothing on the hot path)."""
+
+    def __init__(self, stats: Callable[[], dict[str, Any]]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        s = self._stats()
+        for name, doc in (
+            ("records_logged", "Predictions handed to the inference log."),
+            ("records_written", "Records written to the inference-log store."),
+            ("records_spooled", "Records spooled to local disk because the store failed."),
+            ("records_dropped", "Records lost (store and spool failed, memory cap reached)."),
+            ("write_failures", "Failed store writes (each spools its records)."),
+        ):
+            yield CounterMetricFamily(f"spam_gateway_inference_log_{name}", doc, value=s[name])
+        for name, doc in (
+            ("records_buffered", "Records in memory waiting for the next flush."),
+            ("records_in_spool", "Records on local disk waiting for a retry."),
+        ):
+            yield GaugeMetricFamily(f"spam_gateway_inference_log_{name}", doc, value=s[name])
