@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from spam_batch.job import iter_predictions, run_job
-from spam_batch.status import JobStatus, StatusStore, new_job_id, valid_job_id
 from spam_core.bundle import ModelBundle
+from spam_core.jobs import JobStatus, StatusStore, new_job_id, valid_job_id
 from spam_core.message import parse_fields
 from tests.utils.emails import simple
 

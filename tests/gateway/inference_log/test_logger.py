@@ -11,8 +11,8 @@ import pyarrow.dataset as ds
 import pytest
 
 from spam_core.features.spec import ENGINEERED_NAMES
+from spam_core.inference_log import SCHEMA_VERSION
 from spam_gateway.app.inference_log import InferenceLogger, LogStore
-from spam_gateway.app.inference_log.schema import SCHEMA_VERSION
 from tests.gateway.stack import local_rows, wait_until
 
 pytestmark = pytest.mark.timeout(60)

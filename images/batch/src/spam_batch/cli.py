@@ -46,10 +46,18 @@ def run(
     job_id: Annotated[str | None, typer.Option(help="Job id (default: a new one).")] = None,
     environment: Annotated[str, typer.Option(help="staging or production.")] = "production",
     cpus: Annotated[int | None, typer.Option(help="CPUs for a local Ray instance.")] = None,
+    inference_log: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SPAM_INFERENCE_LOG_URL",
+            help="Also append every prediction to this inference "
+            "log (directory or fsspec URL, the gateway's layout).",
+        ),
+    ] = None,
 ) -> None:
     """Score every e-mail of the input; exit 0 when the job succeeded, 1 when it failed."""
     from spam_batch.job import run_job
-    from spam_batch.status import JobStatus, StatusStore, new_job_id, valid_job_id
+    from spam_core.jobs import JobStatus, StatusStore, new_job_id, valid_job_id
 
     job_id = job_id or new_job_id()
     if not valid_job_id(job_id):
@@ -69,7 +77,7 @@ def run(
         input_uri=input_uri,
         output_uri=output_uri,
     )
-    result = run_job(status, store, num_cpus=cpus)
+    result = run_job(status, store, num_cpus=cpus, inference_log_url=inference_log)
     typer.echo(result.model_dump_json())
     raise typer.Exit(0 if result.state == "succeeded" else 1)
 

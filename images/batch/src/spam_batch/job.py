@@ -12,7 +12,7 @@ Each Ray worker loads the model bundle once and scores batches through exactly t
 feature path and ONNX model. Output (``output_uri``): Parquet files with ``email_id``,
 ``source``, ``spam_probability``, ``prediction``, ``confidence``, ``model_version``, ``error``.
 A message that cannot be parsed gets a row with ``error`` set, never a failed job. The job's
-status document (``spam_batch.status``) is updated when it starts and when it ends.
+status document (``spam_core.jobs``) is updated when it starts and when it ends.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from spam_batch.status import JobStatus, StatusStore
+from spam_core.features.spec import ENGINEERED_NAMES, N_TFIDF
+from spam_core.jobs import JobStatus, StatusStore
 
 PREDICTION_SCHEMA = pa.schema(
     [
@@ -40,6 +41,9 @@ PREDICTION_SCHEMA = pa.schema(
         pa.field("model_version", pa.string()),
         pa.field("error", pa.string()),
     ]
+)
+SCORED_SCHEMA = pa.schema(
+    [*PREDICTION_SCHEMA, *(pa.field(n, pa.float32()) for n in ENGINEERED_NAMES)]
 )
 _CHUNK = 2000
 
@@ -126,10 +130,12 @@ class Scorer:
                 records.append(None)
                 errors.append(f"{type(exc).__name__}: {exc}")
         ok = [i for i, r in enumerate(records) if r is not None]
-        probs = self.bundle.predict_records([records[i] for i in ok]) if ok else []
+        matrix = self.bundle.extractor.transform_records([records[i] for i in ok])
+        probs = self.bundle.predict_matrix(matrix) if ok else []
         p_by_row = dict(zip(ok, (float(p) for p in probs), strict=True))
+        f_by_row = dict(zip(ok, matrix[:, N_TFIDF:].tolist(), strict=True))
         t = self.bundle.threshold
-        out: dict[str, list[Any]] = {name: [] for name in PREDICTION_SCHEMA.names}
+        out: dict[str, list[Any]] = {name: [] for name in SCORED_SCHEMA.names}
         for i, row in enumerate(rows):
             p = p_by_row.get(i)
             out["email_id"].append(str(row["email_id"]))
@@ -139,7 +145,55 @@ class Scorer:
             out["confidence"].append(None if p is None else confidence(p, t))
             out["model_version"].append(self.model_version)
             out["error"].append(errors[i])
+            feats = f_by_row.get(i)
+            for j, name in enumerate(ENGINEERED_NAMES):
+                out[name].append(None if feats is None else feats[j])
         return out
+
+
+def _threshold(bundle_dir: Path) -> float:
+    from spam_core.bundle import BundleMeta
+
+    return BundleMeta.model_validate_json((bundle_dir / "bundle.json").read_text()).threshold
+
+
+def write_inference_log(scored: pa.Table, status: JobStatus, url: str, *, threshold: float) -> int:
+    """Every scored row as an inference-log record (the gateway's layout and columns)."""
+    import time
+
+    from spam_core import inference_log
+
+    model_name = "spam-detector"
+    if status.model_ref.startswith("models:/"):
+        model_name = status.model_ref.removeprefix("models:/").split("/")[0].split("@")[0]
+    now = time.time()
+    records = [
+        {
+            "timestamp": now,
+            "environment": status.environment,
+            "correlation_id": status.job_id,
+            "route": "/predict/batch",
+            "model_name": model_name,
+            "model_version": row["model_version"],
+            "email_id": row["email_id"],
+            "spam_probability": row["spam_probability"],
+            "prediction": row["prediction"],
+            "confidence": row["confidence"],
+            "threshold": threshold,
+            "latency_ms": None,
+            "features": {n: row[n] for n in ENGINEERED_NAMES},
+        }
+        for row in scored.to_pylist()
+        if row["spam_probability"] is not None
+    ]
+    fs, root = fsspec.core.url_to_fs(url)
+    for partition, rows in inference_log.group_by_partition(records).items():
+        for start in range(0, len(rows), 50_000):
+            path = f"{root.rstrip('/')}/{partition}/{inference_log.new_file_name()}"
+            fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+            with fs.open(path, "wb") as fh:
+                fh.write(inference_log.to_parquet(rows[start : start + 50_000]))
+    return len(records)
 
 
 def run_job(
@@ -148,6 +202,7 @@ def run_job(
     *,
     num_cpus: int | None = None,
     cache_dir: Path | None = None,
+    inference_log_url: str | None = None,
 ) -> JobStatus:
     """Run one job to completion (the status document says how it ended)."""
     import ray
@@ -194,8 +249,13 @@ def run_job(
             )
             out_dir = work / "output"
             scored.write_parquet(str(out_dir))
-            table = pq.read_table(out_dir, schema=PREDICTION_SCHEMA)
+            scored_table = pq.read_table(out_dir, schema=SCORED_SCHEMA)
+            table = scored_table.select(PREDICTION_SCHEMA.names)
             _publish(table, status.output_uri)
+            if inference_log_url:
+                write_inference_log(
+                    scored_table, status, inference_log_url, threshold=_threshold(bundle_dir)
+                )
         status.counts.input = table.num_rows
         preds = table.column("prediction").to_pylist()
         status.counts.spam = sum(1 for p in preds if p == "spam")

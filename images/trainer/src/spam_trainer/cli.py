@@ -619,7 +619,13 @@ def demo() -> None:
 
         messages = [json.dumps(m).encode() for m in (SCAM, MEETING)]
     try:
-        run(settings, key, lambda line: console.print(line, soft_wrap=True, markup=False), messages)
+        run(
+            settings,
+            key,
+            lambda line: console.print(line, soft_wrap=True, markup=False),
+            messages,
+            archive if archive.is_file() else None,
+        )
     except Exception as exc:
         raise _fail(f"{type(exc).__name__}: {exc} (is the platform up? `make up`)", 1) from None
 

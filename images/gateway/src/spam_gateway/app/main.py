@@ -19,6 +19,7 @@ from spam_gateway import __version__
 from spam_gateway.app.api.errors import JSONResponse, register_exception_handlers
 from spam_gateway.app.api.main import api_router
 from spam_gateway.app.api.middleware import RequestContextMiddleware
+from spam_gateway.app.batch_jobs import BatchJobs
 from spam_gateway.app.core.config import Settings, get_settings
 from spam_gateway.app.core.logging import configure_logging
 from spam_gateway.app.core.security import ApiKeyStore
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
+    app.state.batch_jobs = BatchJobs(settings)
     app.state.key_store = key_store
     app.state.metrics = metrics
     app.state.inference_logger = None

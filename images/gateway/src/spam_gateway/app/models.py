@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -112,7 +113,7 @@ class ErrorOut(BaseModel):
 
 
 class BatchJobIn(BaseModel):
-    """POST /predict/batch (prepared, not served yet): score a Parquet file or an archive."""
+    """POST /predict/batch: score a Parquet file of e-mails or an archive in blob storage."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -126,5 +127,8 @@ class BatchJobOut(BaseModel):
     environment: Literal["staging", "production"]
     input_path: str
     output_path: str | None = None
+    model_version: str | None = None
     counts: dict[str, int] = Field(default_factory=dict)
     errors: list[str] = Field(default_factory=list)
+    created_at: datetime | None = None
+    finished_at: datetime | None = None

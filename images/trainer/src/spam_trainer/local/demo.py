@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,7 +37,11 @@ def inference_log_rows(root: Path) -> int:
 
 
 def run(
-    settings: LocalSettings, api_key: str, say: Callable[[str], None], corpus_messages: list[bytes]
+    settings: LocalSettings,
+    api_key: str,
+    say: Callable[[str], None],
+    corpus_messages: list[bytes],
+    batch_input: Path | None = None,
 ) -> dict[str, object]:
     headers = {"X-API-Key": api_key}
     results: dict[str, object] = {}
@@ -78,20 +81,33 @@ def run(
         )
         results["batch_sync"] = len(preds)
 
-        r = client.post("/predict/batch", json={"input_uri": "demo"}, headers=headers)
-        if r.status_code in (404, 405, 501):
-            say(
-                f"POST /predict/batch -> {r.status_code}: async batch jobs are not available "
-                "in this build"
+        if batch_input is not None:
+            r = client.post(
+                "/predict/batch",
+                json={"input_path": str(batch_input)},
+                headers={**headers, "X-Environment": "production"},
             )
+            r.raise_for_status()
+            job = r.json()
+            say(f"POST /predict/batch {batch_input.name} -> job {job['job_id']} ({job['status']})")
+            deadline = time.monotonic() + 300
+            while job["status"] in ("pending", "running") and time.monotonic() < deadline:
+                time.sleep(2)
+                job = client.get(f"/predict/batch/{job['job_id']}", headers=headers).json()
+            say(
+                f"GET /predict/batch/{job['job_id']} -> {job['status']}: {job['counts']} -> "
+                f"{job['output_path']}"
+            )
+            results["batch_job"] = job["status"]
+            expected_rows = 4 + len(batch) + job["counts"].get("scored", 0)
         else:
-            say(f"POST /predict/batch -> {r.status_code} {json.dumps(r.json())[:200]}")
+            expected_rows = 4 + len(batch)
 
         deadline = time.monotonic() + 15
         rows_after = rows_before
         while time.monotonic() < deadline:
             rows_after = inference_log_rows(settings.inference_log_dir)
-            if rows_after >= rows_before + 4 + len(batch):
+            if rows_after >= rows_before + expected_rows:
                 break
             time.sleep(0.5)
         say(f"inference log {settings.inference_log_dir}: {rows_before} -> {rows_after} rows")

@@ -264,8 +264,18 @@ def gateway_env(settings: LocalSettings, versions: dict[str, str]) -> dict[str, 
         "SPAM_GATEWAY_MODEL_VERSION_PRODUCTION": versions["production"],
         "SPAM_GATEWAY_API_KEYS_FILE": str((settings.run_dir / "api-keys.json").resolve()),
         "SPAM_GATEWAY_INFERENCE_LOG_URL": str(settings.inference_log_dir.resolve()),
-        "SPAM_GATEWAY_SPOOL_DIR": str((settings.run_dir / "spool").resolve()),
+        "SPAM_GATEWAY_INFERENCE_LOG_SPOOL_DIR": str((settings.run_dir / "spool").resolve()),
         "SPAM_GATEWAY_BATCH_BACKEND": "local",
+        "SPAM_GATEWAY_BATCH_STATUS_URL": str((settings.home / "batch" / "status").resolve()),
+        "SPAM_GATEWAY_BATCH_OUTPUT_URL": str((settings.home / "batch" / "output").resolve()),
+        "SPAM_GATEWAY_BATCH_MODEL_REF_STAGING": str(
+            (settings.models_run_dir / "staging").resolve()
+        ),
+        "SPAM_GATEWAY_BATCH_MODEL_REF_PRODUCTION": str(
+            (settings.models_run_dir / "production").resolve()
+        ),
+        "SPAM_GATEWAY_BATCH_LOG_DIR": str((settings.logs_dir / "batch").resolve()),
+        "SPAM_GATEWAY_BATCH_CPUS": str(settings.cpus),
     }
 
 

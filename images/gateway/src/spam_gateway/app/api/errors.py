@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from spam_gateway.app.batch_jobs import BatchUnavailable
 from spam_gateway.app.core import errors
 
 log = structlog.get_logger("spam_gateway.errors")
@@ -29,6 +30,8 @@ STATUS: dict[type[errors.GatewayError], int] = {
     errors.UpstreamError: 502,
     errors.NotReady: 503,
     errors.NotImplementedYet: 501,
+    errors.NotFound: 404,
+    BatchUnavailable: 503,
 }
 HTTP_CODES = {
     400: "bad_request",

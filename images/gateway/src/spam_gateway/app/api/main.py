@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from spam_gateway.app.api.routes import admin, health, predict
+from spam_gateway.app.api.routes import admin, batch, health, predict
 
 api_router = APIRouter()
 api_router.include_router(predict.router)
 api_router.include_router(health.router)
 api_router.include_router(admin.router)
-# Async batch jobs (routes/batch.py) are prepared but not served yet:
-# api_router.include_router(batch.router)
+api_router.include_router(batch.router)

@@ -55,8 +55,28 @@ class Settings(BaseSettings):
         "abfs://<container>/<prefix> (Azure Blob).",
     )
     BATCH_BACKEND: Literal["none", "local", "rayjob"] = Field(
-        "none", description="Async batch jobs (POST /predict/batch): not served yet."
+        "none",
+        description="Async batch jobs (POST /predict/batch): none, local (a spam-batch "
+        "subprocess with Ray on this machine) or rayjob (a KubeRay RayJob from the template).",
     )
+    BATCH_STATUS_URL: str = Field(
+        ".spam-platform/batch/status",
+        description="Where job status documents live: a directory or abfs://<container>/<path>.",
+    )
+    BATCH_OUTPUT_URL: str = Field(
+        ".spam-platform/batch/output",
+        description="Default prefix of job outputs (<prefix>/<job_id>/predictions.parquet).",
+    )
+    BATCH_MODEL_REF_STAGING: str | None = Field(
+        None, description="Model of staging batch jobs; default models:/<MODEL_NAME>/<version>."
+    )
+    BATCH_MODEL_REF_PRODUCTION: str | None = Field(
+        None, description="Model of production batch jobs; default as for staging."
+    )
+    BATCH_LOG_DIR: str = Field(
+        "/tmp/spam-gateway/batch-logs", description="Logs of local batch jobs."
+    )
+    BATCH_CPUS: int | None = Field(None, ge=1, description="CPUs of a local batch job's Ray.")
     BATCH_NAMESPACE: str | None = Field(None, description="Namespace RayJobs are created in.")
     BATCH_RAYJOB_TEMPLATE: Path | None = Field(None, description="RayJob manifest template.")
     AZURE_STORAGE_ACCOUNT_NAME: str | None = Field(

@@ -64,3 +64,7 @@ class NotReady(GatewayError):
 
 class NotImplementedYet(GatewayError):
     code = "not_implemented"
+
+
+class NotFound(GatewayError):
+    code = "not_found"

@@ -30,7 +30,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import structlog
 
-from spam_gateway.app.inference_log import schema
+from spam_core import inference_log as schema
 from spam_gateway.app.inference_log.store import LogStore, write_atomic
 
 log = structlog.get_logger("spam_gateway.inference_log")

@@ -1,5 +1,8 @@
 """Inference-log records → Parquet: columns, partitions, file names.
 
+Shared by the gateway (online predictions) and batch jobs (async batch predictions), and
+read by drift jobs.
+
 One row per answered prediction. Files are written under Hive-style partitions
 ``date=YYYY-MM-DD/hour=HH/environment=<env>/part-<uuid>.parquet`` (UTC). ``environment``
 lives only in the path: reading the directory as a Hive-partitioned dataset

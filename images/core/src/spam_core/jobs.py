@@ -1,6 +1,7 @@
 """Batch job status documents: one JSON per job, on a local directory or any fsspec URL.
 
-The job process writes them; the gateway's ``GET /predict/batch/{job_id}`` reads them. Writes
+The job process (``spam-batch run``) writes them; the gateway's ``POST /predict/batch``
+creates them and ``GET /predict/batch/{job_id}`` reads them. Writes
 replace the whole document (write to a temporary name, then move), so a reader never sees a
 half-written file.
 """

@@ -1,0 +1,188 @@
+"""Async batch jobs: submit to a backend, read status documents.
+
+Backends (``SPAM_GATEWAY_BATCH_BACKEND``):
+
+* ``local``: a ``spam-batch run`` subprocess on this machine (Ray in that process) — the local
+  platform and the tests; needs the batch package installed beside the gateway;
+* ``rayjob``: a KubeRay ``RayJob`` created from the template the chart mounts
+  (``SPAM_GATEWAY_BATCH_RAYJOB_TEMPLATE``) in ``SPAM_GATEWAY_BATCH_NAMESPACE``, with the
+  gateway's ServiceAccount (the chart's Role allows exactly that).
+
+Either way the job writes its status document to ``SPAM_GATEWAY_BATCH_STATUS_URL`` (a
+directory or an ``abfs://`` URL); ``GET /predict/batch/{job_id}`` reads it from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from spam_core.jobs import JobStatus, StatusStore, new_job_id
+from spam_gateway.app.core.config import Settings
+from spam_gateway.app.core.errors import GatewayError, InvalidInput
+
+# what may stand in a URI that is pasted into a command line and a YAML template
+_SAFE_URI = re.compile(r"^[A-Za-z0-9_./:@=+%~-]{1,1024}$")
+
+
+class BatchUnavailable(GatewayError):
+    code = "batch_unavailable"
+
+
+def model_ref(settings: Settings, environment: str) -> str:
+    explicit = getattr(settings, f"BATCH_MODEL_REF_{environment.upper()}")
+    if explicit:
+        return explicit
+    version = getattr(settings, f"MODEL_VERSION_{environment.upper()}")
+    if not version:
+        raise BatchUnavailable(f"no model version configured for the {environment} track")
+    return f"models:/{settings.MODEL_NAME}/{version}"
+
+
+def _check_uri(name: str, value: str) -> str:
+    if not _SAFE_URI.match(value) or ".." in value.split("/"):
+        raise InvalidInput(
+            f"{name} may contain only letters, digits and _ . / : @ = + % ~ - "
+            "(no spaces, quotes or '..')",
+            details={name: value},
+        )
+    return value
+
+
+class BatchJobs:
+    """Submission and status for one gateway process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = StatusStore(settings.BATCH_STATUS_URL)
+        self._children: set[asyncio.subprocess.Process] = set()
+
+    async def submit(self, input_uri: str, output_uri: str | None, environment: str) -> JobStatus:
+        backend = self.settings.BATCH_BACKEND
+        if backend == "none":
+            raise BatchUnavailable("async batch jobs are disabled (SPAM_GATEWAY_BATCH_BACKEND)")
+        job_id = new_job_id()
+        input_uri = _check_uri("input_path", input_uri)
+        output_uri = _check_uri(
+            "output_path",
+            output_uri
+            or (f"{self.settings.BATCH_OUTPUT_URL.rstrip('/')}/{job_id}/predictions.parquet"),
+        )
+        status = JobStatus(
+            job_id=job_id,
+            state="queued",
+            environment=environment,
+            model_ref=model_ref(self.settings, environment),
+            input_uri=input_uri,
+            output_uri=output_uri,
+        )
+        await asyncio.to_thread(self.store.write, status)
+        if backend == "local":
+            await self._submit_local(status)
+        else:
+            await asyncio.to_thread(self._submit_rayjob, status)
+        return status
+
+    async def get(self, job_id: str) -> JobStatus | None:
+        try:
+            return await asyncio.to_thread(self.store.read, job_id)
+        except ValueError:
+            return None
+
+    # ------------------------------------------------------------------ local
+    async def _submit_local(self, status: JobStatus) -> None:
+        exe = shutil.which("spam-batch") or str(Path(sys.executable).parent / "spam-batch")
+        if not Path(exe).exists():
+            raise BatchUnavailable("the local batch backend needs `spam-batch` installed")
+        args = [
+            exe,
+            "run",
+            "--input",
+            status.input_uri,
+            "--output",
+            status.output_uri,
+            "--model",
+            status.model_ref,
+            "--status-dir",
+            self.settings.BATCH_STATUS_URL,
+            "--job-id",
+            status.job_id,
+            "--environment",
+            status.environment,
+        ]
+        if self.settings.BATCH_CPUS:
+            args += ["--cpus", str(self.settings.BATCH_CPUS)]
+        env = dict(os.environ)
+        if self.settings.INFERENCE_LOG_URL:
+            env["SPAM_INFERENCE_LOG_URL"] = self.settings.INFERENCE_LOG_URL
+        log_dir = Path(self.settings.BATCH_LOG_DIR)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        with (log_dir / f"{status.job_id}.log").open("wb") as log:
+            process = await asyncio.create_subprocess_exec(
+                *args,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=env,
+                start_new_session=True,
+            )
+        self._children.add(process)
+        task = asyncio.get_running_loop().create_task(process.wait())  # reap, no zombies
+        task.add_done_callback(lambda _t: self._children.discard(process))
+
+    # ------------------------------------------------------------------ RayJob
+    def render_rayjob(self, status: JobStatus) -> dict[str, Any]:
+        import yaml
+
+        template = self.settings.BATCH_RAYJOB_TEMPLATE
+        if template is None or not Path(template).is_file():
+            raise BatchUnavailable(
+                "no RayJob template mounted (SPAM_GATEWAY_BATCH_RAYJOB_TEMPLATE)"
+            )
+        version = status.model_ref.rsplit("/", 1)[-1]
+        text = Path(template).read_text()
+        for key, value in {
+            "job_id": status.job_id,
+            "input_uri": status.input_uri,
+            "output_uri": status.output_uri,
+            "environment": status.environment,
+            "model_version": version,
+            "status_uri": self.settings.BATCH_STATUS_URL,
+        }.items():
+            text = text.replace("{" + key + "}", value)
+        manifest = yaml.safe_load(text)
+        manifest.setdefault("metadata", {})["name"] = status.job_id
+        return manifest
+
+    def _submit_rayjob(self, status: JobStatus) -> None:
+        from kubernetes import client, config
+        from kubernetes.client.exceptions import ApiException
+
+        manifest = self.render_rayjob(status)
+        namespace = self.settings.BATCH_NAMESPACE or manifest["metadata"].get("namespace")
+        if not namespace:
+            raise BatchUnavailable("no namespace for RayJobs (SPAM_GATEWAY_BATCH_NAMESPACE)")
+        try:
+            config.load_incluster_config()
+        except config.ConfigException:
+            config.load_kube_config()
+        try:
+            client.CustomObjectsApi().create_namespaced_custom_object(
+                "ray.io", "v1", namespace, "rayjobs", manifest
+            )
+        except ApiException as exc:
+            status.state, status.errors = "failed", [f"RayJob not created: {exc.reason}"]
+            self.store.write(status)
+            raise BatchUnavailable(
+                f"the RayJob could not be created: {exc.reason}",
+                retry_after=self.settings.RETRY_AFTER_S,
+            ) from None
+
+    async def close(self) -> None:
+        """Running local jobs are left to finish (they are their own sessions)."""
+        self._children.clear()
