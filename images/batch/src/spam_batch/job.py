@@ -151,6 +151,12 @@ class Scorer:
         return out
 
 
+def _bundle_version(bundle_dir: Path) -> str:
+    from spam_core.bundle import BundleMeta
+
+    return BundleMeta.model_validate_json((bundle_dir / "bundle.json").read_text()).model_version
+
+
 def _threshold(bundle_dir: Path) -> float:
     from spam_core.bundle import BundleMeta
 
@@ -216,7 +222,8 @@ def run_job(
         with tempfile.TemporaryDirectory(prefix="spam-batch-", dir=cache_dir) as tmp:
             work = Path(tmp)
             bundle_dir, version = resolve_model_ref(status.model_ref, work)
-            status.model_version = version or status.model_version or "unregistered"
+            # the registry's version, else what the caller deployed, else the bundle's own
+            status.model_version = version or status.model_version or _bundle_version(bundle_dir)
             if not ray.is_initialized():
                 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
                 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

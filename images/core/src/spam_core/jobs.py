@@ -56,7 +56,20 @@ def valid_job_id(job_id: str) -> bool:
 class StatusStore:
     def __init__(self, root: str) -> None:
         self.root = root.rstrip("/")
-        self.fs, self.path = fsspec.core.url_to_fs(self.root)
+        self._fs: fsspec.AbstractFileSystem | None = None
+        self._path = ""
+
+    @property
+    def fs(self) -> fsspec.AbstractFileSystem:
+        """Created on first use (a remote filesystem connects when it is created)."""
+        if self._fs is None:
+            self._fs, self._path = fsspec.core.url_to_fs(self.root)
+        return self._fs
+
+    @property
+    def path(self) -> str:
+        self.fs  # noqa: B018 - resolves the path too
+        return self._path
 
     def _file(self, job_id: str) -> str:
         if not valid_job_id(job_id):
