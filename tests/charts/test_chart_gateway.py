@@ -23,6 +23,9 @@ def gateway_pod(docs):
 # ------------------------------------------------------------------ configmap.yaml
 
 
+DATASETS = chartlib.minimal_values()["global"]["storage"].get("datasetsContainer", "datasets")
+
+
 def test_configmap_renders_the_settings_contract_from_globals():
     data = chartlib.only(docs_for(), "ConfigMap", NAME).body["data"]
     assert data == {
@@ -36,6 +39,8 @@ def test_configmap_renders_the_settings_contract_from_globals():
         "SPAM_GATEWAY_BATCH_BACKEND": "rayjob",
         "SPAM_GATEWAY_BATCH_NAMESPACE": chartlib.NAMESPACE,
         "SPAM_GATEWAY_BATCH_RAYJOB_TEMPLATE": "/etc/spam-platform/batch/rayjob.yaml",
+        "SPAM_GATEWAY_BATCH_STATUS_URL": f"abfs://{DATASETS}/batch/status",
+        "SPAM_GATEWAY_BATCH_OUTPUT_URL": f"abfs://{DATASETS}/batch/output",
         "AZURE_STORAGE_ACCOUNT_NAME": "stspamci",
     }
 

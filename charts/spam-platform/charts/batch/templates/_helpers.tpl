@@ -48,6 +48,9 @@ Usage: env: {{- include "batch.env" . | nindent 12 }}
   value: "0"
 - name: AZURE_STORAGE_ACCOUNT_NAME
   value: {{ .Values.global.storage.accountName | quote }}
+# every batch prediction joins the inference log the gateway writes (spam-batch reads this)
+- name: SPAM_INFERENCE_LOG_URL
+  value: {{ printf "abfs://%s/inference-logs" .Values.global.storage.logsContainer | quote }}
 {{- with .Values.global.mlflow.trackingUri }}
 - name: MLFLOW_TRACKING_URI
   value: {{ . | quote }}
