@@ -36,6 +36,8 @@ def test_configmap_renders_the_settings_contract():
         "SPAM_TRANSFORMER_FEATURES_URI_PRODUCTION": (
             "https://stspamci.blob.core.windows.net/models/spam-detector/v1/features.json"
         ),
+        "SPAM_TRANSFORMER_MODEL_VERSION_STAGING": "2",
+        "SPAM_TRANSFORMER_MODEL_VERSION_PRODUCTION": "1",
         "SPAM_TRANSFORMER_FEAST_REPO_PATH": "/etc/spam-platform/feast",
     }
 

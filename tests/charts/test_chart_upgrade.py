@@ -55,7 +55,8 @@ def test_a_model_bump_changes_exactly_that_track(env, track):
         ("ConfigMap", "spam-platform-gateway"): [f"/data/SPAM_GATEWAY_MODEL_VERSION_{suffix}"],
         ("Deployment", "spam-platform-gateway"): [CHECKSUM],
         ("ConfigMap", "spam-platform-transformer"): [
-            f"/data/SPAM_TRANSFORMER_FEATURES_URI_{suffix}"
+            f"/data/SPAM_TRANSFORMER_FEATURES_URI_{suffix}",
+            f"/data/SPAM_TRANSFORMER_MODEL_VERSION_{suffix}",
         ],
         ("Deployment", "spam-platform-transformer"): [CHECKSUM],
     }
