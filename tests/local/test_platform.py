@@ -1,0 +1,150 @@
+"""The README's main command, for real: `spam-platform up` on free ports, the printed API,
+Triton killed and restarted by the supervisor, `up` again, `down`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+KEY = "sk-local-test-operator-key"
+SCAM = {
+    "email_id": "scam",
+    "subject": "WINNER!!! Claim your lottery prize now",
+    "body": "Congratulations! You won $1,000,000. Click here http://203.0.113.9/claim and "
+    "send your bank account details to claim your prize. Act now!",
+    "sender": "Lottery Board <winner8812@yahoo.com>",
+}
+MEETING = {
+    "email_id": "meeting",
+    "subject": "Re: notes from Thursday's design review",
+    "body": "Hi Bob, thanks for the notes. I updated the spec and checked the patch into "
+    "CVS; the build issue is still open. Let's go through it at the meeting.",
+    "sender": "Alice Jones <alice@example.org>",
+}
+
+
+def _cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "spam_trainer", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _tritonserver_pids(repo: Path) -> list[int]:
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if (
+                cmd
+                and cmd[0].endswith(b"tritonserver")
+                and any(str(repo).encode() in c for c in cmd)
+            ):
+                pids.append(int(proc.name))
+    return pids
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory, dataset_dir, corpus_dir):
+    from spam_trainer.tritonserver import free_ports
+
+    home = tmp_path_factory.mktemp("platform")
+    shutil.copytree(dataset_dir, home / "datasets" / "spamassassin")
+    ports = free_ports(6)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "SPAM_"))}
+    env.update(
+        {
+            "SPAM_HOME": str(home),
+            "SPAM_CORPUS": str(corpus_dir),
+            "SPAM_UP_TRIALS": "2",
+            "SPAM_API_KEY": KEY,
+            "SPAM_CPUS": "2",
+            "RAY_AUTH_MODE": "disabled",
+            "SPAM_GATEWAY_PORT": str(ports[0]),
+            "SPAM_TRANSFORMER_PORT": str(ports[1]),
+            "SPAM_TRITON_HTTP_PORT": str(ports[2]),
+            "SPAM_TRITON_GRPC_PORT": str(ports[3]),
+            "SPAM_TRITON_METRICS_PORT": str(ports[4]),
+            "SPAM_MLFLOW_PORT": str(ports[5]),
+        }
+    )
+    result = _cli(env, "--quiet", "up")
+    url = f"http://127.0.0.1:{ports[0]}"
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        yield {"env": env, "url": url, "home": home, "up_output": result.stdout}
+    finally:
+        _cli(env, "down", timeout=120)
+
+
+def _predict(url: str, email: dict, env: str = "staging") -> httpx.Response:
+    return httpx.post(
+        f"{url}/predict", json=email, timeout=30, headers={"X-API-Key": KEY, "X-Environment": env}
+    )
+
+
+def test_up_prints_a_working_curl_and_serves_both_tracks(platform):
+    out = platform["up_output"]
+    assert f"spam-platform is up at {platform['url']}" in out
+    assert f"X-API-Key: {KEY}" in out and "curl -s" in out
+    for env in ("staging", "production"):
+        scam = _predict(platform["url"], SCAM, env)
+        assert scam.status_code == 200, scam.text
+        assert scam.json()["prediction"] == "spam" and scam.json()["environment"] == env
+        assert scam.json()["model_version"] == "1"
+        assert _predict(platform["url"], MEETING, env).json()["prediction"] == "ham"
+    assert httpx.post(f"{platform['url']}/predict", json=SCAM).status_code == 401
+    status = _cli(platform["env"], "status").stdout
+    assert "running" in status and "200" in status
+
+
+def test_triton_killed_gives_503_then_the_supervisor_brings_it_back(platform):
+    repo = platform["home"] / "run" / "triton"
+    pids = _tritonserver_pids(repo)
+    assert pids, "tritonserver not found"
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    codes = set()
+    while time.monotonic() < deadline and 503 not in codes:
+        codes.add(_predict(platform["url"], SCAM).status_code)
+        time.sleep(0.2)
+    assert 503 in codes
+    down = _predict(platform["url"], SCAM)
+    if down.status_code == 503:
+        assert "Retry-After" in down.headers and down.json()["error"]["code"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if _predict(platform["url"], SCAM).status_code == 200:
+            break
+        time.sleep(1)
+    assert _predict(platform["url"], SCAM).json()["prediction"] == "spam"
+
+
+def test_up_again_reuses_the_running_platform_and_down_stops_it(platform):
+    started = time.monotonic()
+    again = _cli(platform["env"], "--quiet", "up")
+    assert again.returncode == 0, again.stderr
+    assert time.monotonic() - started < 60
+    down = _cli(platform["env"], "down", timeout=120)
+    assert "supervisor" in down.stdout and "mlflow" in down.stdout
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{platform['url']}/health", timeout=2)
+    assert not _tritonserver_pids(platform["home"] / "run" / "triton")
