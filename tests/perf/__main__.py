@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from tests.perf import bench_features, bench_gateway, bench_score, bench_transformer
+from tests.perf import (
+    bench_features,
+    bench_gateway,
+    bench_score,
+    bench_serving,
+    bench_transformer,
+)
 
 BENCHMARKS = {
     "features": bench_features.main,
     "score": bench_score.main,
     "transformer": bench_transformer.main,
     "gateway": bench_gateway.main,
+    "serving": bench_serving.main,
 }
 
 

@@ -18,7 +18,13 @@ _OPEN_TAG_RE = re.compile(r"<[a-zA-Z][^>]*>")
 _ATTR_URL_RE = re.compile(
     r"""(?:href|src|action)\s*=\s*["']?((?:https?://|www\.)[^"'\s>]+)""", re.IGNORECASE
 )
-_SPACES_RE = re.compile(r"[ \t\r\f\v\xa0]+")
+_ATTR_EQ_RE = re.compile(r"""=\s*["']?(?:https?://|www\.)""", re.IGNORECASE)
+"""Where an attribute URL can be: the ``=`` part of ``_ATTR_URL_RE`` (a literal first
+character, so the engine jumps from one ``=`` to the next instead of trying each position)."""
+_ATTR_NAME_LENGTHS = (6, 4, 3)  # action, href, src: the only lengths a name before "=" has
+_SPACES_RE = re.compile(r"[ \t\r\f\v\xa0]{2,}|[\t\r\f\v\xa0]")
+"""Runs of horizontal space (one character other than a plain space, or two and more): what
+``[ \t\r\f\v\xa0]+`` → " " changes, without rewriting every single space as itself."""
 _BLANK_LINES_RE = re.compile(r"\n\s*\n+")
 
 
@@ -33,8 +39,29 @@ def count_tags(markup: str) -> int:
 
 
 def attribute_urls(markup: str) -> list[str]:
-    """URLs in ``href``/``src``/``action`` attributes, in document order."""
-    return _ATTR_URL_RE.findall(markup)
+    """URLs in ``href``/``src``/``action`` attributes, in document order.
+
+    Exactly ``_ATTR_URL_RE.findall(markup)``, found from the ``=`` side: every match has one
+    ``=`` (a URL cannot hold the ``=`` of a later match's name part), its name ends where the
+    white space before that ``=`` starts, and names end in different letters, so each ``=``
+    candidate has at most one possible start. The pattern itself is then matched there, and
+    candidates inside the previous match are skipped, as ``findall`` skips them.
+    """
+    out: list[str] = []
+    end = 0
+    for candidate in _ATTR_EQ_RE.finditer(markup):
+        name_end = candidate.start()
+        while name_end > end and markup[name_end - 1].isspace():  # isspace() is re's \s
+            name_end -= 1
+        for length in _ATTR_NAME_LENGTHS:
+            start = name_end - length
+            if start >= end:
+                found = _ATTR_URL_RE.match(markup, start)
+                if found is not None:
+                    out.append(found.group(1))
+                    end = found.end()
+                    break
+    return out
 
 
 def html_to_text(markup: str) -> str:

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import codecs
 import email
+import email.feedparser
 import email.header
 import email.message
+import email.parser
 import email.utils
 import hashlib
 import re
@@ -36,7 +38,11 @@ from spam_core.message.record import (
 MAX_RAW_BYTES = 10 * 1024 * 1024
 """Largest raw message accepted; bigger input is refused with :class:`InvalidEmailError`."""
 
-_TEXT_URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"'()\[\]{}]+", re.IGNORECASE)
+_TEXT_URL_RE = re.compile(
+    # ``(?i)(?:https?://|www\.)`` spelled out (Python's case folding adds U+017F to "s"), so
+    # the engine can skip to a candidate first letter instead of trying every position
+    r"(?:[Hh][Tt][Tt][Pp][Ss\u017f]?://|[Ww][Ww][Ww]\.)[^\s<>\"'()\[\]{}]+"
+)
 _FOLD_RE = re.compile(r"\s+")
 _MIN_YEAR, _MAX_YEAR = 1980, 2100
 
@@ -222,6 +228,42 @@ def _build_record(
     )
 
 
+# --------------------------------------------------------------------------- message parsing
+_LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")
+"""One line as the feed parser cracks them (universal newlines, line ending kept)."""
+_HEADER_RE = email.feedparser.headerRE
+_NL_RE = email.feedparser.NLCRE
+_PARSER = email.parser.Parser()  # compat32, what email.message_from_bytes uses
+
+
+def _message_from_bytes(data: bytes) -> email.message.Message:
+    """``email.message_from_bytes(data)`` without its line-by-line walk of a single-part body.
+
+    The feed parser reads the header lines up to the first line that is not a header (the
+    blank separator is dropped, any other line starts the body), and the payload of a message
+    that is neither ``multipart/*`` nor ``message/*`` is the rest of the text verbatim. So the
+    headers are parsed alone (same lines, same parser) and that rest becomes the payload; the
+    body of a long single-part message is then one slice instead of one Python step per line.
+    Multipart and ``message/*`` messages are parsed whole, as before.
+    """
+    text = data.decode("ascii", "surrogateescape")  # what BytesParser.parsebytes does
+    end = len(text)
+    header_end = body_start = end
+    pos = 0
+    while pos < end:
+        line = _LINE_RE.match(text, pos)
+        if not _HEADER_RE.match(line.group()):
+            header_end = pos
+            body_start = line.end() if _NL_RE.match(line.group()) else pos
+            break
+        pos = line.end()
+    message = _PARSER.parsestr(text[:header_end])
+    if message.get_content_maintype() in ("multipart", "message"):
+        return _PARSER.parsestr(text)
+    message.set_payload(text[body_start:])
+    return message
+
+
 # --------------------------------------------------------------------------- public API
 def parse_fields(
     *,
@@ -305,7 +347,7 @@ def parse_raw(raw: bytes | str, email_id: str | None = None) -> EmailRecord:
     if data.startswith(b"From "):
         newline = data.find(b"\n")
         data = data[newline + 1 :] if newline >= 0 else b""
-    message = email.message_from_bytes(data)
+    message = _message_from_bytes(data)
     acc = _Body()
     _walk(message, acc)
     return _build_record(

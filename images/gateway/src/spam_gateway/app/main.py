@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 
 from spam_gateway import __version__
 from spam_gateway.app.api.errors import JSONResponse, register_exception_handlers
+from spam_gateway.app.api.fastlane import PredictFastLane
 from spam_gateway.app.api.main import api_router
 from spam_gateway.app.api.middleware import RequestContextMiddleware
 from spam_gateway.app.batch_jobs import BatchJobs
@@ -112,12 +113,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         default_response_class=JSONResponse,
         generate_unique_id_function=_operation_id,
+        # FastAPI's native OpenTelemetry hooks stay off (as in the transformer): /metrics is
+        # the gateway's telemetry, and the per-request checks cost throughput
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     app.state.batch_jobs = BatchJobs(settings)
     app.state.key_store = key_store
     app.state.metrics = metrics
     app.state.inference_logger = None
+    # added first, so it runs inside RequestContextMiddleware (app/api/fastlane.py)
+    app.add_middleware(PredictFastLane)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,

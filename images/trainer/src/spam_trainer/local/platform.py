@@ -194,8 +194,14 @@ def publish_models(settings: LocalSettings, versions: dict[str, str]) -> dict[st
         meta = json.loads(meta_path.read_text())
         meta["model_version"] = version or versions[track]
         meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+        # no queue delay locally: the gateway already merges concurrent requests, and a lone
+        # request would wait the full delay for a batch that never comes (measured: Triton
+        # call 1.15 -> 0.58 ms, chain p50 2.2 -> 1.8 ms at one client)
         write_model_repository(
-            dest / ONNX_FILE, settings.triton_repo, model_name=f"{settings.model_name}-{track}"
+            dest / ONNX_FILE,
+            settings.triton_repo,
+            model_name=f"{settings.model_name}-{track}",
+            max_queue_delay_us=0,
         )
         out[track] = dest
     return out

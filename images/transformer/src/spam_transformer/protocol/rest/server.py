@@ -1,15 +1,20 @@
 """The REST server: builds the FastAPI app from a :class:`DataPlane` (KServe's ``RESTServer``).
 
 Separate steps: ``_register_endpoints``, ``_add_exception_handlers`` (the ONE place where domain
-errors become HTTP answers ``{"error": {"code", "message", "details"}}``), the OpenAPI schema,
-and the lifespan that starts and closes the Triton clients. No middleware sits on the hot path
-(each Starlette ``BaseHTTPMiddleware`` costs about a fifth of the throughput); metrics are
-counted by the handlers and by the error mapping.
+errors become HTTP answers ``{"error": {"code", "message", "details"}}``), ``_add_middlewares``,
+the OpenAPI schema, and the lifespan that starts and closes the Triton clients. No
+``BaseHTTPMiddleware`` sits on the hot path (each costs about a fifth of the throughput); metrics
+are counted by the handlers and by the error mapping.
+
+The one middleware is :class:`PredictFastLane`, a pure ASGI class: ``POST /v1/predict`` goes
+straight to its handler and domain errors to the same error mapping, without FastAPI's router
+and request wrapping (with FastAPI 0.165 these cost ~0.1 ms per request on the 2-core machine,
+a tenth of the transformer's CPU per e-mail). Every other request takes the FastAPI route.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,6 +23,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from spam_transformer import __version__
 from spam_transformer.errors import (
@@ -45,6 +51,9 @@ STATUS_FOR_ERROR: dict[type[TransformerError], int] = {
     TransformerError: 500,
 }
 RETRYABLE_STATUS = 503
+
+Handler = Callable[[Request], Awaitable[Response]]
+ErrorHandler = Callable[[Request, TransformerError], Awaitable[Response]]
 
 
 def status_for(exc: TransformerError) -> int:
@@ -82,8 +91,9 @@ class RESTServer:
             # transformer's telemetry, and the per-request provider checks cost throughput
             telemetry={"tracing": False, "metrics": False, "logs": False},
         )
-        self._register_endpoints(app)
+        predict = self._register_endpoints(app)
         self._add_exception_handlers(app)
+        self._add_middlewares(app, predict)
         app.openapi = lambda: self._openapi(app)  # type: ignore[method-assign]
         return app
 
@@ -101,10 +111,13 @@ class RESTServer:
             await self.dataplane.stop()
             log.info("transformer stopped")
 
-    def _register_endpoints(self, app: FastAPI) -> None:
-        register_endpoints(
+    def _register_endpoints(self, app: FastAPI) -> Handler:
+        return register_endpoints(
             app, self.dataplane, self.metrics, max_request_bytes=self.max_request_bytes
         )
+
+    def _add_middlewares(self, app: FastAPI, predict: Handler) -> None:
+        app.add_middleware(PredictFastLane, handler=predict, on_error=self._domain_error)
 
     # ------------------------------------------------------------------ errors
 
@@ -117,19 +130,19 @@ class RESTServer:
         headers = {"Retry-After": str(self.retry_after_s)} if status == RETRYABLE_STATUS else None
         return json_response(error_document(code, message, details), status, headers)
 
-    def _add_exception_handlers(self, app: FastAPI) -> None:
-        async def domain_error(request: Request, exc: TransformerError) -> Response:
-            status = status_for(exc)
-            if status >= 500:
-                log.warning(
-                    "request failed",
-                    code=exc.code,
-                    status=status,
-                    error=exc.message,
-                    environment=getattr(request.state, "environment", None),
-                )
-            return self._error_response(request, status, exc.code, exc.message, exc.details)
+    async def _domain_error(self, request: Request, exc: TransformerError) -> Response:
+        status = status_for(exc)
+        if status >= 500:
+            log.warning(
+                "request failed",
+                code=exc.code,
+                status=status,
+                error=exc.message,
+                environment=getattr(request.state, "environment", None),
+            )
+        return self._error_response(request, status, exc.code, exc.message, exc.details)
 
+    def _add_exception_handlers(self, app: FastAPI) -> None:
         async def request_validation(request: Request, exc: RequestValidationError) -> Response:
             details = [
                 {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
@@ -148,7 +161,7 @@ class RESTServer:
                 request, 500, "internal_error", f"unexpected {type(exc).__name__}"
             )
 
-        app.add_exception_handler(TransformerError, domain_error)  # type: ignore[arg-type]
+        app.add_exception_handler(TransformerError, self._domain_error)  # type: ignore[arg-type]
         app.add_exception_handler(RequestValidationError, request_validation)  # type: ignore[arg-type]
         app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
         app.add_exception_handler(Exception, unexpected)
@@ -167,3 +180,25 @@ class RESTServer:
         components["PredictRequest"] = request
         app.openapi_schema = schema
         return schema
+
+
+class PredictFastLane:
+    """``POST /v1/predict`` straight to its handler; domain errors to the same mapping as the
+    app's exception handler. Anything else the handler raises propagates exactly as it would
+    from the route (to Starlette's server-error middleware and the ``unexpected`` handler)."""
+
+    def __init__(self, app: ASGIApp, *, handler: Handler, on_error: ErrorHandler) -> None:
+        self.app = app
+        self.handler = handler
+        self.on_error = on_error
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PREDICT_PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.handler(request)
+        except TransformerError as exc:
+            response = await self.on_error(request, exc)
+        await response(scope, receive, send)
