@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -25,90 +23,14 @@ from rich.table import Table
 
 from tests.conftest import SHARED_CORPUS
 
-WRK = "/usr/bin/wrk"
+# the Lua script and runner are the gateway benchmark's (a path from BENCH_PATH, per-request timing)
+from tests.perf.bench_gateway import LUA, WRK, _wrk
+
 DURATION_S = 8
 WARMUP_S = 2
 CLIENTS = (1, 16)
 PROTOCOLS = ("grpc", "http")
 MESSAGES_PER_ARCHIVE = 200
-
-LUA = r"""
-local ffi = require("ffi")
-ffi.cdef[[
-typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
-int clock_gettime(int clk_id, bench_timespec *tp);
-]]
-local ts = ffi.new("bench_timespec")
-local function now_us()
-  ffi.C.clock_gettime(1, ts)
-  return tonumber(ts.tv_sec) * 1e6 + tonumber(ts.tv_nsec) / 1e3
-end
-
-local requests = {}
-local index = 0
-local started = 0
-lat = {}
-bad = 0
-offset = 0
-local threads = {}
-
-function setup(thread)
-  thread:set("offset", #threads * 37)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  for line in io.lines(os.getenv("BENCH_BODIES")) do
-    requests[#requests + 1] = wrk.format(
-      "POST", "/v1/predict", {["Content-Type"] = "application/json"}, line)
-  end
-  index = offset % #requests
-end
-
-function request()
-  index = index % #requests + 1
-  started = now_us()
-  return requests[index]
-end
-
-function response(status, headers, body)
-  lat[#lat + 1] = now_us() - started
-  if status ~= 200 then bad = bad + 1 end
-end
-
-function done(summary, latency, reqs)
-  local all = {}
-  local non200 = 0
-  for _, thread in ipairs(threads) do
-    for _, v in ipairs(thread:get("lat")) do all[#all + 1] = v end
-    non200 = non200 + thread:get("bad")
-  end
-  table.sort(all)
-  local function pct(q) return all[math.max(1, math.ceil(q * #all))] end
-  io.write(string.format(
-    'BENCH {"n": %d, "p50_us": %.1f, "p99_us": %.1f, "max_us": %.1f, "seconds": %.3f, ' ..
-    '"non200": %d, "socket_errors": %d}\n',
-    #all, pct(0.5), pct(0.99), all[#all], summary.duration / 1e6, non200,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
-end
-"""
-
-
-def _wrk(url: str, clients: int, seconds: int, script: Path, bodies: Path) -> dict[str, float]:
-    command = [WRK, f"-t{clients}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s"]
-    command += ["-s", str(script), url]
-    out = subprocess.run(
-        command,
-        env={**os.environ, "BENCH_BODIES": str(bodies)},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=seconds + 60,
-    ).stdout
-    line = next(x for x in out.splitlines() if x.startswith("BENCH "))
-    result = json.loads(line.removeprefix("BENCH "))
-    result["rps"] = result["n"] / result["seconds"]
-    return result
 
 
 def _floor(bundle_dir: Path, messages: list[tuple[str, str]]) -> dict[str, float]:
@@ -209,12 +131,12 @@ def main(corpus: str | None = None) -> dict:
                 for protocol in PROTOCOLS
             }
             for server in servers.values():
-                _wrk(f"{server.url}/v1/predict", 4, WARMUP_S, script, bodies)
+                _wrk(server.url, "/v1/predict", 4, WARMUP_S, script, bodies)
             # interleaved, so background load on a shared machine hits both protocols alike
             for clients in CLIENTS:
                 for protocol, server in servers.items():
                     results[f"{protocol}_c{clients}"] = _wrk(
-                        f"{server.url}/v1/predict", clients, DURATION_S, script, bodies
+                        server.url, "/v1/predict", clients, DURATION_S, script, bodies
                     )
         shutil.rmtree(tmp / "dataset", ignore_errors=True)
 
