@@ -13,6 +13,7 @@ from spam_batch.job import iter_predictions, run_job
 from spam_core.bundle import ModelBundle
 from spam_core.jobs import JobStatus, StatusStore, new_job_id, valid_job_id
 from spam_core.message import parse_fields
+from tests.utils.bundles import fixed_bundle
 from tests.utils.emails import simple
 
 pytestmark = pytest.mark.slow
@@ -20,29 +21,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def bundle_dir(dataset_dir, tmp_path_factory):
-    return quick_bundle_from_dataset(dataset_dir, tmp_path_factory.mktemp("bundle"))
-
-
-def quick_bundle_from_dataset(dataset_dir, work):
-    import pandas as pd
-
-    from spam_trainer.train import build_matrices, export_stage, features_stage, train_stage
-    from spam_trainer.tune import TuneOutcome, TuneSettings
-    from tests.perf.bench_score import FIXED_CONFIG
-
-    features = features_stage(dataset_dir, work)
-    data = build_matrices(dataset_dir, features)
-    config = {**FIXED_CONFIG, "n_estimators": 60}
-    outcome = TuneOutcome(
-        best_config=config,
-        best_iteration=59,
-        best_val_logloss=0.0,
-        best_val_auc=0.0,
-        trials=pd.DataFrame(),
-    )
-    trained = train_stage(data, outcome, TuneSettings(), work, features, nthread=2)
-    bundle, _ = export_stage(work, trained, features, data, model_name="spam-detector")
-    return bundle
+    return fixed_bundle(dataset_dir, tmp_path_factory.mktemp("bundle"), n_estimators=60)
 
 
 @pytest.fixture(scope="module")

@@ -22,40 +22,14 @@ from rich.table import Table
 
 from tests.conftest import SHARED_CORPUS
 
-FIXED_CONFIG = {
-    "max_depth": 5,
-    "eta": 0.1,
-    "subsample": 0.9,
-    "colsample_bytree": 0.6,
-    "min_child_weight": 1.0,
-    "reg_lambda": 1.0,
-    "reg_alpha": 0.01,
-    "gamma": 0.1,
-    "n_estimators": 300,
-}
-
 
 def quick_bundle(corpus: Path, work: Path) -> Path:
     """A real bundle from the stage functions, with a fixed configuration instead of Tune."""
-    import pandas as pd
-
     from spam_core.ingest import ingest
-    from spam_trainer.train import build_matrices, export_stage, features_stage, train_stage
-    from spam_trainer.tune import TuneOutcome, TuneSettings
+    from tests.utils.bundles import fixed_bundle
 
     ingest(corpus, work / "dataset")
-    features = features_stage(work / "dataset", work)
-    data = build_matrices(work / "dataset", features)
-    outcome = TuneOutcome(
-        best_config=FIXED_CONFIG,
-        best_iteration=299,
-        best_val_logloss=0.0,
-        best_val_auc=0.0,
-        trials=pd.DataFrame(),
-    )
-    trained = train_stage(data, outcome, TuneSettings(), work, features, nthread=2)
-    bundle, _ = export_stage(work, trained, features, data, model_name="spam-detector")
-    return bundle
+    return fixed_bundle(work / "dataset", work)
 
 
 def _newest_bundle() -> Path | None:

@@ -489,8 +489,9 @@ def score(
 ) -> None:
     """Score raw e-mails with a model, no server: one JSON line per message."""
     from spam_core.bundle import ModelBundle
+    from spam_core.bundle import resolve_model_ref as resolve_model
     from spam_core.errors import SpamCoreError
-    from spam_trainer.registry import configure_mlflow, resolve_model
+    from spam_trainer.registry import configure_mlflow
     from spam_trainer.score import score_to_file
     from spam_trainer.settings import get_trainer_settings
 

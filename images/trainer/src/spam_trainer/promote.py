@@ -17,10 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from spam_core.bundle import ModelBundle
+from spam_core.bundle import resolve_model_ref as resolve_model
 from spam_core.errors import ArtifactError
 from spam_core.ingest import read_records
 from spam_trainer.evaluate import classification_metrics
-from spam_trainer.registry import GATED_METRICS, STAGING, alias_version, resolve_model
+from spam_trainer.registry import GATED_METRICS, STAGING, alias_version
 from spam_trainer.settings import TrainerSettings
 
 

@@ -13,14 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from spam_core.bundle import resolve_model_ref as resolve_model
 from spam_trainer.settings import TrainerSettings
 
 STAGING = "staging"
 PRODUCTION = "production"
 ALIASES = (STAGING, PRODUCTION)
 GATED_METRICS = ("f1", "roc_auc", "precision", "recall")
-__all__ = ["resolve_model"]  # model references resolve in the core (batch and services use it)
 
 
 def configure_mlflow(settings: TrainerSettings) -> str:

@@ -176,7 +176,7 @@ def _train(
 def publish_models(settings: LocalSettings, versions: dict[str, str]) -> dict[str, Path]:
     """Copy each alias's bundle to run/models/<track>; one Triton repository with both."""
     from spam_core.bundle import ONNX_FILE, ModelBundle
-    from spam_trainer.registry import resolve_model
+    from spam_core.bundle import resolve_model_ref as resolve_model
     from spam_trainer.triton import write_model_repository
 
     out: dict[str, Path] = {}
