@@ -10,7 +10,7 @@ import math
 import re
 
 from spam_core.features.spec import ENGINEERED_NAMES
-from spam_core.features.text import document_text
+from spam_core.features.text import document_text, word_runs
 from spam_core.message.record import EmailRecord
 
 _ASCII_UPPER = bytes(range(65, 91))
@@ -27,7 +27,7 @@ _REPLY_RE = re.compile(
 )
 _URL_HOST_RE = re.compile(r"^(?:https?://)?(?:[^@/?#]*@)?([^/:?#]+)", re.IGNORECASE)
 _IPV4_RE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
-_MONEY = ("$", "£", "€", "¥")
+_MONEY = ("$", "£", "€", "¥")  # "$" first (see _money_count)
 
 FREEMAIL_DOMAINS = frozenset(
     {
@@ -163,10 +163,75 @@ def _trie_pattern(phrases: tuple[str, ...]) -> str:
 
 
 _SPAM_PHRASE_RE = re.compile(r"\b" + _trie_pattern(SPAM_PHRASES) + r"\b")
+"""The definition of the spam-phrase count: ``len(_SPAM_PHRASE_RE.findall(lowered_doc))``.
+:func:`spam_phrase_count` computes the same number without running it over every document."""
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"  # what ``re`` calls \w (and \b looks at) in str patterns
+
+
+# Every phrase starts and ends with a word character, so a match of ``\b<phrase>\b`` is a
+# sequence of whole word runs (its words, joined by the phrase's own non-word characters):
+# a phrase can only occur in a document whose word runs include all of its words.
+_PHRASE_WORDS_RE = re.compile(r"\w+")
+_PHRASES_BY_FIRST_WORD: dict[bytes, list[tuple[str, frozenset[bytes]]]] = {}
+for _phrase in SPAM_PHRASES:
+    assert _phrase.isascii() and _is_word_char(_phrase[0]) and _is_word_char(_phrase[-1])
+    _words = [w.encode("ascii") for w in _PHRASE_WORDS_RE.findall(_phrase)]
+    _PHRASES_BY_FIRST_WORD.setdefault(_words[0], []).append((_phrase, frozenset(_words)))
+_PHRASE_WORDS = frozenset(w for ps in _PHRASES_BY_FIRST_WORD.values() for _, ws in ps for w in ws)
+del _phrase, _words
+
+
+def spam_phrase_count(lowered_doc: str) -> int:
+    r"""``len(_SPAM_PHRASE_RE.findall(lowered_doc))``, found from the document's word runs.
+
+    Only the phrases whose words all occur as word runs can match (usually none or one or
+    two); their occurrences are found with ``str.find``, kept when a non-word character or
+    the text's end is on both sides (the two ``\b``), and then chosen as ``findall`` chooses
+    its matches: from the left, the longest phrase at a position (the trie pattern tries
+    longer phrases first and backtracks to shorter ones), none overlapping a previous one.
+    """
+    present = _PHRASE_WORDS.intersection(word_runs(lowered_doc))
+    if not present:
+        return 0
+    found: list[tuple[int, int]] = []  # (start, -end) of every bounded occurrence
+    size = len(lowered_doc)
+    for word in present:
+        for phrase, words in _PHRASES_BY_FIRST_WORD.get(word, ()):
+            if not words <= present:
+                continue
+            length = len(phrase)
+            start = lowered_doc.find(phrase)
+            while start >= 0:
+                end = start + length
+                if (start == 0 or not _is_word_char(lowered_doc[start - 1])) and (
+                    end == size or not _is_word_char(lowered_doc[end])
+                ):
+                    found.append((start, -end))
+                start = lowered_doc.find(phrase, start + 1)
+    if len(found) < 2:
+        return len(found)
+    found.sort()  # by start, then longest first
+    count, resume = 0, 0
+    for start, neg_end in found:
+        if start >= resume:
+            count += 1
+            resume = -neg_end
+    return count
 
 
 def _count(data: bytes, delete: bytes) -> int:
     return len(data.translate(None, delete))
+
+
+def _money_count(subject: str, body: str) -> int:
+    """Currency symbols in subject and body (only "$" can be in ASCII text)."""
+    count = subject.count("$") + body.count("$")
+    if not (subject.isascii() and body.isascii()):
+        count += sum(subject.count(s) + body.count(s) for s in _MONEY[1:])
+    return count
 
 
 def _ratio(num: int, den: int) -> float:
@@ -201,7 +266,7 @@ def engineered_features(record: EmailRecord, lowered_doc: str | None = None) -> 
 
     hosts = _url_hosts(record.urls)
     sender_local = record.sender_address.split("@", 1)[0] if record.sender_address else ""
-    has_text = any(c not in " \n\t" for c in record.text[:64]) if record.text else False
+    has_text = bool(record.text[:64].strip(" \n\t"))  # a character other than those three
     date = record.date
 
     values = [
@@ -210,7 +275,7 @@ def engineered_features(record: EmailRecord, lowered_doc: str | None = None) -> 
         _ratio(_count(body_ascii, _NOT_DIGIT), n_nonspace),
         _ratio(both_len - n_ascii, both_len),
         math.log1p(subject.count("!") + body.count("!")),
-        math.log1p(sum(subject.count(s) + body.count(s) for s in _MONEY)),
+        math.log1p(_money_count(subject, body)),
         math.log1p(len(record.urls)),
         math.log1p(len(set(hosts))),
         1.0 if any(_IPV4_RE.match(h) for h in hosts) else 0.0,
@@ -228,7 +293,7 @@ def engineered_features(record: EmailRecord, lowered_doc: str | None = None) -> 
         1.0 if record.sender_domain in FREEMAIL_DOMAINS else 0.0,
         0.0 if date is not None else 1.0,
         float(date.hour) if date is not None else -1.0,
-        math.log1p(len(_SPAM_PHRASE_RE.findall(lowered_doc))),
+        math.log1p(spam_phrase_count(lowered_doc)),
     ]
     return values
 
