@@ -58,6 +58,10 @@ def i(desc: str | None = None, **kw: Any) -> Schema:
     return {"type": "integer", **kw, **({"description": desc} if desc else {})}
 
 
+def n(desc: str | None = None, **kw: Any) -> Schema:
+    return {"type": "number", **kw, **({"description": desc} if desc else {})}
+
+
 def b(desc: str | None = None) -> Schema:
     return {"type": "boolean", **({"description": desc} if desc else {})}
 
@@ -272,16 +276,16 @@ def transformer() -> Schema:
         {
             "image": image(),
             **deployment_common(),
-            "feast": obj(
+            "reputation": obj(
                 {
-                    "project": s(pattern=r"^[A-Za-z0-9_]+$"),
-                    "registryPath": s(),
-                    "entityKeySerializationVersion": i(minimum=1),
-                }
+                    "cacheTtlSeconds": n("seconds; 0 turns the cache off", minimum=0),
+                    "cacheSize": i("entries per pod", minimum=1),
+                    "retryAfterSeconds": n("seconds", exclusiveMinimum=0),
+                },
+                desc="Sender reputation lookups in the Feast online store",
             ),
             "livenessProbe": probe(),
             "readinessProbe": probe(),
-            "networkPolicy": obj({"redisCIDRs": arr(s(pattern=CIDR_PATTERN))}),
         },
         "spam-platform transformer values",
     )
@@ -406,9 +410,18 @@ def umbrella() -> Schema:
                     "host": s(),
                     "port": i(minimum=1, maximum=65535),
                     "tls": b(),
+                    "timeoutSeconds": n(exclusiveMinimum=0, maximum=30),
                     "existingSecret": s(),
                     "passwordKey": s(minLength=1),
                 }
+            ),
+            "feast": obj(
+                {
+                    "project": s(pattern=r"^[A-Za-z0-9_]+$"),
+                    "registryPath": s(),
+                    "entityKeySerializationVersion": i(minimum=1),
+                },
+                desc="Feast repository of the transformer and the Ray batch pods",
             ),
             "azure": obj({"workloadIdentity": obj({"clientId": s(pattern=guid)})}),
             "serving": obj(
@@ -422,6 +435,7 @@ def umbrella() -> Schema:
                     "enabled": b(),
                     "dnsNamespace": s(minLength=1),
                     "azureCIDRs": arr(s(pattern=CIDR_PATTERN), minItems=1),
+                    "redisCIDRs": arr(s(pattern=CIDR_PATTERN), minItems=1),
                     "knativeNamespaces": arr(s(minLength=1)),
                 }
             ),

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import helm_python
 import pytest
+import yaml
 
 from tests.charts import chartlib
 
@@ -96,6 +97,20 @@ GUARDS = [
         'gateway.defaultEnvironment: "canary" is not a model track',
     ),
     (
+        "feast-project-empty",
+        {"global": {"feast": {"project": ""}}},
+        "global.feast.project: required",
+    ),
+    (
+        "batch-without-redis",
+        {
+            "gateway": {"enabled": False},
+            "transformer": {"enabled": False},
+            "global": {"redis": {"host": ""}},
+        },
+        "global.redis.host: required by batch (the Feast online store)",
+    ),
+    (
         "unknown-resources-preset",
         {"transformer": {"resourcesPreset": "huge"}},
         'resources preset "huge" is not one of: nano, micro, small, medium, large, xlarge, 2xlarge',
@@ -124,3 +139,18 @@ def test_guard_fails_the_render_with_its_message(schemaless_chart, override, exp
 
 def test_schemaless_copy_still_renders_valid_values(schemaless_chart):
     assert chartlib.render_docs(chartlib.minimal_values(), chart=schemaless_chart)
+
+
+def test_values_without_global_feast_fail_with_a_hint(schemaless_chart, tmp_path):
+    """`helm upgrade --reuse-values` from a chart version without global.feast renders with the
+    old chart's defaults: the Feast helpers fail with a message instead of a nil pointer."""
+    old = tmp_path / "spam-platform"
+    shutil.copytree(schemaless_chart, old, symlinks=False)
+    defaults = yaml.safe_load((old / "values.yaml").read_text())
+    del defaults["global"]["feast"]
+    (old / "values.yaml").write_text(yaml.safe_dump(defaults))
+    with pytest.raises(helm_python.HelmRenderError) as err:
+        chartlib.render(chartlib.minimal_values(), chart=old)
+    message = str(err.value)
+    assert "global.feast.project: required" in message
+    assert "use --reset-then-reuse-values" in message

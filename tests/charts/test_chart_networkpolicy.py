@@ -1,5 +1,6 @@
 """NetworkPolicies: release-wide default deny and DNS (umbrella), then each component's allows:
-ingress -> gateway -> transformer -> predictors, transformer -> Redis, Azure Blob on 443."""
+ingress -> gateway -> transformer -> predictors, transformer and Ray pods -> Redis, Azure Blob
+on 443."""
 
 from __future__ import annotations
 
@@ -122,6 +123,37 @@ def test_ray_pods_talk_to_each_other_to_the_operator_and_blob():
     assert namespaces(operator) == {"kuberay-system"} and ports(operator) == {("TCP", 8265)}
     assert pod_names(batch["egress"][0]) == {"batch"}
     assert ports(batch["egress"][1]) == {("TCP", 443)}
+    assert len(batch["egress"]) == 3  # + Redis, below
+
+
+def test_ray_pods_reach_the_redis_of_the_feast_online_store():
+    """The Ray head (job driver) and workers (Scorer actors) read the sender reputation."""
+    found = policies()
+    batch = found["spam-platform-batch"]
+    # the policy selects every Ray pod: head, workers and submitters carry the chart's name
+    assert batch["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "batch",
+        "app.kubernetes.io/instance": chartlib.RELEASE,
+    }
+    redis = [r for r in batch["egress"] if ports(r) == {("TCP", 6379)}]
+    assert redis == [
+        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 6379}]}
+    ]
+    # the very rule the transformer gets
+    assert redis[0] in found["spam-platform-transformer"]["egress"]
+    production = policies(base=chartlib.env_values("production"))["spam-platform-batch"]
+    assert [r for r in production["egress"] if ports(r) == {("TCP", 6380)}]
+
+
+def test_redis_egress_can_be_narrowed_for_every_reader():
+    cidr = "10.30.4.0/24"
+    found = policies({"global": {"networkPolicy": {"redisCIDRs": [cidr]}}})
+    for name in ("transformer", "batch"):
+        redis = [r for r in found[f"spam-platform-{name}"]["egress"] if ports(r) == {("TCP", 6379)}]
+        assert [cidrs(r) for r in redis] == [{cidr}], name
+    for name in ("gateway", "inference"):
+        egress = found[f"spam-platform-{name}"]["egress"]
+        assert all(("TCP", 6379) not in ports(r) for r in egress), name
 
 
 def test_production_lets_ray_jobs_reach_mlflow():

@@ -88,6 +88,60 @@ BAD_VALUES = [
         "gateway",
         "at '/ingress/host': minLength: got 0, want 1",
     ),
+    (
+        "negative-reputation-cache-ttl",
+        {"transformer": {"reputation": {"cacheTtlSeconds": -1}}},
+        "transformer",
+        "at '/reputation/cacheTtlSeconds': minimum: got -1, want 0",
+    ),
+    (
+        "empty-reputation-cache",
+        {"transformer": {"reputation": {"cacheSize": 0}}},
+        "transformer",
+        "at '/reputation/cacheSize': minimum: got 0, want 1",
+    ),
+    (
+        "fractional-reputation-cache-size",
+        {"transformer": {"reputation": {"cacheSize": 1.5}}},
+        "transformer",
+        "at '/reputation/cacheSize': got number, want integer",
+    ),
+    (
+        "zero-reputation-retry",
+        {"transformer": {"reputation": {"retryAfterSeconds": 0}}},
+        "transformer",
+        "at '/reputation/retryAfterSeconds': exclusiveMinimum",
+    ),
+    (
+        "reputation-retry-as-string",
+        {"transformer": {"reputation": {"retryAfterSeconds": "5s"}}},
+        "transformer",
+        "at '/reputation/retryAfterSeconds': got string, want number",
+    ),
+    (
+        "feast-values-moved-to-global",
+        {"transformer": {"feast": {"project": "spam_platform"}}},
+        "transformer",
+        "additional properties 'feast' not allowed",
+    ),
+    (
+        "feast-project-with-dashes",
+        {"global": {"feast": {"project": "spam-platform"}}},
+        "spam-platform",
+        "at '/global/feast/project': 'spam-platform' does not match pattern",
+    ),
+    (
+        "feast-serialization-version-zero",
+        {"global": {"feast": {"entityKeySerializationVersion": 0}}},
+        "spam-platform",
+        "at '/global/feast/entityKeySerializationVersion': minimum: got 0, want 1",
+    ),
+    (
+        "bad-redis-cidr",
+        {"global": {"networkPolicy": {"redisCIDRs": ["redis.example.com"]}}},
+        "spam-platform",
+        "at '/global/networkPolicy/redisCIDRs/0'",
+    ),
     # mutually exclusive options
     (
         "ingress-and-virtualservice",

@@ -87,3 +87,39 @@ def test_an_unrelated_change_does_not_roll_the_gateway():
     )
     differing = {k for k in before if diff(before[k].body, after[k].body)}
     assert differing == {("RayCluster", "spam-platform-batch")}
+
+
+def changed_objects(values: dict[str, Any], override: dict[str, Any]) -> set[tuple[str, str]]:
+    before = chartlib.by_key(chartlib.render_docs(values))
+    after = chartlib.by_key(chartlib.render_docs(chartlib.deep_merge(values, override)))
+    assert before.keys() == after.keys()
+    return {k for k in before if diff(before[k].body, after[k].body)}
+
+
+def test_a_feast_change_reaches_the_transformer_and_the_ray_pods_from_one_value():
+    values = chartlib.env_values("production")
+    registry = "https://stspamprod.blob.core.windows.net/feast/registry-v2.db"
+    override = {"global": {"feast": {"registryPath": registry}}}
+    # The Ray pods mount the ConfigMap as a volume (no subPath): the kubelet refreshes the file
+    # and every job reads it afresh, so the RayCluster itself does not change.
+    assert changed_objects(values, override) == {
+        ("ConfigMap", "spam-platform-transformer-feast"),
+        ("ConfigMap", "spam-platform-batch-feast"),
+        ("Deployment", "spam-platform-transformer"),
+    }
+    docs = chartlib.render_docs(chartlib.deep_merge(values, override))
+    files = [
+        chartlib.only(docs, "ConfigMap", f"spam-platform-{c}-feast").body["data"]
+        for c in ("transformer", "batch")
+    ]
+    assert files[0] == files[1]
+    assert f"path: {registry}\n" in files[0]["feature_store.yaml"]
+
+
+def test_a_reputation_cache_change_rolls_only_the_transformer():
+    values = chartlib.env_values("production")
+    override = {"transformer": {"reputation": {"cacheTtlSeconds": 30}}}
+    assert changed_objects(values, override) == {
+        ("ConfigMap", "spam-platform-transformer"),
+        ("Deployment", "spam-platform-transformer"),
+    }

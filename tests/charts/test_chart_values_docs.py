@@ -101,3 +101,21 @@ def test_transformer_values_document_exactly_the_environment_the_transformer_get
     assert "SPAM_REDIS_CONNECTION_STRING" in documented
     # SPAM_REDIS_PASSWORD only feeds $(SPAM_REDIS_PASSWORD) in the connection string
     assert documented == rendered_env("spam-platform-transformer") - {"SPAM_REDIS_PASSWORD"}
+
+
+def test_batch_values_document_exactly_the_spam_environment_of_the_ray_pods():
+    path = chartlib.CHART / "charts" / "batch" / "values.yaml"
+    documented = contract(path, "SPAM_(?:FEAST|REDIS|INFERENCE)_") - {"AZURE_STORAGE_ACCOUNT_NAME"}
+    assert documented == {
+        "SPAM_FEAST_REPO",
+        "SPAM_REDIS_CONNECTION_STRING",
+        "SPAM_INFERENCE_LOG_URL",
+    }
+    docs = chartlib.render_docs(chartlib.minimal_values())
+    spec = chartlib.only(docs, "RayCluster").body["spec"]
+    pods = [spec["headGroupSpec"], *spec["workerGroupSpecs"]]
+    for pod in pods:
+        (main,) = pod["template"]["spec"]["containers"]
+        rendered = {e["name"] for e in main["env"] if e["name"].startswith("SPAM_")}
+        # SPAM_REDIS_PASSWORD only feeds $(SPAM_REDIS_PASSWORD) in the connection string
+        assert documented == rendered - {"SPAM_REDIS_PASSWORD"}

@@ -58,6 +58,31 @@ Usage: env: {{- include "batch.env" . | nindent 12 }}
 {{- end -}}
 
 {{/*
+Environment of the Ray head and workers on top of batch.env: the Feast repository of the sender
+reputation (spam-batch reads SPAM_FEAST_REPO; the job driver runs on the head, the Scorer actors
+on the workers) and the Redis connection string its feature_store.yaml expands, the password
+from global.redis.existingSecret. The submitter pod only runs `ray job submit` and gets neither.
+Usage: env: {{- include "batch.rayEnv" . | nindent 14 }}
+*/}}
+{{- define "batch.rayEnv" -}}
+{{ include "batch.env" . }}
+- name: SPAM_FEAST_REPO
+  value: {{ include "spam-common.feast.repoPath" . | quote }}
+{{ include "spam-common.redis.env" (dict "context" .) }}
+{{- end -}}
+
+{{/*
+volumeMounts of the Ray head and workers: /tmp, shared memory, the Feast repository.
+Usage: volumeMounts: {{- include "batch.rayVolumeMounts" . | nindent 14 }}
+*/}}
+{{- define "batch.rayVolumeMounts" -}}
+{{ include "spam-common.volumeMounts.tmp" . }}
+- name: dshm
+  mountPath: /dev/shm
+{{ include "spam-common.feast.volumeMount" . }}
+{{- end -}}
+
+{{/*
 A Ray pod's spec minus its containers' specifics: identity, restricted security, scheduling.
 Usage: {{- include "batch.podSpec" . | nindent 8 }}
 */}}
@@ -88,6 +113,7 @@ volumes:
     emptyDir:
       medium: Memory
       sizeLimit: 1Gi
+  {{- include "spam-common.feast.volume" (dict "context" .) | nindent 2 }}
 {{- end -}}
 
 {{/*
@@ -98,6 +124,8 @@ Usage: {{- include "batch.validateValues" . }}
 {{- $messages := list
   (include "spam-common.validateValues.global" (dict "context" .))
   (include "batch.validateValues.mlflow" .)
+  (include "spam-common.validateValues.redis" (dict "component" "batch" "context" .))
+  (include "spam-common.validateValues.feast" (dict "context" .))
 -}}
 {{- include "spam-common.validateValues.fail" (dict "chart" "batch" "messages" $messages) -}}
 {{- end -}}
