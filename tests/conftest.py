@@ -34,10 +34,46 @@ def dataset_dir(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 @pytest.fixture(scope="session")
-def fitted(dataset_dir: Path):
+def reputation_work(dataset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The training's reputation stage, run once: ``feast/`` (a SQLite Feast repository with the
+    train split's history applied and materialized) and ``work/reputation/stats.parquet``
+    (point-in-time statistics of every e-mail)."""
+    from spam_trainer.reputation import reputation_stage
+
+    root = tmp_path_factory.mktemp("reputation")
+    reputation_stage(dataset_dir, root / "work", root / "feast")
+    return root
+
+
+@pytest.fixture(scope="session")
+def feast_repo(reputation_work: Path) -> Path:
+    """Feast repository (feature_store.yaml, SQLite online store) holding the history."""
+    return reputation_work / "feast"
+
+
+@pytest.fixture(scope="session")
+def train_reputation(reputation_work: Path):
+    """Point-in-time reputation stats of every dataset e-mail (``StatsByEmailId``)."""
+    from spam_trainer.reputation import load_reputation
+
+    return load_reputation(reputation_work / "work")
+
+
+@pytest.fixture(scope="session")
+def fitted(dataset_dir: Path, train_reputation):
     from spam_trainer.features import fit_features
 
-    return fit_features(dataset_dir)
+    return fit_features(dataset_dir, train_reputation)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path):
+    """A real redis-server on a free port (stopped after the test)."""
+    from tests.utils.services import RedisServer
+
+    server = RedisServer(tmp_path).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

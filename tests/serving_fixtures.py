@@ -3,6 +3,10 @@ real Triton serving both, and transformers in front. Session-scoped and defined 
 transformer and gateway suites share one stack:
 
 * ``model_bundles``   — ``{"staging": Path, "production": Path}``: real bundles (build_bundles)
+  trained with the point-in-time reputation of ``train_reputation``; the transformers read the
+  online reputation from ``feast_repo`` (SQLite), both from tests/conftest.py
+* ``online_reputation`` — an ``OnlineReputation`` on that same ``feast_repo``: the in-process
+  reference's reputation source, so it sees what the transformers see
 * ``triton_repository`` / ``triton_server`` — the bundled tritonserver (python backend) serving
   ``spam-detector-staging`` and ``spam-detector-production`` side by side
 * ``transformer``      — the real ``spam-transformer`` entry point (subprocess, gRPC to Triton)
@@ -29,8 +33,10 @@ from tests.transformer.stack import (
 
 
 @pytest.fixture(scope="session")
-def model_bundles(dataset_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    return build_bundles(dataset_dir, tmp_path_factory.mktemp("bundles"))
+def model_bundles(
+    dataset_dir: Path, train_reputation, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    return build_bundles(dataset_dir, tmp_path_factory.mktemp("bundles"), train_reputation)
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +45,22 @@ def loaded_bundles(model_bundles: dict[str, Path]):
     from spam_core.bundle import ModelBundle
 
     return {track: ModelBundle.load(path) for track, path in model_bundles.items()}
+
+
+@pytest.fixture(scope="session")
+def online_reputation(feast_repo: Path):
+    """The transformer's reputation source, in this process (same repository, same defaults)."""
+    from spam_core.reputation.online import OnlineReputation
+
+    return OnlineReputation.from_repo(feast_repo)
+
+
+@pytest.fixture(scope="session")
+def known_sender(dataset_dir: Path):
+    """The train split's top spam sender and its expected reputation (stack.known_sender)."""
+    from tests.transformer.stack import known_sender as find
+
+    return find(dataset_dir)
 
 
 @pytest.fixture(scope="session")
@@ -72,10 +94,13 @@ def triton_server(
 
 @pytest.fixture(scope="session")
 def transformer(
-    model_bundles: dict[str, Path], triton_server, tmp_path_factory: pytest.TempPathFactory
+    model_bundles: dict[str, Path],
+    triton_server,
+    feast_repo: Path,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[TransformerProcess]:
-    """The real entry point, as a subprocess, talking gRPC to Triton."""
-    env = transformer_env(model_bundles, triton_server, "grpc")
+    """The real entry point, as a subprocess, talking gRPC to Triton (reputation: SQLite)."""
+    env = transformer_env(model_bundles, triton_server, "grpc", feast_repo)
     log = tmp_path_factory.mktemp("transformer") / "transformer.log"
     process = TransformerProcess(env, log).start()
     yield process
@@ -84,10 +109,12 @@ def transformer(
 
 @pytest.fixture(scope="session")
 def transformer_http(
-    model_bundles: dict[str, Path], triton_server
+    model_bundles: dict[str, Path], triton_server, feast_repo: Path
 ) -> Iterator[InProcessTransformer]:
     """The same app in this process (uvicorn in a thread), talking HTTP to Triton."""
-    server = InProcessTransformer(transformer_env(model_bundles, triton_server, "http")).start()
+    server = InProcessTransformer(
+        transformer_env(model_bundles, triton_server, "http", feast_repo)
+    ).start()
     yield server
     server.stop()
 

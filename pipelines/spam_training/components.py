@@ -1,27 +1,34 @@
-"""The seven steps of ``spam-training``, one KFP lightweight Python component each.
+"""The eight steps of ``spam-training``, one KFP lightweight Python component each.
 
-Every body is a thin call into ``spam_trainer.train``: the very stage functions that
-``spam-platform train`` chains in one process (the Feast pattern: the pipeline calls exactly
-what the CLI calls). The stages read and write one working-directory layout
-(``features.json``, ``tune/``, ``model/``, ``bundle/``); a step lays that directory out in a
-temporary folder from its input artifacts (symlinks; copies where the stage writes), runs its
-stage, and copies its product into its output artifact:
+Every body is a thin call into ``spam_trainer.train`` / ``spam_trainer.reputation``: the very
+stage functions that ``spam-platform train`` chains in one process (the Feast pattern: the
+pipeline calls exactly what the CLI calls). The stages read and write one working-directory
+layout (``reputation/stats.parquet``, ``features.json``, ``tune/``, ``model/``, ``bundle/``); a
+step lays that directory out in a temporary folder from its input artifacts (symlinks; copies
+where the stage writes), runs its stage, and copies its product into its output artifact:
 
 =============== ======================================= ====================================
 step            inputs                                  output artifacts
 =============== ======================================= ====================================
 ingest          corpus (parameter)                      dataset: emails.parquet + manifest
-features        dataset                                 features: features.json (file)
-tune            dataset, features                       tuning: tune.json + trials.csv
-train-evaluate  dataset, features, tuning               model: xgboost.json, training.json,
+reputation      dataset, feast_repo (parameter)         stats: point-in-time sender/domain
+                                                        history of every e-mail (Parquet
+                                                        file); the online store, if any
+features        dataset, stats                          features: features.json (file)
+tune            dataset, features, stats                tuning: tune.json + trials.csv
+train-evaluate  dataset, features, stats, tuning        model: xgboost.json, training.json,
                                                         oof_scores.npy, plots/; metrics (test
                                                         split); curves (ROC + confusion);
                                                         plots (HTML)
-export          dataset, features, model                bundle: model.onnx, triton/, ...
-baseline        dataset, features, model                baseline: drift_baseline.json (file)
+export          dataset, features, stats, model         bundle: model.onnx, triton/, ...
+baseline        dataset, features, stats, model         baseline: drift_baseline.json (file)
 register        dataset, tuning, model, bundle,         registered_bundle: the bundle as
                 baseline                                logged to MLflow (run id, baseline)
 =============== ======================================= ====================================
+
+Every step that builds feature matrices reads the same ``stats`` artifact
+(``load_reputation``), so the reputation columns of training, evaluation, export parity and
+the drift baseline are the one point-in-time retrieval.
 
 Rules for these functions (KFP embeds each one's source in the compiled YAML and runs it in
 the trainer image): imports inside the body; annotations only from ``kfp.dsl`` / ``typing``
@@ -76,17 +83,77 @@ def ingest(corpus: str, dataset: Output[Dataset]):
     print(f"ingested {manifest.totals.messages} messages ({manifest.spam_rate:.1%} spam)")
 
 
-def features(dataset: Input[Dataset], features: Output[Artifact]):
+def reputation(dataset: Input[Dataset], feast_repo: str, stats: Output[Artifact]):
+    """Sender / sender-domain reputation through the Feast feature store
+    (``spam_trainer.reputation.reputation_stage``): the train split's labeled e-mails become
+    running totals per sender address and per sender domain, applied to the store; every
+    e-mail of every split gets the totals of the train e-mails sent strictly before it
+    (point-in-time retrieval, never its own label). ``stats`` is that table (Parquet: email_id,
+    split, sender_messages, sender_spam, domain_messages, domain_spam), the input of every
+    later step that builds feature matrices.
+
+    ``feast_repo``: path, inside the container, of an existing Feast repository (a directory
+    with ``feature_store.yaml``, e.g. the chart's ConfigMap with the Redis online store mounted
+    into the pod). The history is applied to it and the latest totals are materialized into
+    its online store, where the transformer and batch scoring read them. A path without a
+    ``feature_store.yaml`` fails the step (a repository created inside a pod would vanish with
+    it). Empty string: a private SQLite repository in the step's temporary directory, thrown
+    away afterwards: point-in-time retrieval only, **no online store is updated** (serving
+    keeps the history it had; the model trained here then sees no reputation history in
+    production until an online store is loaded, e.g. by a run with ``feast_repo`` set or by
+    ``spam-platform train``).
+    """
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from spam_core.reputation.repo import FEATURE_STORE_YAML
+    from spam_trainer.reputation import STATS_FILE, reputation_stage
+
+    if feast_repo and not (Path(feast_repo) / FEATURE_STORE_YAML).is_file():
+        raise FileNotFoundError(
+            f"feast_repo {feast_repo!r}: no {FEATURE_STORE_YAML} there (mount the Feast "
+            "repository into the pod, or pass an empty string for a private one)"
+        )
+    with tempfile.TemporaryDirectory(prefix="spam-reputation-") as tmp:
+        work = Path(tmp)
+        repo = Path(feast_repo) if feast_repo else work / "feast"
+        summary = reputation_stage(Path(dataset.path), work, repo, online=bool(feast_repo))
+        shutil.copyfile(work / STATS_FILE, stats.path)
+    stats.metadata.update(
+        {
+            "feast_repo": feast_repo,
+            "online_store_updated": summary.materialized,
+            "senders": summary.senders,
+            "domains": summary.domains,
+            "history_rows": summary.history_rows,
+            "known_sender_fraction": {
+                split: round(float(v), 4) for split, v in summary.known_sender_fraction.items()
+            },
+        }
+    )
+    where = f"Feast repository {feast_repo}" if feast_repo else "a private SQLite repository"
+    print(
+        f"reputation ({where}): {summary.senders} senders, {summary.domains} domains, "
+        f"{summary.history_rows} history rows; test e-mails with sender history "
+        f"{summary.known_sender_fraction['test']:.0%}"
+        + ("; online store updated" if summary.materialized else "; no online store updated")
+    )
+
+
+def features(dataset: Input[Dataset], reputation: Input[Artifact], features: Output[Artifact]):
     """Fit the feature artifacts (vocabulary, IDF, statistics) on the training split."""
     import shutil
     import tempfile
     from pathlib import Path
 
     from spam_core.bundle import FEATURES_FILE
+    from spam_trainer.reputation import load_reputation
     from spam_trainer.train import features_stage
 
+    stats = load_reputation(Path(reputation.path))
     with tempfile.TemporaryDirectory(prefix="spam-features-") as tmp:
-        fitted = features_stage(Path(dataset.path), Path(tmp))
+        fitted = features_stage(Path(dataset.path), Path(tmp), stats)
         shutil.copyfile(Path(tmp) / FEATURES_FILE, features.path)
     features.metadata.update(
         {
@@ -101,6 +168,7 @@ def features(dataset: Input[Dataset], features: Output[Artifact]):
 def tune(
     dataset: Input[Dataset],
     features: Input[Artifact],
+    reputation: Input[Artifact],
     trials: int,
     cpus: str,
     seed: int,
@@ -117,12 +185,13 @@ def tune(
     from pathlib import Path
 
     from spam_core import artifacts
+    from spam_trainer.reputation import load_reputation
     from spam_trainer.train import build_matrices, tune_stage
     from spam_trainer.tune import TuneSettings
 
     settings = TuneSettings(trials=trials, cpus=int(cpus), seed=seed, max_rounds=max_rounds)
     fitted = artifacts.load(Path(features.path))
-    data = build_matrices(Path(dataset.path), fitted)
+    data = build_matrices(Path(dataset.path), fitted, load_reputation(Path(reputation.path)))
     with tempfile.TemporaryDirectory(prefix="spam-tune-") as tmp:
         outcome = tune_stage(data, settings, Path(tmp))
         shutil.copytree(Path(tmp) / "tune", tuning.path)
@@ -144,6 +213,7 @@ def tune(
 def train_evaluate(
     dataset: Input[Dataset],
     features: Input[Artifact],
+    reputation: Input[Artifact],
     tuning: Input[Artifact],
     model: Output[Model],
     metrics: Output[Metrics],
@@ -162,10 +232,11 @@ def train_evaluate(
     from sklearn.metrics import roc_curve
 
     from spam_core import artifacts
+    from spam_trainer.reputation import load_reputation
     from spam_trainer.train import build_matrices, load_tune, load_tune_settings, train_stage
 
     fitted = artifacts.load(Path(features.path))
-    data = build_matrices(Path(dataset.path), fitted)
+    data = build_matrices(Path(dataset.path), fitted, load_reputation(Path(reputation.path)))
     with tempfile.TemporaryDirectory(prefix="spam-train-") as tmp:
         work = Path(_work_dir(tmp, {"tune": tuning.path}))
         # the settings the search ran with (seed, early stopping, cpus), as `train` passes them
@@ -209,6 +280,7 @@ def train_evaluate(
 def export(
     dataset: Input[Dataset],
     features: Input[Artifact],
+    reputation: Input[Artifact],
     model: Input[Model],
     model_name: str,
     bundle: Output[Model],
@@ -219,10 +291,11 @@ def export(
     from pathlib import Path
 
     from spam_core import artifacts
+    from spam_trainer.reputation import load_reputation
     from spam_trainer.train import build_matrices, export_stage, load_trained
 
     fitted = artifacts.load(Path(features.path))
-    data = build_matrices(Path(dataset.path), fitted)
+    data = build_matrices(Path(dataset.path), fitted, load_reputation(Path(reputation.path)))
     with tempfile.TemporaryDirectory(prefix="spam-export-") as tmp:
         work = Path(_work_dir(tmp, {"model": model.path}))
         trained = load_trained(work, data)
@@ -241,6 +314,7 @@ def export(
 def baseline(
     dataset: Input[Dataset],
     features: Input[Artifact],
+    reputation: Input[Artifact],
     model: Input[Model],
     baseline: Output[Artifact],
 ):
@@ -250,10 +324,11 @@ def baseline(
     from pathlib import Path
 
     from spam_core import artifacts
+    from spam_trainer.reputation import load_reputation
     from spam_trainer.train import baseline_stage, build_matrices, load_trained
 
     fitted = artifacts.load(Path(features.path))
-    data = build_matrices(Path(dataset.path), fitted)
+    data = build_matrices(Path(dataset.path), fitted, load_reputation(Path(reputation.path)))
     with tempfile.TemporaryDirectory(prefix="spam-baseline-") as tmp:
         work = Path(_work_dir(tmp, {"model": model.path}))
         (work / "bundle").mkdir()
@@ -328,7 +403,7 @@ def register(
     return (result.run_id, result.version or "", result.staging, failures)
 
 
-STEPS = (ingest, features, tune, train_evaluate, export, baseline, register)
+STEPS = (ingest, reputation, features, tune, train_evaluate, export, baseline, register)
 """The step functions, in pipeline order."""
 
 _USES_WORK_DIR = (train_evaluate, export, baseline, register)

@@ -1,10 +1,12 @@
 """The ``spam-training`` Kubeflow pipeline (KFP v2): corpus -> registered, exported model.
 
-ingest -> features -> tune -> train-evaluate -> export + baseline (in parallel) -> register
+ingest -> reputation (Feast) -> features -> tune -> train-evaluate -> export + baseline (in
+parallel) -> register
 
 Each step runs the trainer image (:data:`TRAINER_IMAGE`, overridable with
 ``$SPAM_TRAINER_IMAGE`` or ``compile --image``) and calls the stage functions of
-``spam_trainer.train``; see :mod:`pipelines.spam_training.components`.
+``spam_trainer.train`` / ``spam_trainer.reputation``; see
+:mod:`pipelines.spam_training.components`.
 
 Versioning: :data:`VERSION` names the compiled file (``compiled/spam-training-v<VERSION>.yaml``).
 Any change to the pipeline's interface or behaviour gets a new version (a new file; old files
@@ -21,7 +23,7 @@ from pipelines.spam_training.components import make_components
 from spam_core.ingest import PUBLIC_CORPUS_URL
 
 PIPELINE_NAME = "spam-training"
-VERSION = 1
+VERSION = 2
 DEFAULT_TRAINER_IMAGE = "spam-platform/trainer:0.1.0"
 IMAGE_ENV = "SPAM_TRAINER_IMAGE"
 DEFAULT_MLFLOW_TRACKING_URI = "http://mlflow.mlflow.svc.cluster.local:5000"
@@ -30,6 +32,7 @@ DEFAULT_MLFLOW_TRACKING_URI = "http://mlflow.mlflow.svc.cluster.local:5000"
 MEMORY = {
     # step: (request, limit)
     "ingest": ("1Gi", "4Gi"),
+    "reputation": ("1Gi", "4Gi"),
     "features": ("1Gi", "4Gi"),
     "tune": ("2Gi", "8Gi"),
     "train-evaluate": ("2Gi", "6Gi"),
@@ -78,13 +81,15 @@ def build_pipeline(image: str | None = None):
     @dsl.pipeline(
         name=PIPELINE_NAME,
         description=(
-            f"spam-platform training v{VERSION}: ingest -> features -> Ray Tune XGBoost -> "
+            f"spam-platform training v{VERSION}: ingest -> sender reputation (Feast, "
+            "point-in-time) -> features -> Ray Tune XGBoost -> "
             "final model + test evaluation -> ONNX/Triton export + drift baseline -> MLflow "
             "run, registered version, alias staging when the quality gates pass."
         ),
     )
     def spam_training(
         corpus: str = PUBLIC_CORPUS_URL,
+        feast_repo: str = "",
         trials: int = 20,
         cpus: str = "4",
         seed: int = 42,
@@ -101,6 +106,10 @@ def build_pipeline(image: str | None = None):
         Args:
             corpus: Corpus source: directory of archives, archive, message tree, maildir,
                 mbox, or an https:// base URL (default: the public SpamAssassin corpus).
+            feast_repo: Feast repository (directory with feature_store.yaml) inside the
+                container: the reputation history is applied there and materialized into its
+                online store. Empty: a private SQLite repository in the reputation step
+                (point-in-time retrieval only, no online store updated).
             trials: Ray Tune trials.
             cpus: Whole CPUs for Ray Tune and the final fit, also the CPU request and limit
                 of those two steps (a string: KFP resolves resource placeholders from
@@ -119,12 +128,18 @@ def build_pipeline(image: str | None = None):
         _resources(ingested, "ingest")
         dataset = ingested.outputs["dataset"]
 
-        fitted = _resources(ops["features"](dataset=dataset), "features")
+        reputed = _resources(
+            ops["reputation"](dataset=dataset, feast_repo=feast_repo), "reputation"
+        )
+        stats = reputed.outputs["stats"]
+
+        fitted = _resources(ops["features"](dataset=dataset, reputation=stats), "features")
         features = fitted.outputs["features"]
 
         tuned = ops["tune"](
             dataset=dataset,
             features=features,
+            reputation=stats,
             trials=trials,
             cpus=cpus,
             seed=seed,
@@ -133,18 +148,23 @@ def build_pipeline(image: str | None = None):
         _resources(tuned, "tune", cpu=(cpus, cpus))
 
         trained = ops["train_evaluate"](
-            dataset=dataset, features=features, tuning=tuned.outputs["tuning"]
+            dataset=dataset, features=features, reputation=stats, tuning=tuned.outputs["tuning"]
         )
         _resources(trained, "train-evaluate", cpu=(cpus, cpus))
         model = trained.outputs["model"]
 
         exported = ops["export"](
-            dataset=dataset, features=features, model=model, model_name=model_name
+            dataset=dataset,
+            features=features,
+            reputation=stats,
+            model=model,
+            model_name=model_name,
         )
         _resources(exported, "export")
 
         baselined = _resources(
-            ops["baseline"](dataset=dataset, features=features, model=model), "baseline"
+            ops["baseline"](dataset=dataset, features=features, reputation=stats, model=model),
+            "baseline",
         )
 
         registered = ops["register"](

@@ -10,22 +10,25 @@ import pytest
 
 from spam_core import artifacts
 from spam_core.errors import ArtifactError
-from spam_core.features import FeatureExtractor
+from spam_core.features import FEATURE_SET_VERSION, REPUTATION_NAMES, FeatureExtractor
 
 
-def test_round_trip_keeps_fingerprint_and_vectors(fitted, tmp_path, corpus_records):
+def test_round_trip_keeps_fingerprint_and_vectors(
+    fitted, tmp_path, corpus_records, train_reputation
+):
     path = artifacts.save(fitted, tmp_path / "f.json")
     loaded = artifacts.load(path)
     assert loaded.fingerprint == fitted.fingerprint
     assert loaded == fitted
     records, _ = corpus_records
-    a = FeatureExtractor(fitted).transform_records(records[:50])
-    b = FeatureExtractor(loaded).transform_records(records[:50])
+    a = FeatureExtractor(fitted).transform_records(records[:50], train_reputation)
+    b = FeatureExtractor(loaded).transform_records(records[:50], train_reputation)
     assert np.array_equal(a, b)
     doc = json.loads(path.read_text())
     assert doc["kind"] == "spam-platform/feature-artifacts"
-    assert doc["feature_set"] == "email-524-v1"
-    assert len(doc["feature_names"]) == 524
+    assert doc["feature_set"] == FEATURE_SET_VERSION == "email-528-v2"
+    assert len(doc["feature_names"]) == 528
+    assert tuple(doc["feature_names"][-4:]) == REPUTATION_NAMES
     assert set(doc["stats"]) == set(doc["feature_names"])
 
 
@@ -55,7 +58,7 @@ def test_tampered_content_is_detected(fitted, tmp_path):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d.update(feature_set="email-528-v2"), "feature set 'email-528-v2'"),
+        (lambda d: d.update(feature_set="email-524-v1"), "feature set 'email-524-v1'"),
         (
             lambda d: d["tfidf"].update(
                 vocabulary=d["tfidf"]["vocabulary"][:-1], idf=d["tfidf"]["idf"][:-1]
@@ -82,3 +85,13 @@ def test_a_pickle_is_never_loaded(fitted, tmp_path):
     path.write_bytes(pickle.dumps(fitted))
     with pytest.raises(ArtifactError, match="not valid JSON"):
         artifacts.load(path)
+
+
+def test_reputation_column_stats_come_from_the_point_in_time_history(fitted):
+    """Fitted on the train split's retrieved history, not on the defaults."""
+    s = fitted.stats
+    sender, domain = s["sender_message_count_log"], s["domain_message_count_log"]
+    assert 0.2 < sender.nonzero_fraction < 0.9
+    assert domain.nonzero_fraction >= sender.nonzero_fraction
+    for rate in ("sender_spam_rate", "domain_spam_rate"):
+        assert 0 < s[rate].min < 0.5 < s[rate].max < 1 and s[rate].std > 0.05, rate

@@ -10,6 +10,7 @@ import pytest
 from spam_core.bundle import confidence, find_bundle_dir
 from spam_core.drift import bin_frequencies, build_baseline, psi
 from spam_core.errors import ArtifactError
+from spam_core.features import FEATURE_SET_VERSION
 
 
 @pytest.mark.parametrize(
@@ -59,7 +60,7 @@ def test_baseline_shapes_and_sparse_columns():
         scores=rng.random(200),
         score_split="validation",
         threshold=0.5,
-        feature_set="email-524-v1",
+        feature_set=FEATURE_SET_VERSION,
         features_fingerprint="x",
         created_at=datetime.now(UTC),
     )

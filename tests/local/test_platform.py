@@ -89,7 +89,13 @@ def platform(tmp_path_factory, dataset_dir, corpus_dir):
     url = f"http://127.0.0.1:{ports[0]}"
     try:
         assert result.returncode == 0, result.stdout + result.stderr
-        yield {"env": env, "url": url, "home": home, "up_output": result.stdout}
+        yield {
+            "env": env,
+            "url": url,
+            "transformer_url": f"http://127.0.0.1:{ports[1]}",
+            "home": home,
+            "up_output": result.stdout,
+        }
     finally:
         _cli(env, "down", timeout=120)
 
@@ -113,6 +119,38 @@ def test_up_prints_a_working_curl_and_serves_both_tracks(platform):
     assert httpx.post(f"{platform['url']}/predict", json=SCAM).status_code == 401
     status = _cli(platform["env"], "status").stdout
     assert "running" in status and "200" in status
+
+
+def test_the_feast_repo_under_spam_home_serves_the_reputation(platform):
+    """Training applied and materialized the sender history into $SPAM_HOME/feast (SQLite);
+    the transformer reads it and says so, the gateway reports the feature store ok."""
+    from spam_core.features.spec import FEATURE_SET_VERSION
+    from spam_core.reputation.online import OnlineReputation
+    from spam_core.reputation.repo import FEATURE_STORE_YAML
+
+    repo = platform["home"] / "feast"
+    assert (repo / FEATURE_STORE_YAML).is_file()
+    assert "type: sqlite" in (repo / FEATURE_STORE_YAML).read_text()
+    assert (repo / "online_store.db").is_file()
+    health = httpx.get(f"{platform['transformer_url']}/health", timeout=10)
+    assert health.status_code == 200, health.text
+    assert health.json()["reputation"] == {"status": "healthy", "error": None, "since": None}
+    gateway = httpx.get(f"{platform['url']}/health", timeout=10).json()
+    services = {s["name"]: s["status"] for s in gateway["services"]}
+    assert services["feature_store"] == "ok" and gateway["status"] == "healthy", gateway
+    # the store holds the history: the corpus's senders are known to it
+    from spam_core.ingest import read_records
+
+    records, _ = read_records(platform["home"] / "datasets" / "spamassassin", split="train")
+    stats = OnlineReputation.from_repo(repo).stats(records[:200])
+    assert (stats[:, 0] > 0).sum() > 50
+    # the served models were trained for this feature set
+    import mlflow
+
+    client = mlflow.MlflowClient(f"http://127.0.0.1:{platform['env']['SPAM_MLFLOW_PORT']}")
+    for alias in ("staging", "production"):
+        version = client.get_model_version_by_alias("spam-detector", alias)
+        assert client.get_run(version.run_id).data.tags["feature_set"] == FEATURE_SET_VERSION
 
 
 def test_triton_killed_gives_503_then_the_supervisor_brings_it_back(platform):

@@ -2,8 +2,10 @@
 
 Chain: the ``spam-gateway`` entry point (one uvicorn worker, access log off like the peer's)
 → the ``spam-transformer`` entry point (gRPC) → the bundled tritonserver (python backend,
-dynamic batching) serving two real bundles (tests/transformer/stack.py). The transformer is
-also measured alone (``POST /v1/predict`` with one e-mail), so the gateway's own share shows.
+dynamic batching) serving two real bundles (tests/transformer/stack.py); the transformer reads
+the sender reputation from a SQLite Feast repository holding the corpus's train history
+(default cache). The transformer is also measured alone (``POST /v1/predict`` with one
+e-mail), so the gateway's own share shows.
 
 Load: ``wrk`` with one connection per thread (each thread's requests alternate strictly) and a
 Lua script that POSTs one raw RFC 822 corpus message per request, rotating through the sample,
@@ -145,8 +147,8 @@ def main(corpus: str | None = None) -> dict[str, dict]:
     from tests.gateway.stack import GatewayProcess, local_rows
     from tests.transformer.stack import (
         TransformerProcess,
-        build_bundles,
         corpus_messages,
+        reputation_bundles,
         transformer_env,
         write_triton_repository,
     )
@@ -158,7 +160,7 @@ def main(corpus: str | None = None) -> dict[str, dict]:
         tmp = Path(tmp_name)
         console.print("building the stack: ingest, two bundles, Triton, transformer, gateway…")
         ingest(corpus_dir, tmp / "dataset")
-        bundles = build_bundles(tmp / "dataset", tmp / "bundles")
+        feast_repo, bundles = reputation_bundles(tmp / "dataset", tmp)
         repository = write_triton_repository(bundles, tmp / "triton-repo")
         messages = list(corpus_messages(corpus_dir, MESSAGES_PER_ARCHIVE))
         gateway_bodies = tmp / "gateway.jsonl"
@@ -173,7 +175,7 @@ def main(corpus: str | None = None) -> dict[str, dict]:
 
         with LocalTritonServer([repository], log_dir=tmp / "triton-log") as triton:
             transformer = TransformerProcess(
-                transformer_env(bundles, triton, "grpc"), tmp / "transformer.log"
+                transformer_env(bundles, triton, "grpc", feast_repo), tmp / "transformer.log"
             ).start()
             keys = json.dumps([{"name": "bench", "sha256": hash_key(API_KEY), "role": "viewer"}])
             gateway = GatewayProcess(

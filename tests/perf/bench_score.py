@@ -3,7 +3,9 @@
 Scores every archive of the corpus directory (5,927 messages: the duplicated spam_2 archive is
 scored twice, as a user pointing ``score`` at the folder would) with the real CLI in a
 subprocess, and reports e-mails/s and the subprocess's peak RSS. The model is the newest bundle
-under ``$SPAM_HOME/models`` if there is one, else one trained here with a fixed configuration.
+under ``$SPAM_HOME/models`` if there is one (with the reputation of ``$SPAM_HOME/feast``), else
+one trained here with a fixed configuration on the point-in-time reputation of a Feast
+repository of its own, whose online store (SQLite) ``score --feast-repo`` then reads.
 """
 
 from __future__ import annotations
@@ -23,25 +25,40 @@ from rich.table import Table
 from tests.conftest import SHARED_CORPUS
 
 
-def quick_bundle(corpus: Path, work: Path) -> Path:
-    """A real bundle from the stage functions, with a fixed configuration instead of Tune."""
+def quick_bundle(corpus: Path, work: Path) -> tuple[Path, Path]:
+    """``(bundle, feast repo)``: a real bundle from the stage functions, with a fixed
+    configuration instead of Tune, trained on the reputation history of the repository."""
     from spam_core.ingest import ingest
+    from spam_trainer.reputation import load_reputation, reputation_stage
     from tests.utils.bundles import fixed_bundle
 
     ingest(corpus, work / "dataset")
-    return fixed_bundle(work / "dataset", work)
+    reputation_stage(work / "dataset", work / "reputation", work / "feast")
+    stats = load_reputation(work / "reputation")
+    return fixed_bundle(work / "dataset", work, stats), work / "feast"
 
 
-def _newest_bundle() -> Path | None:
+def _newest_bundle() -> tuple[Path, Path] | None:
+    """The newest bundle of this feature set under $SPAM_HOME/models, and $SPAM_HOME/feast."""
+    import json
+
+    from spam_core.features.spec import FEATURE_SET_VERSION
+
     home = Path(os.environ.get("SPAM_HOME", ".spam-platform"))
-    bundles = sorted((home / "models").glob("*/bundle/bundle.json"))
-    return bundles[-1].parent if bundles else None
+    bundles = [
+        p
+        for p in sorted((home / "models").glob("*/bundle/bundle.json"))
+        if json.loads(p.read_text()).get("feature_set") == FEATURE_SET_VERSION
+    ]
+    if not bundles or not (home / "feast" / "feature_store.yaml").is_file():
+        return None
+    return bundles[-1].parent, home / "feast"
 
 
 def main(corpus: str | None = None) -> dict[str, float]:
     corpus_dir = Path(corpus) if corpus else SHARED_CORPUS
     with tempfile.TemporaryDirectory() as tmp:
-        bundle = _newest_bundle() or quick_bundle(corpus_dir, Path(tmp))
+        bundle, feast_repo = _newest_bundle() or quick_bundle(corpus_dir, Path(tmp))
         out = Path(tmp) / "scores.jsonl"
         cmd = [
             sys.executable,
@@ -54,6 +71,8 @@ def main(corpus: str | None = None) -> dict[str, float]:
             str(bundle),
             "--output",
             str(out),
+            "--feast-repo",
+            str(feast_repo),
         ]
         rss_file = Path(tmp) / "rss"
         timer = shutil.which("time") or (

@@ -11,6 +11,13 @@ the same model bundle (the ``staging`` track, the gateway's default) everywhere:
 * **chain** — the local platform: ``spam-gateway`` ``/predict`` (API key, inference log on) →
   ``spam-transformer`` (gRPC) → the bundled tritonserver (python backend, dynamic batching).
 
+All three compute the same 528 features: the sender reputation block comes from the same SQLite
+Feast repository (the corpus's train history, materialized), each through an
+``OnlineReputation`` with the same cache and retry settings (the transformer's defaults). The
+lookup's own cost — ``OnlineReputation.stats`` for one e-mail, cached and uncached, SQLite and
+(when redis-server is installed) Redis — gets rows of its own
+(:mod:`tests.perf.reputation_cost`).
+
 Load: ``wrk`` (C) with the per-request-timing Lua script of :mod:`tests.perf.bench_gateway`
 (one connection per thread, every request timed with ``CLOCK_MONOTONIC``; p50/p99 from those
 times, not from wrk's coordinated-omission-corrected histogram), at 1 and 16 clients. After a
@@ -38,8 +45,10 @@ from rich.console import Console
 from rich.table import Table
 
 from tests.conftest import SHARED_CORPUS
+from tests.perf import reputation_cost
 from tests.perf.bench_gateway import API_KEY, LUA, WRK, _cpu_ticks, _wrk
 from tests.perf.bench_transformer import _floor
+from tests.perf.reputation_cost import REPUTATION_DEFAULTS
 
 DURATION_S = 5
 """Seconds per round and row."""
@@ -59,7 +68,7 @@ GOALS = {
 class PeerProcess:
     """:mod:`tests.perf.kserve_peer` under KServe's own ModelServer, on a free port."""
 
-    def __init__(self, bundle: Path, tmp: Path) -> None:
+    def __init__(self, bundle: Path, feast_repo: Path, tmp: Path) -> None:
         from spam_trainer.tritonserver import free_port
 
         self.port = free_port()
@@ -73,6 +82,13 @@ class PeerProcess:
             *module,
             "--bundle",
             str(bundle),
+            "--feast_repo",
+            str(feast_repo),
+            *(
+                arg
+                for key, value in REPUTATION_DEFAULTS.items()
+                for arg in (f"--reputation_{key}", str(value))
+            ),
             "--model_name",
             PEER_MODEL,
             "--http_port",
@@ -184,13 +200,14 @@ def _ratios(results: dict) -> dict[str, dict]:
 
 def main(corpus: str | None = None) -> dict:
     from spam_core.ingest import ingest
+    from spam_core.message import parse_raw
     from spam_gateway.app.core.security import hash_key
     from spam_trainer.tritonserver import LocalTritonServer
     from tests.gateway.stack import GatewayProcess
     from tests.transformer.stack import (
         TransformerProcess,
-        build_bundles,
         corpus_messages,
+        reputation_bundles,
         transformer_env,
         write_triton_repository,
     )
@@ -204,7 +221,7 @@ def main(corpus: str | None = None) -> dict:
         tmp = Path(tmp_name)
         console.print("building: ingest, two bundles, Triton repository, KServe peer, chain…")
         ingest(corpus_dir, tmp / "dataset")
-        bundles = build_bundles(tmp / "dataset", tmp / "bundles")
+        feast_repo, bundles = reputation_bundles(tmp / "dataset", tmp)
         repository = write_triton_repository(bundles, tmp / "triton-repo")
         messages = list(corpus_messages(corpus_dir, MESSAGES_PER_ARCHIVE))
         bodies = tmp / "emails.jsonl"
@@ -214,13 +231,19 @@ def main(corpus: str | None = None) -> dict:
         script = tmp / "bench.lua"
         script.write_text(LUA)
 
-        results["floor"] = _floor(bundles[TRACK], messages)
+        results["floor"] = _floor(bundles[TRACK], messages, feast_repo)
+        results["reputation"] = reputation_cost.all_lookup_costs(
+            tmp / "dataset", feast_repo, [parse_raw(raw, i) for i, raw in messages], tmp
+        )
 
-        peer = PeerProcess(bundles[TRACK], tmp).start()
+        peer = PeerProcess(bundles[TRACK], feast_repo, tmp).start()
         try:
             with LocalTritonServer([repository], log_dir=tmp / "triton-log") as triton:
+                # the same reputation settings as the peer's (the defaults), spelled out
+                reputation_env = {f"reputation_{k}": v for k, v in REPUTATION_DEFAULTS.items()}
                 transformer = TransformerProcess(
-                    transformer_env(bundles, triton, "grpc"), tmp / "transformer.log"
+                    transformer_env(bundles, triton, "grpc", feast_repo, **reputation_env),
+                    tmp / "transformer.log",
                 ).start()
                 keys = json.dumps(
                     [{"name": "bench", "sha256": hash_key(API_KEY), "role": "viewer"}]
@@ -293,6 +316,18 @@ def _print(console: Console, results: dict, n_messages: int) -> None:
         "-",
         f"{1e6 / floor['rps']:.0f}",
     )
+    for store, lookups in results["reputation"].items():
+        for state in ("uncached", "cached"):
+            r = lookups[state]
+            table.add_row(
+                f"  of which: reputation lookup, {store}, {state}",
+                "1",
+                f"{r['p50_us'] / 1e3:.3f}",
+                f"{r['p99_us'] / 1e3:.3f}",
+                "-",
+                "-",
+                f"{r['p50_us']:.0f}",
+            )
     names = {
         "peer": "peer: KServe 0.21 model server, v1 predict",
         "chain": "chain: gateway → transformer (gRPC) → Triton",
@@ -328,7 +363,11 @@ def _print(console: Console, results: dict, n_messages: int) -> None:
         f"{os.cpu_count()} CPUs shared by wrk and the servers; chain CPU = gateway + transformer "
         f"+ Triton (server and python-backend stubs); {ROUNDS} alternating rounds of "
         f"{DURATION_S} s per row after {WARMUP_S} s of warm-up (p50/p99: median of the rounds). "
-        "Floor: req/s = 1 / mean time, CPU = mean time."
+        "Floor: req/s = 1 / mean time, CPU = mean time. Reputation lookup: "
+        "OnlineReputation.stats of one e-mail (sender + domain), in process, p50/p99 over the "
+        "benchmark's e-mails; uncached = cache off (one online-store read per e-mail), cached = "
+        f"both entities in the {REPUTATION_DEFAULTS['cache_ttl_s']:g} s cache; its CPU column "
+        "is the p50."
     )
 
 

@@ -1,12 +1,13 @@
 """Transformer latency and throughput through the real Triton, gRPC vs HTTP, real corpus e-mails.
 
-Stack: two real model bundles (tests/transformer/stack.py), the bundled tritonserver (python
-backend, dynamic batching) serving both, and the real ``spam-transformer`` entry point (one
-uvicorn worker) per protocol. Load: ``wrk`` (C, one connection per thread, so each thread's
-requests alternate strictly) with a Lua script that POSTs one real message per request (raw
-RFC 822, rotating through the corpus sample) and times every request itself with
-``clock_gettime(CLOCK_MONOTONIC)`` through LuaJIT's FFI; the percentiles below come from those
-per-request times, not from wrk's own (coordinated-omission-corrected) histogram.
+Stack: two real model bundles (tests/transformer/stack.py, trained on the point-in-time sender
+reputation of a SQLite Feast repository), the bundled tritonserver (python backend, dynamic
+batching) serving both, and the real ``spam-transformer`` entry point (one uvicorn worker, the
+reputation from that repository's online store, default cache) per protocol. Load: ``wrk`` (C, one
+connection per thread, so each thread's requests alternate strictly) with a Lua script that POSTs
+one real message per request (raw RFC 822, rotating through the corpus sample) and times every
+request itself with ``clock_gettime(CLOCK_MONOTONIC)`` through LuaJIT's FFI; the percentiles below
+come from those per-request times, not from wrk's own (coordinated-omission-corrected) histogram.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tests.conftest import SHARED_CORPUS
 
 # the Lua script and runner are the gateway benchmark's (a path from BENCH_PATH, per-request timing)
 from tests.perf.bench_gateway import LUA, WRK, _wrk
+from tests.perf.reputation_cost import REPUTATION_DEFAULTS
 
 DURATION_S = 8
 WARMUP_S = 2
@@ -33,19 +35,36 @@ PROTOCOLS = ("grpc", "http")
 MESSAGES_PER_ARCHIVE = 200
 
 
-def _floor(bundle_dir: Path, messages: list[tuple[str, str]]) -> dict[str, float]:
-    """In process, one core: parse + features + onnxruntime, one e-mail at a time."""
+def online_reputation(feast_repo: Path):
+    """An ``OnlineReputation`` on ``feast_repo`` set up as the transformer sets up its own
+    (default cache and retry settings), its connection opened."""
+    from spam_core.reputation.online import OnlineReputation
+
+    reputation = OnlineReputation.from_repo(feast_repo, **REPUTATION_DEFAULTS)
+    reputation.warm_up()
+    return reputation
+
+
+def _floor(bundle_dir: Path, messages: list[tuple[str, str]], feast_repo: Path) -> dict[str, float]:
+    """In process, one core: parse + features (reputation from the online store, cached as
+    the transformer caches) + onnxruntime, one e-mail at a time."""
     from spam_core.bundle import ModelBundle
     from spam_core.message import parse_raw
 
     bundle = ModelBundle.load(bundle_dir)
+    reputation = online_reputation(feast_repo)
+
+    def score(email_id: str, raw: str) -> None:
+        record = parse_raw(raw, email_id)
+        bundle.predict_matrix(bundle.extractor.transform_record(record, reputation)[None])
+
     for email_id, raw in messages[:100]:  # warm-up
-        bundle.predict_matrix(bundle.extractor.transform_record(parse_raw(raw, email_id))[None])
+        score(email_id, raw)
     times = []
     for _ in range(2):
         for email_id, raw in messages:
             started = time.perf_counter()
-            bundle.predict_matrix(bundle.extractor.transform_record(parse_raw(raw, email_id))[None])
+            score(email_id, raw)
             times.append(time.perf_counter() - started)
     return _summary(times)
 
@@ -90,8 +109,8 @@ def main(corpus: str | None = None) -> dict:
     from tests.transformer.stack import (
         TRITON_MODELS,
         TransformerProcess,
-        build_bundles,
         corpus_messages,
+        reputation_bundles,
         transformer_env,
         write_triton_repository,
     )
@@ -103,7 +122,7 @@ def main(corpus: str | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-transformer-") as tmp_name:
         tmp = Path(tmp_name)
         ingest(corpus_dir, tmp / "dataset")
-        bundles = build_bundles(tmp / "dataset", tmp / "bundles")
+        feast_repo, bundles = reputation_bundles(tmp / "dataset", tmp)
         repo = write_triton_repository(bundles, tmp / "triton")
         messages = list(corpus_messages(corpus_dir, MESSAGES_PER_ARCHIVE))
         bodies = tmp / "bodies.jsonl"
@@ -113,9 +132,11 @@ def main(corpus: str | None = None) -> dict:
                 fh.write(json.dumps(doc) + "\n")
         script = tmp / "bench.lua"
         script.write_text(LUA)
-        results["floor"] = _floor(bundles["production"], messages)
+        results["floor"] = _floor(bundles["production"], messages, feast_repo)
         extractor = FeatureExtractor(_load_features(bundles["production"]))
-        matrix = extractor.transform_records([parse_raw(r, i) for i, r in messages[:200]])
+        matrix = extractor.transform_records(
+            [parse_raw(r, i) for i, r in messages[:200]], online_reputation(feast_repo)
+        )
         with contextlib.ExitStack() as stack:
             triton = stack.enter_context(
                 LocalTritonServer([repo], log_dir=tmp / "triton-log", startup_timeout=90)
@@ -124,7 +145,7 @@ def main(corpus: str | None = None) -> dict:
             servers = {
                 protocol: stack.enter_context(
                     TransformerProcess(
-                        transformer_env(bundles, triton, protocol),
+                        transformer_env(bundles, triton, protocol, feast_repo),
                         tmp / f"transformer-{protocol}.log",
                     )
                 )

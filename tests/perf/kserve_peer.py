@@ -2,13 +2,17 @@
 
 A ``kserve.Model`` whose ``predict`` takes the e-mail JSON (``{"email_id", "raw"}`` or
 ``{"email_id", "subject", "body", "sender", "date"?}``, alone or as v1 ``{"instances": [...]}``),
-runs the same spam_core parsing and features and the same ONNX model (onnxruntime, through
-:class:`spam_core.bundle.ModelBundle`) in process, and answers what the gateway answers
-(label, probability, confidence, model name and version). Benchmark code, not product.
+runs the same spam_core parsing and features — including the sender reputation lookup, through
+an :class:`~spam_core.reputation.online.OnlineReputation` on the same Feast repository with the
+same cache settings as the transformer (``--feast_repo``, ``--reputation_cache_ttl_s``,
+``--reputation_cache_size``, ``--reputation_retry_after_s``; defaults: the transformer's) — and
+the same ONNX model (onnxruntime, through :class:`spam_core.bundle.ModelBundle`) in process,
+and answers what the gateway answers (label, probability, confidence, model name and version).
+Benchmark code, not product.
 
 Run as the KServe CLI runs a model (KServe's own flags, parsed by ``kserve.model_server``)::
 
-    python -m tests.perf.kserve_peer --bundle DIR --model_name spam-detector \\
+    python -m tests.perf.kserve_peer --bundle DIR --feast_repo REPO --model_name spam-detector \\
         --http_port 8080 --enable_grpc false --enable_latency_logging false \\
         --log_config_file quiet.json
 
@@ -33,7 +37,9 @@ from kserve.errors import InvalidInput
 
 from spam_core.bundle import ModelBundle, confidence
 from spam_core.errors import InvalidEmailError
+from spam_core.features import ReputationSource
 from spam_core.message import parse_fields, parse_raw
+from tests.perf.reputation_cost import REPUTATION_DEFAULTS
 
 
 def quiet_log_config() -> dict[str, Any]:
@@ -47,11 +53,13 @@ def quiet_log_config() -> dict[str, Any]:
 
 
 class SpamPeerModel(kserve.Model):
-    """parse + features + onnxruntime in the model server's own process."""
+    """parse + features (reputation from the Feast online store) + onnxruntime in the model
+    server's own process."""
 
-    def __init__(self, name: str, bundle_dir: Path) -> None:
+    def __init__(self, name: str, bundle_dir: Path, reputation: ReputationSource) -> None:
         super().__init__(name)
         self.bundle_dir = bundle_dir
+        self.reputation = reputation
         self.bundle: ModelBundle | None = None
         self.load()
 
@@ -89,9 +97,9 @@ class SpamPeerModel(kserve.Model):
         records = [self._record(e) for e in emails]
         extractor = bundle.extractor
         if len(records) == 1:
-            matrix = extractor.transform_record(records[0])[None]
+            matrix = extractor.transform_record(records[0], self.reputation)[None]
         else:
-            matrix = extractor.transform_records(records)
+            matrix = extractor.transform_records(records, self.reputation)
         threshold = bundle.threshold
         out = []
         for record, p in zip(records, bundle.predict_matrix(matrix).tolist(), strict=True):
@@ -111,6 +119,9 @@ class SpamPeerModel(kserve.Model):
 def main() -> None:
     parser = argparse.ArgumentParser(parents=[kserve.model_server.parser])
     parser.add_argument("--bundle", type=Path, help="model bundle directory")
+    parser.add_argument("--feast_repo", type=Path, help="Feast repository of the sender reputation")
+    for key, default in REPUTATION_DEFAULTS.items():
+        parser.add_argument(f"--reputation_{key}", type=type(default), default=default)
     parser.add_argument(
         "--write_log_config", type=Path, help="write quiet_log_config() as JSON there and exit"
     )
@@ -118,9 +129,16 @@ def main() -> None:
     if args.write_log_config:
         args.write_log_config.write_text(json.dumps(quiet_log_config(), indent=1))
         return
-    if args.bundle is None:
-        parser.error("--bundle is required")
-    model = SpamPeerModel(args.model_name, args.bundle)
+    if args.bundle is None or args.feast_repo is None:
+        parser.error("--bundle and --feast_repo are required")
+    from spam_core.reputation.online import OnlineReputation
+
+    reputation = OnlineReputation.from_repo(
+        args.feast_repo,
+        **{key: getattr(args, f"reputation_{key}") for key in REPUTATION_DEFAULTS},
+    )
+    reputation.warm_up()  # as the transformer's start-up: the store's connection is open
+    model = SpamPeerModel(args.model_name, args.bundle, reputation)
     kserve.ModelServer().start([model])
 
 

@@ -16,16 +16,20 @@ RECOMPILE = "uv run python -m pipelines.spam_training.compile"
 # task -> the tasks whose outputs it consumes (the wiring, not just the order)
 UPSTREAM = {
     "ingest": set(),
-    "features": {"ingest"},
-    "tune": {"ingest", "features"},
-    "train-evaluate": {"ingest", "features", "tune"},
-    "export": {"ingest", "features", "train-evaluate"},
-    "baseline": {"ingest", "features", "train-evaluate"},
+    "reputation": {"ingest"},
+    "features": {"ingest", "reputation"},
+    "tune": {"ingest", "reputation", "features"},
+    "train-evaluate": {"ingest", "reputation", "features", "tune"},
+    "export": {"ingest", "reputation", "features", "train-evaluate"},
+    "baseline": {"ingest", "reputation", "features", "train-evaluate"},
     "register": {"ingest", "tune", "train-evaluate", "export", "baseline"},
 }
+# the steps that build feature matrices, all from the one point-in-time retrieval
+READS_REPUTATION = ("features", "tune", "train-evaluate", "export", "baseline")
 # the stage function each component body calls (the CLI's `train` calls the same ones)
 STAGE_CALLS = {
     "ingest": "ingest_corpus(",
+    "reputation": "reputation_stage(",
     "features": "features_stage(",
     "tune": "tune_stage(",
     "train-evaluate": "train_stage(",
@@ -88,7 +92,7 @@ def test_compiled_files_are_versioned_by_name():
         assert int(m.group(1)) <= VERSION, f"{name} is newer than VERSION = {VERSION}"
 
 
-def test_seven_tasks_wired_in_order(spec, tasks):
+def test_eight_tasks_wired_in_order(spec, tasks):
     assert spec["pipelineInfo"]["name"] == PIPELINE_NAME
     assert set(tasks) == set(UPSTREAM)
     for name, task in tasks.items():
@@ -109,6 +113,7 @@ def test_seven_tasks_wired_in_order(spec, tasks):
             del pending[t]
     assert done == [
         "ingest",
+        "reputation",
         "features",
         "tune",
         "train-evaluate",
@@ -119,7 +124,7 @@ def test_seven_tasks_wired_in_order(spec, tasks):
 
 
 def test_every_step_runs_the_trainer_image_and_installs_nothing(spec, tasks, executors):
-    assert len(executors) == len(tasks) == 7
+    assert len(executors) == len(tasks) == 8
     for name in tasks:
         container = _executor(spec, name)
         assert container["image"] == DEFAULT_TRAINER_IMAGE, name
@@ -129,11 +134,31 @@ def test_every_step_runs_the_trainer_image_and_installs_nothing(spec, tasks, exe
         assert STAGE_CALLS[name] in command, f"{name} does not call {STAGE_CALLS[name]}"
 
 
+def test_reputation_step_and_its_stats_artifact(spec, tasks):
+    """feast_repo reaches the reputation step; its stats artifact feeds every step that builds
+    feature matrices (as ``load_reputation``)."""
+    rep = tasks["reputation"]
+    assert rep["inputs"]["parameters"]["feast_repo"] == {"componentInputParameter": "feast_repo"}
+    assert rep["inputs"]["artifacts"]["dataset"]["taskOutputArtifact"]["producerTask"] == "ingest"
+    outputs = spec["components"][rep["componentRef"]["name"]]["outputDefinitions"]["artifacts"]
+    assert set(outputs) == {"stats"}
+    for name in READS_REPUTATION:
+        source = tasks[name]["inputs"]["artifacts"]["reputation"]["taskOutputArtifact"]
+        assert source == {"outputArtifactKey": "stats", "producerTask": "reputation"}, name
+        command = " ".join(_executor(spec, name)["command"])
+        assert "load_reputation(Path(reputation.path))" in command, name
+    assert "reputation" not in tasks["register"]["inputs"]["artifacts"]
+    body = " ".join(_executor(spec, "reputation")["command"])
+    # empty feast_repo: a private repository, point-in-time only, no online store updated
+    assert "online=bool(feast_repo)" in body and "no online store is updated" in body
+
+
 def test_pipeline_parameters_and_defaults(spec):
     params = spec["root"]["inputDefinitions"]["parameters"]
     defaults = {k: v.get("defaultValue") for k, v in params.items()}
     assert defaults == {
         "corpus": PUBLIC_CORPUS_URL,
+        "feast_repo": "",
         "trials": 20,
         "cpus": "4",
         "seed": 42,
@@ -146,6 +171,7 @@ def test_pipeline_parameters_and_defaults(spec):
         "gate_roc_auc_min": 0.99,
     }
     assert params["register"]["parameterType"] == "BOOLEAN"
+    assert params["feast_repo"]["parameterType"] == "STRING"
     # resource placeholders resolve from string parameters only (KFP driver)
     assert params["cpus"]["parameterType"] == "STRING"
     outputs = spec["root"]["outputDefinitions"]
@@ -173,7 +199,7 @@ def test_trainer_image_override(tmp_path, monkeypatch):
     out = tmp_path / "p.yaml"
     assert main(["--image", "registry.example/trainer:flag", "--out", str(out)]) == 0
     text = out.read_text()
-    assert text.count("image: registry.example/trainer:flag") == 7
+    assert text.count("image: registry.example/trainer:flag") == 8
     assert DEFAULT_TRAINER_IMAGE not in text
 
 

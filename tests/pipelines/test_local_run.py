@@ -1,9 +1,11 @@
 """``spam-training`` end to end on this machine: kfp.local SubprocessRunner(use_venv=False).
 
 One run on a small sample of real SpamAssassin messages (150 ham + 80 spam), 2 Ray Tune
-trials, 1 CPU, against a real MLflow SQLite store, is shared by the tests of this module.
-Low quality gates let the version take alias ``staging``; the register step run again on the
-same artifacts with the default-or-stricter gates shows the no-alias path.
+trials, 1 CPU, against a real MLflow SQLite store and a local Feast repository (SQLite online
+store) given as ``feast_repo``, is shared by the tests of this module. Low quality gates let
+the version take alias ``staging``; the register step run again on the same artifacts with the
+default-or-stricter gates shows the no-alias path; the reputation step run again with an empty
+``feast_repo`` shows the private-repository path.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
+from spam_core.features import REPUTATION_NAMES, STAT_COLUMNS
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -28,7 +32,16 @@ pytestmark = pytest.mark.slow
 MODEL = "spam-detector-pipeline-test"
 N_HAM, N_SPAM = 150, 80
 LOW_GATES = {"gate_f1_min": 0.5, "gate_roc_auc_min": 0.5}
-STEPS = ("ingest", "features", "tune", "train-evaluate", "export", "baseline", "register")
+STEPS = (
+    "ingest",
+    "reputation",
+    "features",
+    "tune",
+    "train-evaluate",
+    "export",
+    "baseline",
+    "register",
+)
 
 
 def small_corpus(corpus_dir: Path, out: Path, n_ham: int = N_HAM, n_spam: int = N_SPAM) -> Path:
@@ -57,6 +70,7 @@ class LocalRun:
     run_dir: Path
     tracking_uri: str
     home: Path
+    feast_repo: Path
     seconds: float
 
     def artifact(self, step: str, name: str) -> Path:
@@ -88,11 +102,16 @@ def local_run(corpus_dir, tmp_path_factory):
     (tmp / "tmp").mkdir()
     mp.setenv("TMPDIR", str(tmp / "tmp"))  # kfp's `mktemp -d` per step, the steps' temp dirs
     mp.delenv("MLFLOW_TRACKING_URI", raising=False)  # the pipeline parameter sets it
+    from spam_core.reputation.repo import write_local_repo
+
+    feast_repo = tmp / "feast"
+    write_local_repo(feast_repo)  # the "mounted" repository; its online store starts empty
     started = time.perf_counter()
     try:
         task = run_local(
             tmp / "runs",
             corpus=str(corpus),
+            feast_repo=str(feast_repo),
             trials=2,
             cpus=1,
             seed=42,
@@ -105,7 +124,7 @@ def local_run(corpus_dir, tmp_path_factory):
         seconds = time.perf_counter() - started
         outputs = dict(task.outputs)
         run_dir = Path(outputs["bundle"].path).parents[1]
-        yield LocalRun(outputs, run_dir, uri, tmp / "home", seconds)
+        yield LocalRun(outputs, run_dir, uri, tmp / "home", feast_repo, seconds)
     finally:
         mp.undo()
         local_config.LocalExecutionConfig.instance = None
@@ -121,8 +140,14 @@ def test_every_step_succeeds_and_writes_its_artifacts(local_run):
     assert manifest["totals"]["messages"] == N_HAM + N_SPAM
     assert (dataset / "emails.parquet").is_file()
 
+    stats = pd.read_parquet(local_run.artifact("reputation", "stats"))
+    assert list(stats.columns) == ["email_id", "split", *STAT_COLUMNS]
+    assert len(stats) == N_HAM + N_SPAM and set(stats["split"]) == {"train", "validation", "test"}
+    assert (stats["domain_messages"] > 0).any()  # real history, not only zeros
+
     features = json.loads(local_run.artifact("features", "features").read_text())
-    assert len(features["feature_names"]) == 524
+    assert len(features["feature_names"]) == 528
+    assert tuple(features["feature_names"][-4:]) == REPUTATION_NAMES
 
     tuning = local_run.artifact("tune", "tuning")
     assert json.loads((tuning / "tune.json").read_text())["trials"] == 2
@@ -142,7 +167,7 @@ def test_every_step_succeeds_and_writes_its_artifacts(local_run):
     baseline = json.loads(local_run.artifact("baseline", "baseline").read_text())
     assert baseline["kind"] == "spam-platform/drift-baseline"
     assert baseline["n_rows"] == manifest["splits"]["train"]["messages"]
-    assert len(baseline["features"]) == 524
+    assert len(baseline["features"]) == 528
 
 
 def test_bundle_is_complete_and_parity_checked(local_run):
@@ -238,3 +263,60 @@ print("RESULT " + json.dumps(list(out)))
     tags = client.get_model_version(MODEL, "2").tags
     assert tags["gate"] == "failed" and "F1" in tags["gate_failures"]
     assert json.loads((Path(args["out"]) / "bundle.json").read_text())["run_id"] == run_id
+
+
+def _train_totals(dataset: Path) -> tuple[list, dict[str, list[int]]]:
+    from spam_core.ingest import read_records
+
+    records, labels = read_records(dataset, split="train")
+    totals: dict[str, list[int]] = {}
+    for record, label in zip(records, labels, strict=True):
+        if record.sender_domain:
+            t = totals.setdefault(record.sender_domain, [0, 0])
+            t[0] += 1
+            t[1] += label == "spam"
+    return records, totals
+
+
+def test_reputation_step_fills_the_given_online_store(local_run):
+    from spam_core.reputation.online import OnlineReputation
+
+    records, totals = _train_totals(local_run.artifact("ingest", "dataset"))
+    busy = sorted(totals, key=lambda d: -totals[d][0])[:5]
+    assert totals[busy[0]][0] >= 3
+    probe = [next(r for r in records if r.sender_domain == d) for d in busy]
+    online = OnlineReputation.from_repo(local_run.feast_repo).stats(probe)
+    assert online[:, 2:].tolist() == [totals[d] for d in busy]
+    meta = json.loads((local_run.run_dir / "reputation" / "executor_output.json").read_text())[
+        "artifacts"
+    ]["stats"]["artifacts"][0]["metadata"]
+    assert meta["online_store_updated"] is True and meta["feast_repo"] == str(local_run.feast_repo)
+    assert meta["domains"] == len(totals)
+
+
+def test_empty_feast_repo_means_a_private_repository(local_run, tmp_path):
+    """The reputation component with ``feast_repo=""``: the same point-in-time stats from a
+    throw-away SQLite repository, no online store updated; a path that is not a repository
+    fails the step instead of creating one inside the pod."""
+    from kfp.dsl import Artifact, Dataset
+
+    from pipelines.spam_training.components import reputation
+
+    dataset = Dataset(uri=str(local_run.artifact("ingest", "dataset")))
+    stats = Artifact(uri=str(tmp_path / "stats"))
+    before = (local_run.feast_repo / "online_store.db").stat().st_mtime_ns
+    reputation(dataset=dataset, feast_repo="", stats=stats)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(stats.path), pd.read_parquet(local_run.artifact("reputation", "stats"))
+    )
+    assert stats.metadata["online_store_updated"] is False
+    assert (local_run.feast_repo / "online_store.db").stat().st_mtime_ns == before
+    assert not list(tmp_path.glob("**/feature_store.yaml"))  # nothing left behind
+
+    with pytest.raises(FileNotFoundError, match=r"no feature_store\.yaml"):
+        reputation(
+            dataset=dataset,
+            feast_repo=str(tmp_path / "not-a-repo"),
+            stats=Artifact(uri=str(tmp_path / "s2")),
+        )
+    assert not (tmp_path / "not-a-repo").exists()

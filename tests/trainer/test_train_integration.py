@@ -1,7 +1,9 @@
 """Train -> MLflow (real SQLite store) -> register -> gates -> promote -> score, end to end.
 
 One short real training (2 Ray Tune trials, few rounds) on the ingested shared corpus is
-shared by the tests of this module.
+shared by the tests of this module. Its reputation stage writes the Feast repository at the
+default place ($SPAM_HOME/feast, SQLite online store), which promote, score and the pyfunc
+model then read.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typer.testing import CliRunner
 
 from spam_core.bundle import ModelBundle
 from spam_trainer.cli import app
+from spam_trainer.reputation import load_reputation
 
 pytestmark = pytest.mark.slow
 
@@ -133,8 +136,67 @@ def test_bundle_parity_triton_layout_and_baseline(trained):
     records, _ = read_records(work.parent / "datasets" / "spamassassin", split="test")
     model = xgb.XGBClassifier()
     model.load_model(work / "bundle" / "xgboost.json")
-    x = bundle.extractor.transform_records(records)
+    x = bundle.extractor.transform_records(records, load_reputation(work))
     assert np.max(np.abs(bundle.predict_matrix(x) - model.predict_proba(x)[:, 1])) <= 1e-5
+
+
+def test_reputation_stage_ran_and_the_model_reads_528_features(trained, env):
+    """Stats retrieved point-in-time, the online store materialized, the bundle and its ONNX /
+    Triton input 528 wide, the last 4 columns the reputation features."""
+    import pandas as pd
+
+    from spam_core.features import N_FEATURES, REPUTATION_NAMES, STAT_COLUMNS
+    from spam_core.features.reputation import reputation_keys
+    from spam_core.ingest import read_records
+    from spam_core.reputation.online import OnlineReputation
+    from spam_trainer.onnx_export import INPUT_NAME, session
+    from spam_trainer.reputation import STATS_FILE
+    from spam_trainer.triton import read_model_config
+
+    work, _ = trained
+    stats = pd.read_parquet(work / STATS_FILE)
+    assert len(stats) == 4810 and list(stats.columns) == ["email_id", "split", *STAT_COLUMNS]
+    assert (stats["sender_messages"] > 0).mean() > 0.2
+    assert (work / "reputation" / "history" / "sender_history.parquet").is_file()
+
+    # the online store at $SPAM_HOME/feast holds every train sender's totals
+    feast = env / "feast"
+    assert (feast / "feature_store.yaml").is_file() and (feast / "online_store.db").is_file()
+    records, labels = read_records(env / "datasets" / "spamassassin", split="train")
+    totals: dict[str, list[int]] = {}
+    for r, label in zip(records, labels, strict=True):
+        if r.sender_address:
+            t = totals.setdefault(r.sender_address, [0, 0])
+            t[0] += 1
+            t[1] += label == "spam"
+    busy = sorted(totals, key=lambda s: -totals[s][0])[:3]
+    probe = [next(r for r in records if r.sender_address == s) for s in busy]
+    assert [reputation_keys(r)[0] for r in probe] == busy
+    online = OnlineReputation.from_repo(feast).stats(probe)
+    assert online[:, :2].tolist() == [totals[s] for s in busy]
+
+    bundle = ModelBundle.load(work / "bundle")
+    names = json.loads((work / "bundle" / "features.json").read_text())["feature_names"]
+    assert len(names) == N_FEATURES == 528
+    assert tuple(names[-4:]) == REPUTATION_NAMES
+    assert bundle.meta.n_features == 528 and bundle.meta.feature_set == "email-528-v2"
+    (features_input,) = session((work / "bundle" / "model.onnx").read_bytes()).get_inputs()
+    assert features_input.name == INPUT_NAME and features_input.shape[1] == 528
+    config = read_model_config(work / "bundle" / "triton" / "spam-detector" / "config.pbtxt")
+    assert list(config.input[0].dims) == [528]
+    # the reputation columns carry weight in the trained model
+    import xgboost as xgb
+
+    model = xgb.XGBClassifier()
+    model.load_model(work / "bundle" / "xgboost.json")
+    gain = model.get_booster().get_score(importance_type="gain")
+    assert any(f"f{i}" in gain for i in range(N_FEATURES - 4, N_FEATURES)), sorted(gain)[-10:]
+
+    client = _client()
+    version = client.get_model_version_by_alias("spam-detector", "staging")
+    run = client.get_run(version.run_id)
+    assert run.data.metrics["time_reputation_s"] > 0
+    assert run.data.tags["feature_set"] == "email-528-v2"
 
 
 def test_gate_not_met_leaves_no_alias(trained, env):
@@ -287,12 +349,16 @@ def test_score_refuses_missing_and_corrupt_models(trained, tmp_path, corpus_dir)
     assert not (tmp_path / "o.jsonl").exists()
 
 
-def test_registered_pyfunc_serves_raw_and_field_emails(trained):
+def test_registered_pyfunc_serves_raw_and_field_emails(trained, env, monkeypatch):
     import mlflow.pyfunc
     import pandas as pd
 
+    from spam_core.reputation.online import OnlineReputation
+
     _client()
+    monkeypatch.setenv("SPAM_FEAST_REPO", str(env / "feast"))
     model = mlflow.pyfunc.load_model("models:/spam-detector@staging")
+    assert isinstance(model.unwrap_python_model().reputation, OnlineReputation)
     frame = pd.DataFrame(
         [
             {

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import xgboost as xgb
 
-from spam_core.features import N_FEATURES
+from spam_core.features import FEATURE_SET_VERSION, N_FEATURES
 from spam_trainer.onnx_export import ParityError, check_parity, session, to_onnx
 from spam_trainer.tune import search_space, xgb_params
 
@@ -62,7 +62,7 @@ def test_onnx_export_matches_xgboost(small_model):
     assert parity.ok and parity.max_abs_diff < 1e-6
     inputs = session(proto.SerializeToString()).get_inputs()
     assert inputs[0].name == "features" and inputs[0].shape[1] == N_FEATURES
-    assert {p.key: p.value for p in proto.metadata_props}["feature_set"] == "email-524-v1"
+    assert {p.key: p.value for p in proto.metadata_props}["feature_set"] == FEATURE_SET_VERSION
 
 
 def test_parity_guard_rejects_an_unfaithful_export(small_model):

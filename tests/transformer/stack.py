@@ -9,6 +9,11 @@
   (``spam-detector-staging``, ``spam-detector-production``), as the local platform serves them.
 * :class:`TransformerProcess` — the real ``spam-transformer`` entry point as a subprocess;
   :class:`InProcessTransformer` — the same app under uvicorn in a thread of this process.
+* :func:`reputation_bundles` — the training's reputation stage into a Feast repository (SQLite,
+  or Redis with ``redis=``) and two bundles trained on its point-in-time statistics: what a
+  benchmark needs before it can start a transformer.
+* :func:`known_sender` — the train split's most prolific spam sender and the reputation values
+  the online store must give for it, computed here from the labels (not through Feast).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from spam_core.features.spec import REPUTATION_NAMES
+
 TRACKS = ("staging", "production")
 TRITON_MODELS = {"staging": "spam-detector-staging", "production": "spam-detector-production"}
 
@@ -46,8 +53,9 @@ PLANS = {
 }
 
 
-def build_bundles(dataset_dir: Path, out_dir: Path) -> dict[str, Path]:
-    """``{track: bundle dir}`` (bundle.json, features.json, model.onnx, triton/)."""
+def build_bundles(dataset_dir: Path, out_dir: Path, reputation) -> dict[str, Path]:
+    """``{track: bundle dir}`` (bundle.json, features.json, model.onnx, triton/);
+    ``reputation``: the point-in-time stats of the dataset's e-mails (``train_reputation``)."""
     import xgboost as xgb
 
     from spam_core.bundle import BundleMeta, write_meta
@@ -56,8 +64,8 @@ def build_bundles(dataset_dir: Path, out_dir: Path) -> dict[str, Path]:
     from spam_trainer.train import features_stage as fit_features_stage
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    features = fit_features_stage(dataset_dir, out_dir)
-    data = build_matrices(dataset_dir, features)
+    features = fit_features_stage(dataset_dir, out_dir, reputation)
+    data = build_matrices(dataset_dir, features, reputation)
     x_all, y_all = data.train_and_validation()
     bundles = {}
     for track, plan in PLANS.items():
@@ -94,6 +102,112 @@ def build_bundles(dataset_dir: Path, out_dir: Path) -> dict[str, Path]:
     return bundles
 
 
+def reputation_bundles(
+    dataset_dir: Path, out_dir: Path, *, redis: str | None = None
+) -> tuple[Path, dict[str, Path]]:
+    """``(feast repo, {track: bundle dir})``: the reputation stage (apply, point-in-time
+    retrieval, materialize) into ``out_dir/feast`` (SQLite online store, or the Redis at the
+    Feast connection string ``redis``), then :func:`build_bundles` on those statistics."""
+    from spam_core.reputation.repo import write_local_repo
+    from spam_trainer.reputation import load_reputation, reputation_stage
+
+    repo = out_dir / "feast"
+    if redis:
+        write_local_repo(repo, redis=redis)
+    reputation_stage(dataset_dir, out_dir / "reputation-work", repo)
+    stats = load_reputation(out_dir / "reputation-work")
+    return repo, build_bundles(dataset_dir, out_dir / "bundles", stats)
+
+
+def redis_feast_repo(dataset_dir: Path, out_dir: Path, redis: str) -> Path:
+    """A Feast repository whose online store is the Redis at ``redis`` (a Feast connection
+    string), with the train history applied and materialized into it."""
+    from spam_core.reputation.repo import write_local_repo
+    from spam_trainer.reputation import reputation_stage
+
+    repo = out_dir / "feast-redis"
+    write_local_repo(repo, redis=redis)
+    reputation_stage(dataset_dir, out_dir / "reputation-work", repo)
+    return repo
+
+
+DEFAULT_REPUTATION = dict(zip(REPUTATION_NAMES, (0.0, 0.5, 0.0, 0.5), strict=True))
+"""The spec's documented values for a sender (and domain) the store does not know."""
+
+
+@dataclass(frozen=True)
+class KnownSender:
+    """A sender with train history and what the store knows of it (counted from the labels)."""
+
+    address: str
+    domain: str
+    messages: int
+    spam: int
+    domain_messages: int
+    domain_spam: int
+
+    @property
+    def expected(self) -> dict[str, float]:
+        """The reputation features by name: log(1 + n) and (spam + 1) / (n + 2)."""
+        return {
+            "sender_message_count_log": float(np.log1p(self.messages)),
+            "sender_spam_rate": (self.spam + 1) / (self.messages + 2),
+            "domain_message_count_log": float(np.log1p(self.domain_messages)),
+            "domain_spam_rate": (self.domain_spam + 1) / (self.domain_messages + 2),
+        }
+
+    def email(self, email_id: str = "known-sender") -> dict[str, str]:
+        """An API e-mail (fields form) from this sender."""
+        return {
+            "email_id": email_id,
+            "subject": "Your exclusive offer inside",
+            "body": "Dear friend, see the offer at http://offers.example/now today.",
+            "sender": f"Offers <{self.address}>",
+            "date": "Tue, 03 Sep 2002 10:15:00 +0200",
+        }
+
+
+UNKNOWN_SENDER = {
+    "email_id": "unknown-sender",
+    "subject": "Lunch tomorrow?",
+    "body": "Hi, are we still on for lunch tomorrow at noon?",
+    "sender": "Nobody New <first.timer@never-seen-before.example>",
+    "date": "Tue, 03 Sep 2002 10:15:00 +0200",
+}
+"""An e-mail whose sender and sender domain have no history at all."""
+
+
+def known_sender(dataset_dir: Path) -> KnownSender:
+    """The train split's sender with the most spam (then the most e-mails): its reputation is
+    far from the defaults, so a lookup that silently fell back to them shows."""
+    from collections import Counter
+
+    from spam_core.ingest import read_records
+
+    records, labels = read_records(dataset_dir, split="train")
+    messages: Counter[str] = Counter()
+    spam: Counter[str] = Counter()
+    domains: dict[str, str] = {}
+    for record, label in zip(records, labels, strict=True):
+        domains[record.sender_address] = record.sender_domain
+        for key in (f"a:{record.sender_address}", f"d:{record.sender_domain}"):
+            if key[2:]:
+                messages[key] += 1
+                spam[key] += label == "spam"
+    senders = [k for k in messages if k.startswith("a:")]
+    best = max(senders, key=lambda k: (spam[k], messages[k], k))
+    address = best[2:]
+    domain = domains[address]
+    return KnownSender(
+        address=address,
+        domain=domain,
+        messages=messages[best],
+        spam=spam[best],
+        domain_messages=messages[f"d:{domain}"],
+        domain_spam=spam[f"d:{domain}"],
+    )
+
+
 def write_triton_repository(bundles: dict[str, Path], root: Path) -> Path:
     """Both tracks' ONNX models in one repository, under their track's Triton name."""
     from spam_trainer.triton import write_model_repository
@@ -105,11 +219,15 @@ def write_triton_repository(bundles: dict[str, Path], root: Path) -> Path:
 
 
 def transformer_env(
-    bundles: dict[str, Path], triton, protocol: str, **extra: object
+    bundles: dict[str, Path], triton, protocol: str, feast_repo: Path, **extra: object
 ) -> dict[str, str]:
-    """``SPAM_TRANSFORMER_*`` settings for a transformer in front of ``triton``."""
+    """``SPAM_TRANSFORMER_*`` settings for a transformer in front of ``triton``, reading the
+    sender reputation from the Feast repository ``feast_repo``."""
     address = triton.grpc_url if protocol == "grpc" else triton.http_address
-    env = {"SPAM_TRANSFORMER_PROTOCOL": protocol}
+    env = {
+        "SPAM_TRANSFORMER_PROTOCOL": protocol,
+        "SPAM_TRANSFORMER_FEAST_REPO_PATH": str(feast_repo),
+    }
     for track in TRACKS:
         key = track.upper()
         env[f"SPAM_TRANSFORMER_PREDICTOR_{key}_URL"] = address

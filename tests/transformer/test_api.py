@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from spam_core.bundle import confidence
-from spam_core.features import ENGINEERED_NAMES, N_TFIDF
+from spam_core.features import N_TFIDF, NAMED_FEATURES
 from spam_core.message import parse_fields, parse_raw
 from tests.transformer.stack import TRACKS, TRITON_MODELS
 from tests.utils import emails
@@ -90,9 +90,14 @@ def test_a_batch_answers_each_email_in_order(transformer, corpus_emails: list[di
 
 @pytest.mark.parametrize("environment", TRACKS)
 def test_parity_with_the_bundle_in_process(
-    any_transformer, loaded_bundles, corpus_emails: list[dict], environment: str
+    any_transformer,
+    loaded_bundles,
+    online_reputation,
+    corpus_emails: list[dict],
+    environment: str,
 ) -> None:
-    """The transformer (features + Triton) and ModelBundle.predict_records (features +
+    """The transformer (features + reputation from the Feast online store + Triton) and
+    ModelBundle.predict_records (the same features, an OnlineReputation on the same repository,
     onnxruntime in this process) agree to 1e-6 on real corpus e-mails."""
     bundle = loaded_bundles[environment]
     got, labels, confidences = [], [], []
@@ -103,7 +108,7 @@ def test_parity_with_the_bundle_in_process(
         confidences.extend(p["confidence"] for p in doc["predictions"])
         assert doc["threshold"] == bundle.threshold
     records = [parse_raw(e["raw"], e["email_id"]) for e in corpus_emails]
-    want = bundle.predict_records(records)
+    want = bundle.predict_records(records, online_reputation)
     assert len(got) == len(want) == len(corpus_emails)
     assert np.max(np.abs(np.array(got) - want)) <= 1e-6
     assert labels == ["spam" if p >= bundle.threshold else "ham" for p in got]
@@ -150,12 +155,14 @@ def test_tracks_route_to_their_own_model_and_threshold(
     assert staging["latency_ms"] > 0
 
 
-def test_engineered_features_are_reported_by_name(transformer, loaded_bundles) -> None:
+def test_named_features_are_reported_by_name(
+    transformer, loaded_bundles, online_reputation
+) -> None:
     doc = predict(transformer.url, "staging", [{"email_id": "scam", **LOTTERY}])
     (prediction,) = doc["predictions"]
-    assert list(prediction["features"]) == list(ENGINEERED_NAMES)
+    assert list(prediction["features"]) == list(NAMED_FEATURES)
     record = parse_fields(email_id="scam", **LOTTERY)
-    vector = loaded_bundles["staging"].extractor.transform_record(record)
+    vector = loaded_bundles["staging"].extractor.transform_record(record, online_reputation)
     np.testing.assert_allclose(
         list(prediction["features"].values()), vector[N_TFIDF:], rtol=0, atol=1e-6
     )
@@ -198,11 +205,13 @@ def test_health_ready_metrics_and_openapi(transformer) -> None:
     assert {"PredictRequest", "EmailIn", "PredictResponse", "ErrorResponse"} <= set(schemas)
 
 
-def test_sigterm_stops_the_entry_point_cleanly(model_bundles, triton_server, tmp_path) -> None:
+def test_sigterm_stops_the_entry_point_cleanly(
+    model_bundles, triton_server, feast_repo, tmp_path
+) -> None:
     from tests.transformer.stack import TransformerProcess, transformer_env
 
     process = TransformerProcess(
-        transformer_env(model_bundles, triton_server, "grpc"), tmp_path / "t.log"
+        transformer_env(model_bundles, triton_server, "grpc", feast_repo), tmp_path / "t.log"
     ).start()
     predict(process.url, "staging", [{"email_id": "m", **MEETING}])
     # uvicorn finishes in-flight requests, runs the lifespan shutdown (Triton clients closed),

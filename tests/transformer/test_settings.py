@@ -35,6 +35,7 @@ CHART = REPO / "charts" / "spam-platform" / "charts" / "transformer"
 REQUIRED = {
     "FEATURES_URI_STAGING": "/models/staging/features.json",
     "FEATURES_URI_PRODUCTION": "/models/production/features.json",
+    "FEAST_REPO_PATH": "/feast",
 }
 
 
@@ -77,6 +78,41 @@ def test_defaults_and_environment(clean_env: pytest.MonkeyPatch) -> None:
     assert production.model_version == "7"
     assert settings.track("staging").model_version is None
     assert [t.environment for t in settings.tracks()] == ["staging", "production"]
+    assert settings.FEAST_REPO_PATH == "/feast"
+    assert (
+        settings.REPUTATION_CACHE_TTL_S,
+        settings.REPUTATION_CACHE_SIZE,
+        settings.REPUTATION_RETRY_AFTER_S,
+    ) == (60.0, 100_000, 5.0)
+
+
+def test_the_benchmark_peer_uses_the_transformers_reputation_defaults() -> None:
+    """The KServe peer (tests/perf/kserve_peer.py) does the same reputation lookups: same
+    cache and retry settings as a transformer left at its defaults."""
+    from tests.perf.reputation_cost import REPUTATION_DEFAULTS
+
+    fields = TransformerSettings.model_fields
+    transformer = {
+        "cache_ttl_s": fields["REPUTATION_CACHE_TTL_S"].default,
+        "cache_size": fields["REPUTATION_CACHE_SIZE"].default,
+        "retry_after_s": fields["REPUTATION_RETRY_AFTER_S"].default,
+    }
+    assert transformer == REPUTATION_DEFAULTS
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("REPUTATION_CACHE_TTL_S", -1),
+        ("REPUTATION_CACHE_SIZE", 0),
+        ("REPUTATION_RETRY_AFTER_S", 0),
+    ],
+)
+def test_reputation_settings_are_bounded(
+    clean_env: pytest.MonkeyPatch, name: str, value: float
+) -> None:
+    with pytest.raises(ValidationError, match=name):
+        TransformerSettings(**REQUIRED, **{name: value})
 
 
 @pytest.mark.parametrize("url", ["http://triton:8000", "triton", "triton:port", ":8001"])
@@ -85,7 +121,7 @@ def test_predictor_urls_are_host_port(clean_env: pytest.MonkeyPatch, url: str) -
         TransformerSettings(**REQUIRED, PREDICTOR_STAGING_URL=url)
 
 
-def test_features_uris_are_required(
+def test_features_uris_and_the_feast_repo_are_required(
     clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(ValidationError):
@@ -94,6 +130,7 @@ def test_features_uris_are_required(
     err = capsys.readouterr().err
     assert "SPAM_TRANSFORMER_FEATURES_URI_STAGING" in err
     assert "SPAM_TRANSFORMER_FEATURES_URI_PRODUCTION" in err
+    assert "SPAM_TRANSFORMER_FEAST_REPO_PATH" in err
 
 
 def test_error_status_table() -> None:
@@ -133,8 +170,8 @@ def test_mismatched_or_missing_artifacts_are_refused(
     write_meta(broken, meta.model_copy(update={"features_fingerprint": "0" * 64}))
     with pytest.raises(ArtifactError, match="does not belong"):
         load_track_artifacts(str(broken / "features.json"))
-    write_meta(broken, meta.model_copy(update={"n_features": 528}))
-    with pytest.raises(ArtifactError, match="takes 528 features"):
+    write_meta(broken, meta.model_copy(update={"n_features": 524}))  # before the reputation
+    with pytest.raises(ArtifactError, match="takes 524 features"):
         load_track_artifacts(str(broken / "features.json"))
     (broken / "bundle.json").unlink()
     with pytest.raises(ArtifactError, match="not found"):
@@ -164,12 +201,23 @@ def test_artifacts_over_https_style_urls(model_bundles: dict[str, Path]) -> None
 
 
 def test_check_flag_loads_both_tracks(
-    clean_env: pytest.MonkeyPatch, model_bundles: dict[str, Path], tmp_path: Path
+    clean_env: pytest.MonkeyPatch,
+    model_bundles: dict[str, Path],
+    feast_repo: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     for track, path in model_bundles.items():
         clean_env.setenv(
             f"SPAM_TRANSFORMER_FEATURES_URI_{track.upper()}", str(path / "features.json")
         )
+    clean_env.setenv("SPAM_TRANSFORMER_FEAST_REPO_PATH", str(feast_repo))
     assert main(["--check"]) == 0
+    # a directory that is no Feast repository stops the transformer before it listens
+    clean_env.setenv("SPAM_TRANSFORMER_FEAST_REPO_PATH", str(tmp_path / "no-repo"))
+    capsys.readouterr()
+    assert main(["--check"]) == 2
+    assert "feature_store.yaml" in capsys.readouterr().err
+    clean_env.setenv("SPAM_TRANSFORMER_FEAST_REPO_PATH", str(feast_repo))
     clean_env.setenv("SPAM_TRANSFORMER_FEATURES_URI_PRODUCTION", str(tmp_path / "features.json"))
     assert main(["--check"]) == 2

@@ -21,8 +21,12 @@ OK = {"email_id": "m1", "subject": "hi", "body": "see you", "sender": "a@b.examp
 
 
 @pytest.fixture(scope="module")
-def limited(model_bundles: dict[str, Path], triton_server) -> Iterator[InProcessTransformer]:
-    env = transformer_env(model_bundles, triton_server, "grpc", max_batch=5, max_request_bytes=4096)
+def limited(
+    model_bundles: dict[str, Path], triton_server, feast_repo: Path
+) -> Iterator[InProcessTransformer]:
+    env = transformer_env(
+        model_bundles, triton_server, "grpc", feast_repo, max_batch=5, max_request_bytes=4096
+    )
     with InProcessTransformer(env) as server:
         yield server
 

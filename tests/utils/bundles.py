@@ -18,15 +18,16 @@ FIXED_CONFIG = {
 }
 
 
-def fixed_bundle(dataset_dir: Path, work: Path, *, n_estimators: int = 300) -> Path:
-    """Features, final model (threshold from out-of-fold scores), ONNX + Triton export."""
+def fixed_bundle(dataset_dir: Path, work: Path, reputation, *, n_estimators: int = 300) -> Path:
+    """Features, final model (threshold from out-of-fold scores), ONNX + Triton export;
+    ``reputation``: the dataset e-mails' point-in-time stats (``spam_trainer.reputation``)."""
     import pandas as pd
 
     from spam_trainer.train import build_matrices, export_stage, features_stage, train_stage
     from spam_trainer.tune import TuneOutcome, TuneSettings
 
-    features = features_stage(dataset_dir, work)
-    data = build_matrices(dataset_dir, features)
+    features = features_stage(dataset_dir, work, reputation)
+    data = build_matrices(dataset_dir, features, reputation)
     outcome = TuneOutcome(
         best_config={**FIXED_CONFIG, "n_estimators": n_estimators},
         best_iteration=n_estimators - 1,

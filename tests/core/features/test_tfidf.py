@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from spam_core.features import NoHistory
 from spam_core.features.text import document_text
 from spam_core.features.tfidf import TfidfTransform
 from spam_trainer.features import fit_vectorizer, tfidf_params
@@ -73,7 +74,7 @@ def test_float32_vectors_match_scikit_learn(extractor, fitted, corpus_records):
     )
     vec.idf_ = np.asarray(p.idf)
     expected = vec.transform([document_text(r) for r in records]).toarray()
-    ours = extractor.transform_records(records)[:, :500]
+    ours = extractor.transform_records(records, NoHistory())[:, :500]
     np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=1e-7)
 
 

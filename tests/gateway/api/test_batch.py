@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from spam_core.features.spec import REPUTATION_NAMES
 from spam_core.jobs import JobStatus
 from tests.gateway.stack import OPERATOR, VIEWER
 
@@ -18,8 +19,16 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def batch_gateway(make_gateway, transformer, model_bundles, tmp_path_factory):
+def batch_gateway(make_gateway, transformer, model_bundles, feast_repo, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("batch")
+    # the local backend's `spam-batch` subprocesses inherit the gateway's environment: the
+    # Feast repository reaches them as SPAM_FEAST_REPO (as on the local platform)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SPAM_FEAST_REPO", str(feast_repo))
+        yield _batch_gateway(make_gateway, transformer, model_bundles, tmp)
+
+
+def _batch_gateway(make_gateway, transformer, model_bundles, tmp):
     return make_gateway(
         TRANSFORMER_URL=transformer.url,
         MODEL_VERSION_STAGING="2",
@@ -69,6 +78,10 @@ def test_a_batch_job_runs_to_completion_and_reaches_the_inference_log(batch_gate
     assert len(batch_rows) == 210
     assert {r["route"] for r in batch_rows} == {"/predict/batch"}
     assert all(r["environment"] == "production" for r in batch_rows)
+    # the reputation block reached the log: known senders have history, the rest defaults
+    assert all(r[name] is not None for r in batch_rows for name in REPUTATION_NAMES)
+    counts = [r["sender_message_count_log"] for r in batch_rows]
+    assert any(c > 0 for c in counts) and any(c == 0 for c in counts)
 
 
 def test_batch_routes_need_the_operator_role_and_known_jobs(batch_gateway):

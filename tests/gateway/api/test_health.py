@@ -21,6 +21,13 @@ def test_health_is_healthy_with_services(gateway) -> None:
     assert services["transformer"]["status"] == "ok"
     assert services["inference_log"]["status"] == "ok"
     assert services["inference_log"]["detail"]["records_dropped"] == 0
+    # the transformer's Feast online store (SQLite here) answers
+    assert services["feature_store"]["status"] == "ok"
+    assert services["feature_store"]["detail"] == {
+        "status": "healthy",
+        "error": None,
+        "since": None,
+    }
 
 
 def test_ready_when_the_transformer_and_both_tracks_are(gateway) -> None:
@@ -69,7 +76,9 @@ def test_transformer_down_health_is_degraded_and_not_ready(down_gateway) -> None
     assert health.status_code == 200  # liveness must not restart the gateway for this
     doc = health.json()
     assert doc["status"] == "degraded"
-    assert {s["name"]: s["status"] for s in doc["services"]}["transformer"] == "down"
+    services = {s["name"]: s["status"] for s in doc["services"]}
+    assert services["transformer"] == "down"
+    assert "feature_store" not in services  # unknown, not claimed either way
     ready = httpx.get(down_gateway.url + "/ready", timeout=10)
     assert ready.status_code == 503
     assert ready.headers["retry-after"] == "3"

@@ -38,6 +38,7 @@ def stack(
     triton_dist,
     triton_repository: Path,
     model_bundles: dict[str, Path],
+    feast_repo: Path,
     make_gateway,
     tmp_path_factory,
 ) -> Iterator[Stack]:
@@ -53,7 +54,13 @@ def stack(
         startup_timeout=90,
     ).start()
     env = transformer_env(
-        model_bundles, triton, "grpc", triton_timeout_s=1.0, ready_timeout_s=0.5, retry_after_s=2
+        model_bundles,
+        triton,
+        "grpc",
+        feast_repo,
+        triton_timeout_s=1.0,
+        ready_timeout_s=0.5,
+        retry_after_s=2,
     )
     transformer = TransformerProcess(
         env, tmp_path_factory.mktemp("gw-fault-transformer") / "transformer.log"

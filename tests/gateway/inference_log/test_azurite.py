@@ -15,6 +15,7 @@ import httpx
 import pytest
 from azure.core.exceptions import ServiceRequestError
 
+from spam_core.features.spec import REPUTATION_NAMES
 from spam_gateway.app.inference_log import LogStore
 from tests.gateway.stack import VIEWER, blob_rows, read_blobs, wait_until
 
@@ -126,4 +127,7 @@ def test_outage_spools_and_retries_and_every_answer_is_logged(
     assert set(table.column("environment").to_pylist()) == {"staging", "production"}
     assert set(table.column("route").to_pylist()) == {"predict", "batch-sync"}
     assert table.column("body_length_log").null_count == 0
+    # the transformer's named features include the sender reputation: logged by name too
+    for name in REPUTATION_NAMES:
+        assert table.column(name).null_count == 0, name
     assert list(gateway.settings.INFERENCE_LOG_SPOOL_DIR.rglob("*.parquet")) == []

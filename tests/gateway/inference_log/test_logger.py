@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from spam_core.features.spec import ENGINEERED_NAMES
+from spam_core.features.spec import NAMED_FEATURES
 from spam_core.inference_log import SCHEMA_VERSION
 from spam_gateway.app.inference_log import InferenceLogger, LogStore
 from tests.gateway.stack import local_rows, wait_until
@@ -34,7 +34,7 @@ def record(i: int, environment: str = "staging", ts: float = T0) -> dict:
         "confidence": "high",
         "threshold": 0.5,
         "latency_ms": 1.5,
-        "features": {name: float(i) for name in ENGINEERED_NAMES},
+        "features": {name: float(i) for name in NAMED_FEATURES},
     }
 
 
@@ -69,7 +69,7 @@ def test_partitions_rows_and_columns(tmp_path: Path) -> None:
         "timestamp", "correlation_id", "route", "model_name", "model_version", "email_id",
         "prediction", "confidence", "spam_probability", "threshold", "latency_ms",
     ]  # fmt: skip
-    assert names[11 : 11 + len(ENGINEERED_NAMES)] == list(ENGINEERED_NAMES)
+    assert names[11 : 11 + len(NAMED_FEATURES)] == list(NAMED_FEATURES)
     assert table.schema.field("timestamp").type == pa.timestamp("us", tz="UTC")
     assert table.schema.field("body_length_log").type == pa.float32()
     assert table.schema.metadata[b"spam_platform.schema"] == SCHEMA_VERSION.encode()

@@ -54,6 +54,14 @@ def run(
             "log (directory or fsspec URL, the gateway's layout).",
         ),
     ] = None,
+    feast_repo: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SPAM_FEAST_REPO",
+            help="Feast repository (directory with feature_store.yaml) of the sender "
+            "reputation online store, the transformer's.",
+        ),
+    ] = None,
 ) -> None:
     """Score every e-mail of the input; exit 0 when the job succeeded, 1 when it failed."""
     from spam_batch.job import run_job
@@ -68,6 +76,13 @@ def run(
             f"error: environment must be staging or production, not {environment!r}", err=True
         )
         raise typer.Exit(2)
+    if not feast_repo:
+        typer.echo(
+            "error: --feast-repo (or SPAM_FEAST_REPO) is required: the model's sender "
+            "reputation features come from that Feast online store",
+            err=True,
+        )
+        raise typer.Exit(2)
     store = StatusStore(status_uri)
     status = store.read(job_id) or JobStatus(
         job_id=job_id,
@@ -77,7 +92,9 @@ def run(
         input_uri=input_uri,
         output_uri=output_uri,
     )
-    result = run_job(status, store, num_cpus=cpus, inference_log_url=inference_log)
+    result = run_job(
+        status, store, num_cpus=cpus, inference_log_url=inference_log, feast_repo=feast_repo
+    )
     typer.echo(result.model_dump_json())
     raise typer.Exit(0 if result.state == "succeeded" else 1)
 

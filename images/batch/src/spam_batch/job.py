@@ -28,7 +28,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from spam_core.features.spec import ENGINEERED_NAMES, N_TFIDF
+from spam_core.features.spec import N_TFIDF, NAMED_FEATURES
 from spam_core.jobs import JobStatus, StatusStore
 
 PREDICTION_SCHEMA = pa.schema(
@@ -43,7 +43,7 @@ PREDICTION_SCHEMA = pa.schema(
     ]
 )
 SCORED_SCHEMA = pa.schema(
-    [*PREDICTION_SCHEMA, *(pa.field(n, pa.float32()) for n in ENGINEERED_NAMES)]
+    [*PREDICTION_SCHEMA, *(pa.field(n, pa.float32()) for n in NAMED_FEATURES)]
 )
 _CHUNK = 2000
 
@@ -93,11 +93,14 @@ def _stage_source(input_uri: str, work: Path) -> Path:
 class Scorer:
     """Ray Data callable class: one bundle per worker, one ONNX call per batch."""
 
-    def __init__(self, bundle_dir: str, model_version: str) -> None:
+    def __init__(self, bundle_dir: str, model_version: str, feast_repo: str) -> None:
         from spam_core.bundle import ModelBundle
+        from spam_core.reputation.online import OnlineReputation
 
         self.bundle = ModelBundle.load(bundle_dir)
         self.model_version = model_version
+        # the same online store and the same lookups as the transformer
+        self.reputation = OnlineReputation.from_repo(feast_repo)
 
     def __call__(self, batch: pa.Table) -> dict[str, list[Any]]:
         from spam_core.bundle import confidence
@@ -130,7 +133,7 @@ class Scorer:
                 records.append(None)
                 errors.append(f"{type(exc).__name__}: {exc}")
         ok = [i for i, r in enumerate(records) if r is not None]
-        matrix = self.bundle.extractor.transform_records([records[i] for i in ok])
+        matrix = self.bundle.extractor.transform_records([records[i] for i in ok], self.reputation)
         probs = self.bundle.predict_matrix(matrix) if ok else []
         p_by_row = dict(zip(ok, (float(p) for p in probs), strict=True))
         f_by_row = dict(zip(ok, matrix[:, N_TFIDF:].tolist(), strict=True))
@@ -146,7 +149,7 @@ class Scorer:
             out["model_version"].append(self.model_version)
             out["error"].append(errors[i])
             feats = f_by_row.get(i)
-            for j, name in enumerate(ENGINEERED_NAMES):
+            for j, name in enumerate(NAMED_FEATURES):
                 out[name].append(None if feats is None else feats[j])
         return out
 
@@ -187,7 +190,7 @@ def write_inference_log(scored: pa.Table, status: JobStatus, url: str, *, thresh
             "confidence": row["confidence"],
             "threshold": threshold,
             "latency_ms": None,
-            "features": {n: row[n] for n in ENGINEERED_NAMES},
+            "features": {n: row[n] for n in NAMED_FEATURES},
         }
         for row in scored.to_pylist()
         if row["spam_probability"] is not None
@@ -209,8 +212,13 @@ def run_job(
     num_cpus: int | None = None,
     cache_dir: Path | None = None,
     inference_log_url: str | None = None,
+    feast_repo: str | Path,
 ) -> JobStatus:
-    """Run one job to completion (the status document says how it ended)."""
+    """Run one job to completion (the status document says how it ended).
+
+    ``feast_repo``: the Feast repository (``feature_store.yaml``) whose online store gives
+    the sender reputation, as for the transformer.
+    """
     import ray
 
     from spam_core.bundle import resolve_model_ref
@@ -221,6 +229,13 @@ def run_job(
     try:
         with tempfile.TemporaryDirectory(prefix="spam-batch-", dir=cache_dir) as tmp:
             work = Path(tmp)
+            from spam_core.reputation.repo import FEATURE_STORE_YAML
+
+            if not (Path(feast_repo) / FEATURE_STORE_YAML).is_file():
+                raise FileNotFoundError(
+                    f"{feast_repo}: no {FEATURE_STORE_YAML} (the Feast repository of the "
+                    "sender reputation; --feast-repo / SPAM_FEAST_REPO)"
+                )
             bundle_dir, version = resolve_model_ref(status.model_ref, work)
             # the registry's version, else what the caller deployed, else the bundle's own
             status.model_version = version or status.model_version or _bundle_version(bundle_dir)
@@ -248,7 +263,7 @@ def run_job(
             workers = max(1, min(cpus - 1, 8))
             scored = ds.map_batches(
                 Scorer,
-                fn_constructor_args=(str(bundle_dir), status.model_version),
+                fn_constructor_args=(str(bundle_dir), status.model_version, str(feast_repo)),
                 batch_size=256,
                 batch_format="pyarrow",
                 num_cpus=1,

@@ -19,10 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from spam_core.errors import ArtifactError
 from spam_core.features.spec import (
-    ENGINEERED_NAMES,
     FEATURE_SET_VERSION,
     N_FEATURES,
     N_TFIDF,
+    NAMED_FEATURES,
     feature_names,
 )
 
@@ -108,7 +108,7 @@ class FeatureArtifacts(_Strict):
             )
             raise ValueError(
                 f"feature {diff} is {self.feature_names[diff]!r} in the artifact but "
-                f"{expected[diff]!r} in this code (engineered: {list(ENGINEERED_NAMES)})"
+                f"{expected[diff]!r} in this code (named: {list(NAMED_FEATURES)})"
             )
         unknown = set(self.stats) - set(self.feature_names)
         if unknown:

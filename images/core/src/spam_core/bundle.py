@@ -5,7 +5,7 @@ Layout (written by the trainer, logged to MLflow under the registered model's
 
     bundle.json           BundleMeta: name, version, threshold, hashes, metrics
     features.json         fitted feature artifacts (spam_core.artifacts)
-    model.onnx            the classifier (input ``features`` [batch, 524] float32)
+    model.onnx            the classifier (input ``features`` [batch, N_FEATURES] float32)
     xgboost.json          the same model in XGBoost's own JSON format (reference, explainability)
     drift_baseline.json   training distributions for drift detection
     triton/<model>/...    Triton model repository (config.pbtxt, configs/local.pbtxt, 1/model.onnx)
@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from spam_core import artifacts as _artifacts
 from spam_core.errors import ArtifactError
-from spam_core.features import FeatureExtractor
+from spam_core.features import FeatureExtractor, ReputationSource
 from spam_core.message.record import EmailRecord
 
 BUNDLE_META = "bundle.json"
@@ -143,8 +143,10 @@ class ModelBundle:
         out = self.session.run([ONNX_PROBABILITIES], {ONNX_INPUT: matrix})[0]
         return out[:, 1]
 
-    def predict_records(self, records: Sequence[EmailRecord]) -> np.ndarray:
-        return self.predict_matrix(self.extractor.transform_records(records))
+    def predict_records(
+        self, records: Sequence[EmailRecord], reputation: ReputationSource
+    ) -> np.ndarray:
+        return self.predict_matrix(self.extractor.transform_records(records, reputation))
 
 
 def find_bundle_dir(path: Path) -> Path:

@@ -13,7 +13,7 @@ fail to merge the schemas.
 Columns: ``timestamp`` (UTC, µs), ``correlation_id``, ``route``, ``model_name``,
 ``model_version``, ``email_id``, ``spam_probability``, ``prediction``, ``confidence``,
 ``threshold``, ``latency_ms`` and one float32 column per engineered feature (the names of
-``spam_core.features.spec.ENGINEERED_NAMES``, in that order; names the transformer adds later
+``spam_core.features.spec.NAMED_FEATURES``, in that order; names the transformer adds later
 follow, sorted), so drift jobs read them by the same names as the drift baseline.
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from spam_core.features.spec import ENGINEERED_NAMES
+from spam_core.features.spec import NAMED_FEATURES
 
 SCHEMA_VERSION = "inference-log-v1"
 STRING_COLUMNS = (
@@ -62,11 +62,11 @@ def group_by_partition(records: Iterable[Record]) -> dict[str, list[Record]]:
 
 
 def feature_columns(records: Sequence[Record]) -> list[str]:
-    known = set(ENGINEERED_NAMES)
+    known = set(NAMED_FEATURES)
     extra: set[str] = set()
     for record in records:
         extra.update(k for k in record.get("features") or () if k not in known)
-    return [*ENGINEERED_NAMES, *sorted(extra)]
+    return [*NAMED_FEATURES, *sorted(extra)]
 
 
 def to_table(records: Sequence[Record]) -> pa.Table:
@@ -105,7 +105,7 @@ def warm_up() -> None:
             {
                 "timestamp": 0.0,
                 "environment": "staging",
-                "features": dict.fromkeys(ENGINEERED_NAMES, 0.0),
+                "features": dict.fromkeys(NAMED_FEATURES, 0.0),
             }
         ]
     )

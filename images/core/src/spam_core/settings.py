@@ -33,6 +33,12 @@ class CoreSettings(BaseSettings):
     cache_dir: Path | None = Field(
         None, description="Download cache (SPAM_CACHE_DIR); default ~/.cache/spam-platform."
     )
+    feast_repo: Path | None = Field(
+        None,
+        description="Feast feature repository of the reputation features (SPAM_FEAST_REPO): "
+        "a directory with feature_store.yaml. Default $SPAM_HOME/feast, created with a SQLite "
+        "online store when missing.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["console", "json"] = "console"
 
@@ -52,6 +58,10 @@ class CoreSettings(BaseSettings):
     @property
     def features_dir(self) -> Path:
         return self.home / "features"
+
+    @property
+    def resolved_feast_repo(self) -> Path:
+        return self.feast_repo or self.home / "feast"
 
     @property
     def resolved_cache_dir(self) -> Path:

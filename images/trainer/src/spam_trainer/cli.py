@@ -188,6 +188,21 @@ def ingest(
 
 
 # --------------------------------------------------------------------------- features
+def _point_in_time_reputation(dataset: Path):
+    """The train e-mails' reputation statistics, as training computes them (history of the
+    train split, point-in-time), from a private throw-away Feast repository: no online store
+    is touched."""
+    import tempfile
+
+    from spam_core.ingest import load_manifest
+    from spam_trainer.reputation import load_reputation, reputation_stage
+
+    load_manifest(dataset)  # a clear SourceError for a directory that is not a dataset
+    with tempfile.TemporaryDirectory(prefix="spam-features-") as tmp:
+        reputation_stage(dataset, Path(tmp), Path(tmp) / "feast", online=False)
+        return load_reputation(Path(tmp))
+
+
 def run_fit(dataset: Path, out: Path | None) -> tuple[Any, Path]:
     from spam_core import artifacts
     from spam_core.errors import SourceError
@@ -197,7 +212,7 @@ def run_fit(dataset: Path, out: Path | None) -> tuple[Any, Path]:
     with Reporter(quiet=state.quiet, console=err) as reporter:
         reporter.note(f"fitting features on the train split of {dataset}")
         try:
-            fitted = fit_features(dataset)
+            fitted = fit_features(dataset, _point_in_time_reputation(dataset))
         except (SourceError, ValueError) as exc:
             raise _fail(str(exc)) from None
     out = out or get_settings().features_dir / f"features-{fitted.fingerprint[:12]}.json"
@@ -222,17 +237,49 @@ def features_fit(
 @features_app.command("describe")
 def features_describe() -> None:
     """Print the feature table (name, group, meaning, range)."""
-    from spam_core.features.spec import ENGINEERED, N_TFIDF
+    from spam_core.features.spec import ENGINEERED, N_TFIDF, REPUTATION
 
-    table = Table(title=f"{N_TFIDF} TF-IDF terms + {len(ENGINEERED)} engineered features")
+    table = Table(
+        title=f"{N_TFIDF} TF-IDF terms + {len(ENGINEERED)} engineered + {len(REPUTATION)} "
+        "reputation features"
+    )
     for col in ("#", "name", "group", "meaning", "range"):
         table.add_column(col, no_wrap=col in ("#", "name"))
     table.add_row(
         f"0-{N_TFIDF - 1}", "tfidf:<term>", "tfidf", "sublinear TF x IDF, L2-normalized", "[0, 1]"
     )
-    for i, f in enumerate(ENGINEERED, start=N_TFIDF):
+    for i, f in enumerate(ENGINEERED + REPUTATION, start=N_TFIDF):
         table.add_row(str(i), f.name, f.group, f.description, f.value_range)
     console.print(table)
+
+
+FeastRepoOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Feast repository of the sender reputation (default $SPAM_FEAST_REPO or "
+        "$SPAM_HOME/feast); without one the reputation features take their defaults."
+    ),
+]
+
+
+def _reputation_source(repo: Path | None):
+    """The online store of ``repo`` (or the configured one); defaults when there is none."""
+    from spam_core.features import NoHistory
+    from spam_core.reputation.repo import FEATURE_STORE_YAML
+    from spam_core.settings import get_settings
+
+    path = repo or get_settings().resolved_feast_repo
+    if not (path / FEATURE_STORE_YAML).is_file():
+        if repo is not None:
+            raise _fail(f"{path}: no {FEATURE_STORE_YAML} (not a Feast feature repository)")
+        err.print(
+            f"[yellow]no Feast repository at {path}: the reputation features take their "
+            "defaults (train once, or pass --feast-repo)[/]"
+        )
+        return NoHistory()
+    from spam_core.reputation.online import OnlineReputation
+
+    return OnlineReputation.from_repo(path)
 
 
 @features_app.command("extract")
@@ -241,6 +288,7 @@ def features_extract(
         Path, typer.Option("--artifacts", "-a", help="Fitted artifact JSON.")
     ],
     message: Annotated[Path, typer.Argument(help="A raw RFC 822 message file.")],
+    feast_repo: FeastRepoOpt = None,
 ) -> None:
     """Print the named feature vector of one raw message (non-zero values)."""
     from spam_core import artifacts
@@ -249,7 +297,7 @@ def features_extract(
 
     try:
         extractor = FeatureExtractor(artifacts.load(artifacts_path))
-        vector = extractor.transform_raw(message.read_bytes())
+        vector = extractor.transform_raw(message.read_bytes(), _reputation_source(feast_repo))
     except (SpamCoreError, OSError) as exc:
         raise _fail(str(exc)) from None
     console.print_json(
@@ -321,8 +369,17 @@ def train(
     reingest: Annotated[
         bool, typer.Option(help="Ingest the corpus even if a dataset from it exists.")
     ] = False,
+    feast_repo: Annotated[
+        Path | None,
+        typer.Option(
+            help="Feast repository (feature_store.yaml) for the sender reputation history; its "
+            "online store gets the latest totals (default $SPAM_FEAST_REPO or $SPAM_HOME/feast, "
+            "created with SQLite when missing)."
+        ),
+    ] = None,
 ) -> None:
-    """Train: features -> Ray Tune XGBoost -> evaluation -> ONNX/Triton -> MLflow registry."""
+    """Train: reputation (Feast) -> features -> Ray Tune XGBoost -> evaluation -> ONNX/Triton
+    -> MLflow registry."""
     from datetime import UTC, datetime
 
     from spam_core.errors import SpamCoreError
@@ -348,6 +405,7 @@ def train(
             dataset_dir=data_dir,
             out_dir=workdir,
             tune=tune,
+            feast_repo=feast_repo or settings.resolved_feast_repo,
             model_name=settings.model_name,
             register=register,
             gates=Gates(settings.gate_f1_min, settings.gate_roc_auc_min),
@@ -417,6 +475,7 @@ def promote(
         typer.Option(help="Largest accepted drop of F1, ROC-AUC, precision or recall."),
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Compare only; move nothing.")] = False,
+    feast_repo: FeastRepoOpt = None,
 ) -> None:
     """Move an alias (production) to a candidate after comparing both on the same test data."""
     from spam_trainer.promote import PromotionError
@@ -438,6 +497,7 @@ def promote(
             source_alias=from_alias,
             tolerance=tolerance,
             dry_run=dry_run,
+            reputation=_reputation_source(feast_repo),
         )
     except PromotionError as exc:
         raise _fail(str(exc)) from None
@@ -486,6 +546,7 @@ def score(
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="JSON lines output file.")],
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 256,
+    feast_repo: FeastRepoOpt = None,
 ) -> None:
     """Score raw e-mails with a model, no server: one JSON line per message."""
     from spam_core.bundle import ModelBundle
@@ -500,11 +561,13 @@ def score(
             configure_mlflow(get_trainer_settings())
         path, version = resolve_model(model)
         bundle = ModelBundle.load(path)
+        reputation = _reputation_source(feast_repo)
         with Reporter(quiet=state.quiet, console=err) as reporter:
             summary = score_to_file(
                 inputs,
                 bundle,
                 output,
+                reputation=reputation,
                 model_version=version,
                 batch_size=batch_size,
                 on_batch=lambda n: reporter.advance("scored", n),

@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from spam_core.artifacts import FeatureArtifacts, FeatureStats, FitInfo, TfidfParams
-from spam_core.features import FeatureExtractor
+from spam_core.features import FeatureExtractor, ReputationSource
 from spam_core.features.spec import N_TFIDF, feature_names
 from spam_core.features.text import document_text
 from spam_core.ingest import load_manifest, read_records
@@ -80,9 +80,14 @@ def feature_stats(matrix: np.ndarray, names: Sequence[str]) -> dict[str, Feature
 
 
 def fit_features(
-    dataset_dir: str | Path, *, min_df: int | float = 2, max_df: float = 0.95
+    dataset_dir: str | Path,
+    reputation: ReputationSource,
+    *,
+    min_df: int | float = 2,
+    max_df: float = 0.95,
 ) -> FeatureArtifacts:
-    """Fit on the ``train`` split of an ingested dataset only."""
+    """Fit on the ``train`` split of an ingested dataset only (``reputation`` gives the train
+    e-mails' point-in-time history, for the statistics of the reputation columns)."""
     manifest = load_manifest(dataset_dir)
     records, _ = read_records(dataset_dir, split="train")
     if not records:
@@ -100,5 +105,5 @@ def fit_features(
         feature_names=names,
         tfidf=params,
     )
-    matrix = FeatureExtractor(draft).transform_records(records)
+    matrix = FeatureExtractor(draft).transform_records(records, reputation)
     return draft.model_copy(update={"stats": feature_stats(matrix, names)})

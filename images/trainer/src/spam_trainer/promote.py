@@ -19,6 +19,7 @@ import numpy as np
 from spam_core.bundle import ModelBundle
 from spam_core.bundle import resolve_model_ref as resolve_model
 from spam_core.errors import ArtifactError
+from spam_core.features import ReputationSource
 from spam_core.ingest import read_records
 from spam_trainer.evaluate import classification_metrics
 from spam_trainer.registry import GATED_METRICS, STAGING, alias_version
@@ -42,10 +43,10 @@ class Promotion:
     extra: dict[str, str] = field(default_factory=dict)
 
 
-def _evaluate(ref: str, records, y: np.ndarray) -> dict[str, float]:
+def _evaluate(ref: str, records, y: np.ndarray, reputation: ReputationSource) -> dict[str, float]:
     path, _ = resolve_model(ref)
     bundle = ModelBundle.load(path)
-    return classification_metrics(y, bundle.predict_records(records), bundle.threshold)
+    return classification_metrics(y, bundle.predict_records(records, reputation), bundle.threshold)
 
 
 def promote(
@@ -57,7 +58,11 @@ def promote(
     source_alias: str = STAGING,
     tolerance: float | None = None,
     dry_run: bool = False,
+    reputation: ReputationSource,
 ) -> Promotion:
+    """Score both versions on the test split with the same reputation source (the online
+    store: the train split's history, never a test label) and move the alias unless a gated
+    metric drops by more than the tolerance."""
     import mlflow
 
     name = settings.model_name
@@ -86,8 +91,8 @@ def promote(
         raise PromotionError(f"{dataset_dir}: the test split is empty")
     y = np.array([lab == "spam" for lab in labels], dtype=np.float32)
     try:
-        cand = _evaluate(f"models:/{name}/{candidate}", records, y)
-        prev = _evaluate(f"models:/{name}/{previous}", records, y) if previous else None
+        cand = _evaluate(f"models:/{name}/{candidate}", records, y, reputation)
+        prev = _evaluate(f"models:/{name}/{previous}", records, y, reputation) if previous else None
     except ArtifactError as exc:
         raise PromotionError(str(exc)) from exc
 

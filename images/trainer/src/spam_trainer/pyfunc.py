@@ -4,7 +4,9 @@ MLflow stores this file (not a pickle) with the bundle as an artifact, so
 ``mlflow.pyfunc.load_model("models:/spam-detector@production")`` gives a model that takes a
 DataFrame of e-mails (a ``raw`` column with RFC 822 text, or ``subject``/``body``/``sender``/
 ``date`` columns) and returns ``spam_probability`` and ``prediction``. It runs the same
-feature code and ONNX model as every other path.
+feature code and ONNX model as every other path. The sender reputation comes from the Feast
+repository named by ``SPAM_FEAST_REPO`` (the online store); without one the reputation
+features take their documented defaults and a warning says so at load time.
 """
 
 from __future__ import annotations
@@ -20,7 +22,24 @@ from spam_core.message import parse_fields, parse_raw
 
 class SpamDetector(mlflow.pyfunc.PythonModel):
     def load_context(self, context: Any) -> None:
+        import os
+        import warnings
+
+        from spam_core.features import NoHistory
+
         self.bundle = ModelBundle.load(context.artifacts["bundle"])
+        repo = os.environ.get("SPAM_FEAST_REPO")
+        if repo:
+            from spam_core.reputation.online import OnlineReputation
+
+            self.reputation = OnlineReputation.from_repo(repo)
+        else:
+            warnings.warn(
+                "SPAM_FEAST_REPO is not set: the sender reputation features take their "
+                "defaults (every sender unknown)",
+                stacklevel=2,
+            )
+            self.reputation = NoHistory()
 
     def predict(
         self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
@@ -41,7 +60,7 @@ class SpamDetector(mlflow.pyfunc.PythonModel):
                         date=row.get("date") or None,
                     )
                 )
-        probs = self.bundle.predict_records(records)
+        probs = self.bundle.predict_records(records, self.reputation)
         return pd.DataFrame(
             {
                 "email_id": [r.email_id for r in records],

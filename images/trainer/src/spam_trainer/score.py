@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from spam_core.bundle import ModelBundle
+from spam_core.features import ReputationSource
 from spam_core.ingest.sources import RawMessage, Skipped, iter_source
 from spam_core.message.parse import email_id_for, parse_raw
 from spam_core.message.record import EmailRecord
@@ -58,6 +59,7 @@ def score_sources(
     bundle: ModelBundle,
     out: IO[str],
     *,
+    reputation: ReputationSource,
     model_version: str | None = None,
     batch_size: int = 256,
     on_batch: Callable[[int], None] | None = None,
@@ -72,7 +74,7 @@ def score_sources(
 
     for batch in _batches(items(), batch_size, summary):
         ok = [(i, r) for i, r, e in batch if r is not None]
-        probs = bundle.predict_records([r for _, r in ok]) if ok else []
+        probs = bundle.predict_records([r for _, r in ok], reputation) if ok else []
         by_id = {id(i): float(p) for (i, _), p in zip(ok, probs, strict=True)}
         for item, record, error in batch:
             line: dict[str, object] = {"source": _where(item)}

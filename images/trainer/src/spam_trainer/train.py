@@ -5,6 +5,8 @@ Every stage reads and writes files in a working directory, so the Kubeflow pipel
 stage as its own component (``pipelines/``) and ``spam-platform train`` chains the very same
 functions in one process. Layout of a working directory::
 
+    reputation/stats.parquet stage 0  point-in-time sender/domain history of every e-mail
+                                      (Feast; see spam_trainer.reputation)
     features.json            stage 1  fitted feature artifacts (train split only)
     tune/tune.json           stage 2  best configuration; tune/trials.csv the trial table
     model/xgboost.json       stage 3  final model (XGBoost JSON); model/training.json metrics,
@@ -48,7 +50,7 @@ from spam_core.bundle import (
     write_meta,
 )
 from spam_core.drift import build_baseline
-from spam_core.features import FEATURE_SET_VERSION, FeatureExtractor
+from spam_core.features import FEATURE_SET_VERSION, FeatureExtractor, ReputationSource
 from spam_core.ingest import load_manifest, read_records
 from spam_trainer.evaluate import (
     THRESHOLD_RULE,
@@ -58,6 +60,7 @@ from spam_trainer.evaluate import (
     save_plots,
 )
 from spam_trainer.onnx_export import check_parity, to_onnx
+from spam_trainer.reputation import load_reputation, reputation_stage
 from spam_trainer.tune import TuneOutcome, TuneSettings, run_search, xgb_params
 
 Log = Callable[[str], None]
@@ -89,7 +92,9 @@ class Matrices:
         )
 
 
-def build_matrices(dataset_dir: Path, features: FeatureArtifacts) -> Matrices:
+def build_matrices(
+    dataset_dir: Path, features: FeatureArtifacts, reputation: ReputationSource
+) -> Matrices:
     """Dense float32 matrices (zeros are values, not missing) and 0/1 labels per split."""
     extractor = FeatureExtractor(features)
     out = {}
@@ -106,16 +111,18 @@ def build_matrices(dataset_dir: Path, features: FeatureArtifacts) -> Matrices:
         if len(set(y.tolist())) < 2:
             raise ValueError(f"{dataset_dir}: the {split} split has only one class")
         out[split] = SplitData(
-            extractor.transform_records(records), y, [r.email_id for r in records]
+            extractor.transform_records(records, reputation), y, [r.email_id for r in records]
         )
     return Matrices(**out)
 
 
 # --------------------------------------------------------------------------- stage 1
-def features_stage(dataset_dir: Path, work_dir: Path) -> FeatureArtifacts:
+def features_stage(
+    dataset_dir: Path, work_dir: Path, reputation: ReputationSource
+) -> FeatureArtifacts:
     from spam_trainer.features import fit_features
 
-    fitted = fit_features(dataset_dir)
+    fitted = fit_features(dataset_dir, reputation)
     feature_artifacts.save(fitted, work_dir / FEATURES_FILE)
     return fitted
 
@@ -472,6 +479,9 @@ class TrainOptions:
     dataset_dir: Path
     out_dir: Path
     tune: TuneSettings
+    feast_repo: Path | None = None
+    """Feast repository for the reputation history (None: a private one in the work dir,
+    point-in-time retrieval only, no online store updated)."""
     model_name: str = "spam-detector"
     register: bool = True
     gates: Any = None
@@ -496,8 +506,22 @@ def train(opts: TrainOptions, settings: Any) -> TrainResult:
     t0 = t = time.perf_counter()
     work = opts.out_dir
     work.mkdir(parents=True, exist_ok=True)
-    features = features_stage(opts.dataset_dir, work)
-    data = build_matrices(opts.dataset_dir, features)
+    rep = reputation_stage(
+        opts.dataset_dir,
+        work,
+        opts.feast_repo or work / "reputation" / "feast",
+        online=opts.feast_repo is not None,
+    )
+    timings["reputation_s"] = time.perf_counter() - t
+    opts.log(
+        f"reputation (Feast {rep.feast_repo}): {rep.senders} senders, {rep.domains} domains; "
+        f"test e-mails with sender history {rep.known_sender_fraction['test']:.0%}"
+        + ("; online store updated" if rep.materialized else "")
+    )
+    t = time.perf_counter()
+    reputation = load_reputation(work)
+    features = features_stage(opts.dataset_dir, work, reputation)
+    data = build_matrices(opts.dataset_dir, features, reputation)
     timings["features_s"] = time.perf_counter() - t
     opts.log(
         f"features {features.fingerprint[:12]}: train {len(data.train.y)}, validation "

@@ -2,8 +2,8 @@
 
 The Helm chart (``charts/spam-platform/charts/transformer/templates/configmap.yaml``) sets
 ``PREDICTOR_{STAGING,PRODUCTION}_URL``, ``PROTOCOL``, ``FEATURES_URI_{STAGING,PRODUCTION}`` and
-``FEAST_REPO_PATH``; everything else has a default that suits one KServe InferenceService per
-track (each serves its own Triton, with the model named ``spam-detector``).
+``FEAST_REPO_PATH`` (required); everything else has a default that suits one KServe
+InferenceService per track (each serves its own Triton, with the model named ``spam-detector``).
 """
 
 from __future__ import annotations
@@ -64,10 +64,23 @@ class TransformerSettings(BaseSettings):
     MODEL_VERSION_PRODUCTION: str | None = Field(
         None, description="Reported production model version (default: bundle.json's)."
     )
-    FEAST_REPO_PATH: str | None = Field(
-        None,
-        description="Feast feature repository (set by the chart). Reserved: online features "
-        "are not wired in yet (see SpamTransformer.online_features).",
+    FEAST_REPO_PATH: str = Field(
+        description="Feast feature repository (a directory with feature_store.yaml) whose "
+        "online store gives the sender reputation features: SQLite on one machine, Redis in "
+        "the cluster (the chart mounts it)."
+    )
+    REPUTATION_CACHE_TTL_S: float = Field(
+        60.0,
+        ge=0,
+        description="How long a looked-up sender / domain reputation is reused (0: always ask "
+        "the store). Reputation moves slowly; the cache spares the store most lookups.",
+    )
+    REPUTATION_CACHE_SIZE: int = Field(100_000, ge=1, description="Entities kept in that cache.")
+    REPUTATION_RETRY_AFTER_S: float = Field(
+        5.0,
+        gt=0,
+        description="After a failed store lookup, score with defaults for this long before "
+        "trying the store again (health says degraded meanwhile).",
     )
 
     # --- HTTP server

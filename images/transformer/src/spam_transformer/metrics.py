@@ -53,6 +53,18 @@ class TransformerMetrics:
             ["environment", "prediction"],
             registry=r,
         )
+        self.reputation_lookups = Counter(
+            "spam_transformer_reputation_lookups",
+            "Sender / domain reputation entities by outcome: hit (cache), miss (asked the "
+            "store), error (store failed: defaults), skipped (store down: defaults).",
+            ["outcome"],
+            registry=r,
+        )
+        self.reputation_store_up = Gauge(
+            "spam_transformer_reputation_store_up",
+            "1 while the Feast online store answers, 0 while reputation falls back to defaults.",
+            registry=r,
+        )
         self.batch_size = Histogram(
             "spam_transformer_batch_size",
             "E-mails per prediction request.",

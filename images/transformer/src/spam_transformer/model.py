@@ -1,7 +1,8 @@
 """The transformer model of one track, on KServe's ``Model`` ladder.
 
 ``load`` (artifacts) → ``start`` (Triton client, in the event loop) → per request:
-``preprocess`` (e-mails → records → float32 feature matrix, spam_core only) → ``predict`` (ONE
+``preprocess`` (e-mails → records → float32 feature matrix: spam_core's extractor, with the
+sender reputation from the Feast online store, one lookup per batch) → ``predict`` (ONE
 Triton call for the whole request batch) → ``postprocess`` (threshold from ``bundle.json``,
 label, confidence, the engineered features by name for the gateway's inference log).
 As in KServe, a transformer is a model whose ``predict`` forwards to a remote predictor.
@@ -19,7 +20,13 @@ import structlog
 
 from spam_core.bundle import BundleMeta, confidence
 from spam_core.errors import InvalidEmailError
-from spam_core.features import ENGINEERED_NAMES, N_FEATURES, N_TFIDF, FeatureExtractor
+from spam_core.features import (
+    N_FEATURES,
+    N_TFIDF,
+    NAMED_FEATURES,
+    FeatureExtractor,
+    ReputationSource,
+)
 from spam_core.message import EmailRecord, parse_fields, parse_raw
 from spam_transformer.artifacts import TrackArtifacts, load_track_artifacts
 from spam_transformer.config import TrackSettings
@@ -65,9 +72,11 @@ class SpamTransformer:
         self,
         track: TrackSettings,
         predictor: TritonPredictor,
+        reputation: ReputationSource,
         metrics: TransformerMetrics | None = None,
     ) -> None:
         self.track = track
+        self.reputation = reputation
         self.name = track.environment
         self.predictor = predictor
         self.metrics = metrics or TransformerMetrics()
@@ -158,35 +167,16 @@ class SpamTransformer:
                     [{"loc": ["emails", index], "msg": str(exc), "type": "invalid_email"}],
                 ) from exc
         if len(records) == 1:
-            matrix = self.extractor.transform_record(records[0])[np.newaxis, :]
+            matrix = self.extractor.transform_record(records[0], self.reputation)[np.newaxis, :]
         else:
-            matrix = self.extractor.transform_records(records)
-        matrix = await self.online_features(records, matrix)
+            matrix = self.extractor.transform_records(records, self.reputation)
         if matrix.shape != (len(records), N_FEATURES) or matrix.dtype != np.float32:
-            raise TransformerError(  # a programming error in an extension: refuse, loudly
+            raise TransformerError(  # a programming error: refuse, loudly
                 f"preprocess produced {matrix.dtype} {list(matrix.shape)}, the model takes "
                 f"float32 [{len(records)}, {N_FEATURES}]"
             )
         self._preprocess_seconds.observe(time.perf_counter() - started)
         return Preprocessed(records, matrix)
-
-    async def online_features(
-        self, records: Sequence[EmailRecord], matrix: np.ndarray
-    ) -> np.ndarray:
-        """Extension point for online (Feast) features; today it returns ``matrix`` unchanged.
-
-        When the Feast feature repository lands (issue 4, item 2), override or fill this in:
-        look up sender / sender-domain reputation (message count, spam rate, first seen, ...)
-        for ``record.sender_address`` / ``record.sender_domain`` in the online store (SQLite
-        locally, Redis in the cluster; ``SPAM_TRANSFORMER_FEAST_REPO_PATH`` names the repo) with
-        ONE batched ``get_online_features`` call per request, and write the values into the
-        columns that ``spam_core.features.spec`` defines for them. The vector's length and order
-        stay defined by the core spec alone: ``preprocess`` refuses any other width, and
-        ``/ready`` refuses a Triton model whose input is not ``[-1, N_FEATURES]``. A missing
-        entity must give the spec's documented defaults, never an error; an unreachable store
-        gives defaults and a ``degraded`` health, not a failed request.
-        """
-        return matrix
 
     async def predict(
         self, matrix: np.ndarray, headers: Mapping[str, str] | None = None
@@ -202,7 +192,7 @@ class SpamTransformer:
             self._triton_seconds.observe(time.perf_counter() - started)
 
     def postprocess(self, pre: Preprocessed, probabilities: np.ndarray) -> list[dict[str, Any]]:
-        """Threshold, label, confidence and the engineered features, in request order."""
+        """Threshold, label, confidence and the named features, in request order."""
         threshold = self.threshold
         engineered = pre.matrix[:, N_TFIDF:].tolist()
         out = []
@@ -216,7 +206,7 @@ class SpamTransformer:
                     "spam_probability": p,
                     "prediction": "spam" if is_spam else "ham",
                     "confidence": confidence(p, threshold),
-                    "features": dict(zip(ENGINEERED_NAMES, values, strict=True)),
+                    "features": dict(zip(NAMED_FEATURES, values, strict=True)),
                 }
             )
         if n_spam:

@@ -1,7 +1,8 @@
 """Composition root (KServe's ``model_server.py``): settings → tracks → data plane → app → uvicorn.
 
-``create_app(settings)`` loads both tracks' artifacts (an ``ArtifactError`` stops the process
-before it listens) and returns the FastAPI app; the Triton clients start in the app's lifespan.
+``create_app(settings)`` opens the Feast repository and loads both tracks' artifacts (an
+``ArtifactError`` stops the process before it listens) and returns the FastAPI app; the Triton
+clients start in the app's lifespan.
 ``serve(settings)`` runs it under uvicorn (uvloop + httptools, one worker by default). SIGTERM /
 SIGINT: uvicorn stops accepting, lets in-flight requests finish for up to
 ``GRACEFUL_SHUTDOWN_S``, then the lifespan closes the Triton clients.
@@ -23,7 +24,23 @@ from spam_transformer.protocol.dataplane import DataPlane
 from spam_transformer.protocol.rest.server import RESTServer
 
 
-def build_dataplane(settings: TransformerSettings, metrics: TransformerMetrics) -> DataPlane:
+def build_reputation(settings: TransformerSettings, metrics: TransformerMetrics):
+    """The Feast online store of the sender reputation, shared by both tracks."""
+    from spam_core.reputation.online import OnlineReputation
+
+    return OnlineReputation.from_repo(
+        settings.FEAST_REPO_PATH,
+        cache_ttl_s=settings.REPUTATION_CACHE_TTL_S,
+        cache_size=settings.REPUTATION_CACHE_SIZE,
+        retry_after_s=settings.REPUTATION_RETRY_AFTER_S,
+        on_lookup=lambda outcome, n: metrics.reputation_lookups.labels(outcome).inc(n),
+    )
+
+
+def build_dataplane(
+    settings: TransformerSettings, metrics: TransformerMetrics, reputation=None
+) -> DataPlane:
+    reputation = reputation or build_reputation(settings, metrics)
     models = {}
     for track in settings.tracks():
         predictor = TritonPredictor(
@@ -33,8 +50,8 @@ def build_dataplane(settings: TransformerSettings, metrics: TransformerMetrics) 
             ready_timeout_s=settings.READY_TIMEOUT_S,
             max_reconnect_backoff_ms=settings.GRPC_MAX_RECONNECT_BACKOFF_MS,
         )
-        models[track.environment] = SpamTransformer(track, predictor, metrics)
-    return DataPlane(models, max_batch=settings.MAX_BATCH)
+        models[track.environment] = SpamTransformer(track, predictor, reputation, metrics)
+    return DataPlane(models, reputation, max_batch=settings.MAX_BATCH, metrics=metrics)
 
 
 def create_app(settings: TransformerSettings | None = None, *, load: bool = True) -> FastAPI:

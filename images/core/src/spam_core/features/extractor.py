@@ -1,7 +1,10 @@
-"""E-mail record(s) -> float32 feature vectors, from fitted artifacts.
+"""E-mail record(s) -> float32 feature vectors, from fitted artifacts and a reputation source.
 
 ``transform_record`` (one e-mail, the serving path) and ``transform_records`` (vectorized
 batch path, training and batch scoring) return bit-identical rows; a test holds them to it.
+Both need a :class:`~spam_core.features.reputation.ReputationSource` (point-in-time statistics
+in training, the Feast online store when serving): it is an argument, not an option, so no
+path can leave the reputation block out by forgetting it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from spam_core.features.engineered import engineered_features
-from spam_core.features.spec import N_FEATURES, N_TFIDF
+from spam_core.features.reputation import ReputationSource, reputation_features
+from spam_core.features.spec import N_CONTENT, N_FEATURES, N_TFIDF
 from spam_core.features.text import document_text
 from spam_core.features.tfidf import TfidfTransform
 from spam_core.message.parse import parse_raw
@@ -48,26 +52,32 @@ class FeatureExtractor:
         # engineered features read the lower-cased document; reuse it when TF-IDF made it
         return prepared if self.tfidf.lowercase else None
 
-    def transform_record(self, record: EmailRecord) -> np.ndarray:
+    def transform_record(self, record: EmailRecord, reputation: ReputationSource) -> np.ndarray:
         """One record -> vector of shape (N_FEATURES,), float32."""
         out = np.zeros(N_FEATURES, dtype=np.float64)
         prepared = self.tfidf.prepare(document_text(record))
         self.tfidf.transform_one(prepared, out)
-        out[N_TFIDF:] = engineered_features(record, self._lowered(prepared))
+        out[N_TFIDF:N_CONTENT] = engineered_features(record, self._lowered(prepared))
+        out[N_CONTENT:] = reputation_features(reputation.stats((record,)))[0]
         return out.astype(np.float32)
 
-    def transform_records(self, records: Sequence[EmailRecord]) -> np.ndarray:
+    def transform_records(
+        self, records: Sequence[EmailRecord], reputation: ReputationSource
+    ) -> np.ndarray:
         """Records -> matrix of shape (n, N_FEATURES), float32."""
         out = np.zeros((len(records), N_FEATURES), dtype=np.float64)
         if not records:
             return out.astype(np.float32)
         prepared = [self.tfidf.prepare(document_text(r)) for r in records]
         self.tfidf.transform_batch(prepared, out[:, :N_TFIDF])
-        out[:, N_TFIDF:] = [
+        out[:, N_TFIDF:N_CONTENT] = [
             engineered_features(r, self._lowered(d)) for r, d in zip(records, prepared, strict=True)
         ]
+        out[:, N_CONTENT:] = reputation_features(reputation.stats(records))
         return out.astype(np.float32)
 
-    def transform_raw(self, raw: bytes | str, email_id: str | None = None) -> np.ndarray:
+    def transform_raw(
+        self, raw: bytes | str, reputation: ReputationSource, email_id: str | None = None
+    ) -> np.ndarray:
         """Raw RFC 822 message -> vector (parse + transform)."""
-        return self.transform_record(parse_raw(raw, email_id))
+        return self.transform_record(parse_raw(raw, email_id), reputation)

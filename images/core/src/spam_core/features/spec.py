@@ -5,14 +5,18 @@ and batch scoring all derive the vector layout from this module, so a length or 
 mismatch between training and serving cannot be written by hand.
 
 Layout: ``N_TFIDF`` TF-IDF term weights (``tfidf:<term>``, vocabulary order of the fitted
-artifact) followed by the ``ENGINEERED`` features in the order of the table below.
+artifact), then the ``ENGINEERED`` content features, then the ``REPUTATION`` features (sender
+and sender-domain history from the Feast feature store), each block in the order of its table.
+The content blocks are computed from the e-mail alone; the reputation block from the history
+statistics defined in :mod:`spam_core.features.reputation` (point-in-time in training, the
+online store when serving).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-FEATURE_SET_VERSION = "email-524-v1"
+FEATURE_SET_VERSION = "email-528-v2"
 """Bump whenever a definition below changes meaning; artifacts record it and are refused
 by code of another version."""
 
@@ -115,18 +119,56 @@ ENGINEERED: tuple[FeatureDef, ...] = (
     ),
 )
 
+# Sender / sender-domain reputation: what the history says about who sent the e-mail. Values
+# come from counts in the Feast feature store (see spam_core.features.reputation); an entity
+# the store does not know (a new sender, no sender, or an unreachable store) gets the default.
+REPUTATION: tuple[FeatureDef, ...] = (
+    FeatureDef(
+        "sender_message_count_log",
+        "reputation",
+        "log(1 + earlier labeled e-mails from this sender address); default 0 (unknown sender)",
+        "[0, 12)",
+    ),
+    FeatureDef(
+        "sender_spam_rate",
+        "reputation",
+        "(spam + 1) / (e-mails + 2) over the sender's earlier labeled e-mails; default 0.5",
+        "(0, 1)",
+    ),
+    FeatureDef(
+        "domain_message_count_log",
+        "reputation",
+        "log(1 + earlier labeled e-mails from the sender's domain); default 0 (unknown domain)",
+        "[0, 12)",
+    ),
+    FeatureDef(
+        "domain_spam_rate",
+        "reputation",
+        "(spam + 1) / (e-mails + 2) over the domain's earlier labeled e-mails; default 0.5",
+        "(0, 1)",
+    ),
+)
+
 N_ENGINEERED = len(ENGINEERED)
-N_FEATURES = N_TFIDF + N_ENGINEERED
+N_REPUTATION = len(REPUTATION)
+N_CONTENT = N_TFIDF + N_ENGINEERED
+"""Width of the part computed from the e-mail alone."""
+N_FEATURES = N_CONTENT + N_REPUTATION
 ENGINEERED_NAMES: tuple[str, ...] = tuple(f.name for f in ENGINEERED)
+REPUTATION_NAMES: tuple[str, ...] = tuple(f.name for f in REPUTATION)
+NAMED_FEATURES: tuple[str, ...] = ENGINEERED_NAMES + REPUTATION_NAMES
+"""The non-TF-IDF features, in vector order (columns N_TFIDF..N_FEATURES): what inference logs,
+drift reports and APIs show by name."""
 
 assert N_ENGINEERED == 24, N_ENGINEERED
+assert N_FEATURES == 528, N_FEATURES
 
 
 def feature_names(vocabulary: list[str] | tuple[str, ...]) -> list[str]:
     """Full ordered name list for a fitted vocabulary."""
     if len(vocabulary) != N_TFIDF:
         raise ValueError(f"vocabulary has {len(vocabulary)} terms, the feature set needs {N_TFIDF}")
-    return [f"tfidf:{t}" for t in vocabulary] + list(ENGINEERED_NAMES)
+    return [f"tfidf:{t}" for t in vocabulary] + list(NAMED_FEATURES)
 
 
 def markdown_table() -> str:
@@ -137,7 +179,7 @@ def markdown_table() -> str:
         f"| 0–{N_TFIDF - 1} | `tfidf:<term>` | tfidf | sublinear TF × IDF of one of the {N_TFIDF} "
         "vocabulary terms (fitted on the training split), L2-normalized over the block | [0, 1] |",
     ]
-    for i, f in enumerate(ENGINEERED, start=N_TFIDF):
+    for i, f in enumerate(ENGINEERED + REPUTATION, start=N_TFIDF):
         rows.append(f"| {i} | `{f.name}` | {f.group} | {f.description} | {f.value_range} |")
     return "\n".join(rows) + "\n"
 

@@ -351,9 +351,22 @@ def read_table(
     expected = (
         EMAIL_SCHEMA if columns is None else pa.schema([EMAIL_SCHEMA.field(c) for c in columns])
     )
-    if not table.schema.remove_metadata().equals(expected.remove_metadata()):
+    if not _same_columns(table.schema, expected):
         raise SourceError(f"{path}: schema differs from emails-v1; re-run ingest")
-    return table
+    # Parquet keeps a dictionary column's values, not its index width: some pyarrow versions
+    # read int8 indices back as int32. Cast to the declared schema so readers see one type.
+    return table.cast(expected)
+
+
+def _logical(t: pa.DataType) -> pa.DataType:
+    return t.value_type if pa.types.is_dictionary(t) else t
+
+
+def _same_columns(actual: pa.Schema, expected: pa.Schema) -> bool:
+    """Same names, order and value types (dictionary index widths may differ)."""
+    return actual.names == expected.names and all(
+        _logical(a.type).equals(_logical(e.type)) for a, e in zip(actual, expected, strict=True)
+    )
 
 
 def read_records(

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from spam_core.features.spec import FEATURE_SET_VERSION
 from spam_trainer.local.config import TRACKS, LocalSettings
 from spam_trainer.local.processes import (
     ProcessError,
@@ -103,22 +104,56 @@ def ensure_models(
 
     configure_mlflow(settings)
     name = settings.model_name
-    if alias_version(name, "staging") is None:
-        log(
-            f"no version of {name!r} holds alias staging: training one "
-            f"({settings.up_trials} Ray Tune trials)"
+    staging = alias_version(name, "staging")
+    stale = staging is not None and _feature_set(name, "staging") != FEATURE_SET_VERSION
+    if staging is None or stale:
+        why = (
+            f"v{staging} (alias staging) was trained for another feature set"
+            if stale
+            else f"no version of {name!r} holds alias staging"
         )
+        log(f"{why}: training one ({settings.up_trials} Ray Tune trials)")
         _train(settings, _dataset(settings, log), log, on_trial_done)
-    if alias_version(name, "production") is None:
+    else:
+        _ensure_reputation(settings, log)
+    production = alias_version(name, "production")
+    if production is None or _feature_set(name, "production") != FEATURE_SET_VERSION:
+        from spam_core.reputation.online import OnlineReputation
         from spam_trainer.promote import promote
 
-        result = promote(settings, dataset_dir=_dataset(settings, log))
+        result = promote(
+            settings,
+            dataset_dir=_dataset(settings, log),
+            reputation=OnlineReputation.from_repo(settings.resolved_feast_repo),
+        )
         log(f"alias production -> v{result.candidate} ({'; '.join(result.reasons)})")
     versions = {t: alias_version(name, t) for t in TRACKS}
     missing = [t for t, v in versions.items() if v is None]
     if missing:
         raise PlatformError(f"no version for {missing} after training/promotion")
     return {t: str(v) for t, v in versions.items()}
+
+
+def _feature_set(name: str, alias: str) -> str | None:
+    """The feature set the version holding ``alias`` was trained for (its run's tag)."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    version = client.get_model_version_by_alias(name, alias)
+    return client.get_run(version.run_id).data.tags.get("feature_set") if version.run_id else None
+
+
+def _ensure_reputation(settings: LocalSettings, log: Log) -> None:
+    """The online store holds the reputation history (re-materialized when it is missing)."""
+    from spam_core.reputation.repo import FEATURE_STORE_YAML
+    from spam_trainer.reputation import reputation_stage
+
+    repo = settings.resolved_feast_repo
+    if (repo / FEATURE_STORE_YAML).is_file() and any(repo.glob("online_store.db")):
+        return
+    with tempfile.TemporaryDirectory(prefix="spam-reputation-") as tmp:
+        summary = reputation_stage(_dataset(settings, log), Path(tmp), repo)
+    log(f"reputation history loaded into {repo} ({summary.senders} senders)")
 
 
 def _dataset(settings: LocalSettings, log: Log) -> Path:
@@ -154,6 +189,7 @@ def _train(
         dataset_dir=dataset,
         out_dir=settings.models_dir / datetime.now(UTC).strftime("%Y%m%d-%H%M%S"),
         tune=TuneSettings(trials=settings.up_trials, cpus=settings.cpus, seed=settings.seed),
+        feast_repo=settings.resolved_feast_repo,
         model_name=settings.model_name,
         gates=Gates(settings.gate_f1_min, settings.gate_roc_auc_min),
         on_trial_done=on_trial_done,
@@ -244,6 +280,7 @@ def transformer_env(settings: LocalSettings, versions: dict[str, str]) -> dict[s
         "SPAM_TRANSFORMER_PORT": str(settings.transformer_port),
         "SPAM_TRANSFORMER_HOST": "127.0.0.1",
         "SPAM_TRANSFORMER_PROTOCOL": "grpc",
+        "SPAM_TRANSFORMER_FEAST_REPO_PATH": str(settings.resolved_feast_repo.resolve()),
     }
     for track in TRACKS:
         up = track.upper()
@@ -282,6 +319,8 @@ def gateway_env(settings: LocalSettings, versions: dict[str, str]) -> dict[str, 
         ),
         "SPAM_GATEWAY_BATCH_LOG_DIR": str((settings.logs_dir / "batch").resolve()),
         "SPAM_GATEWAY_BATCH_CPUS": str(settings.cpus),
+        # batch jobs (spam-batch subprocesses) read the reputation from the same store
+        "SPAM_FEAST_REPO": str(settings.resolved_feast_repo.resolve()),
     }
 
 

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from spam_core.features import ENGINEERED_NAMES
+from spam_core.features import NAMED_FEATURES
 
 Environment = Literal["staging", "production"]
 
@@ -80,8 +80,8 @@ class PredictionOut(BaseModel):
     prediction: Literal["spam", "ham"]
     confidence: Literal["low", "medium", "high"]
     features: EngineeredFeatures = Field(
-        description=f"The {len(ENGINEERED_NAMES)} engineered feature values by name "
-        "(spam_core.features.spec.ENGINEERED)."
+        description=f"The {len(NAMED_FEATURES)} named feature values by name: the engineered "
+        "content features, then the sender reputation (spam_core.features.spec.NAMED_FEATURES)."
     )
 
 
@@ -114,12 +114,23 @@ class TrackStatus(BaseModel):
     protocol: str
 
 
+class ReputationStatus(BaseModel):
+    status: Literal["healthy", "degraded", "disabled"] = Field(
+        description="degraded: the Feast online store does not answer; the sender reputation "
+        "features take their defaults (cached values where there are any) until it does."
+    )
+    error: str | None = None
+    since: float | None = Field(None, description="Unix time the outage began.")
+
+
 class ReadyResponse(BaseModel):
     ready: bool
     tracks: dict[str, TrackStatus]
+    reputation: ReputationStatus
 
 
 class HealthResponse(BaseModel):
     status: Literal["alive"]
     version: str
     tracks: dict[str, bool] = Field(description="Artifacts loaded, per track.")
+    reputation: ReputationStatus

@@ -8,16 +8,22 @@ be added) call this class and nothing else; it raises the domain errors of
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Mapping
 from typing import Any
 
+import structlog
 from pydantic import ValidationError
 
+from spam_core.reputation.online import OnlineReputation
 from spam_transformer import TRACKS, __version__
 from spam_transformer.errors import InvalidInput, UnknownEnvironment
+from spam_transformer.metrics import TransformerMetrics
 from spam_transformer.model import SpamTransformer
 from spam_transformer.protocol.datamodels import PredictRequest
+
+log = structlog.get_logger("spam_transformer.dataplane")
 
 
 class RequestValidationFailed(InvalidInput):
@@ -38,12 +44,22 @@ def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 class DataPlane:
-    def __init__(self, models: Mapping[str, SpamTransformer], *, max_batch: int = 100) -> None:
+    def __init__(
+        self,
+        models: Mapping[str, SpamTransformer],
+        reputation: OnlineReputation | None = None,
+        *,
+        max_batch: int = 100,
+        metrics: TransformerMetrics | None = None,
+    ) -> None:
         unknown = set(models) - set(TRACKS)
         if unknown:
             raise ValueError(f"unknown tracks {sorted(unknown)}; expected {TRACKS}")
         self.models = dict(models)
+        self.reputation = reputation
         self.max_batch = max_batch
+        self.metrics = metrics
+        self._watch: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -58,11 +74,35 @@ class DataPlane:
         down is not fatal here: /ready says so, and the clients reconnect."""
         for model in self.models.values():
             await model.start()
+        if self.reputation is not None:  # opens the store's connection before the 1st request
+            await asyncio.to_thread(self.reputation.warm_up)
+            self._watch = asyncio.get_running_loop().create_task(self._watch_reputation())
         _, status = await self.ready()
         return status
 
     async def stop(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
         await asyncio.gather(*(m.stop() for m in self.models.values()), return_exceptions=True)
+
+    async def _watch_reputation(self) -> None:
+        """While the reputation store is down, ask it again every ``retry_after_s`` even when
+        no e-mail comes in: its status only changes on a lookup, so without this /health (and
+        the gateway's ``feature_store``) would say ``degraded`` until the next request after
+        the store is back. One probe at a time, in a thread (never on the event loop)."""
+        reputation = self.reputation
+        interval = max(float(getattr(reputation, "retry_after_s", 5.0)), 0.1)
+        while True:
+            await asyncio.sleep(interval)
+            if not reputation.status().healthy:
+                try:
+                    await asyncio.to_thread(reputation.warm_up)
+                except Exception as exc:  # warm_up reports store errors in its status
+                    log.warning("reputation probe failed", error=f"{type(exc).__name__}: {exc}")
+            self.reputation_status()  # keeps the store_up gauge current without a probe
 
     # ------------------------------------------------------------------ inference
 
@@ -128,11 +168,22 @@ class DataPlane:
                 "protocol": model.predictor.protocol,
             }
         ready = len(tracks) == len(TRACKS) and all(t["ready"] for t in tracks.values())
-        return ready, {"ready": ready, "tracks": tracks}
+        # an unreachable reputation store does not make the transformer unready: e-mails are
+        # scored with the default reputation meanwhile, and the document says "degraded"
+        return ready, {"ready": ready, "tracks": tracks, "reputation": self.reputation_status()}
+
+    def reputation_status(self) -> dict[str, Any]:
+        if self.reputation is None:
+            return {"status": "disabled", "error": None, "since": None}
+        status = self.reputation.status()
+        if self.metrics is not None:
+            self.metrics.reputation_store_up.set(1 if status.healthy else 0)
+        return status.as_dict()
 
     def health(self) -> dict[str, Any]:
         return {
             "status": "alive",
             "version": __version__,
             "tracks": {name: model.ready for name, model in self.models.items()},
+            "reputation": self.reputation_status(),
         }

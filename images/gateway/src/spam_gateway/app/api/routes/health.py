@@ -24,12 +24,29 @@ router = APIRouter(tags=["health"])
 async def health(
     transformer: TransformerDep, inference_log: InferenceLoggerDep, settings: SettingsDep
 ) -> JSONResponse:
-    """``healthy``; ``degraded`` (200) when the transformer is unreachable or inference logs
-    are being spooled; ``unhealthy`` (503) only when the gateway itself is broken (the
-    inference-log writer died), so a transformer outage never restarts gateway pods."""
+    """``healthy``; ``degraded`` (200) when the transformer is unreachable, its feature store
+    (sender reputation) does not answer, or inference logs are being spooled; ``unhealthy``
+    (503) only when the gateway itself is broken (the inference-log writer died), so a
+    transformer outage never restarts gateway pods."""
     up, detail = await transformer.health(max_age_s=settings.HEALTH_CACHE_S)
     services = [{"name": "transformer", "status": "ok" if up else "down", "detail": detail}]
     status = "healthy" if up else "degraded"
+    if up:
+        # the transformer's Feast online store (sender reputation): down means e-mails are
+        # scored with the default reputation: answers go on, the platform is degraded
+        response = detail.get("response")
+        reputation = response.get("reputation") if isinstance(response, dict) else None
+        if isinstance(reputation, dict):
+            ok = reputation.get("status") == "healthy"
+            services.append(
+                {
+                    "name": "feature_store",
+                    "status": "ok" if ok else "degraded",
+                    "detail": reputation,
+                }
+            )
+            if not ok:
+                status = "degraded"
     if inference_log is not None:
         stats = inference_log.stats()
         state = stats["state"]

@@ -1,0 +1,200 @@
+"""Serving side: reputation statistics from the Feast online store.
+
+One batched ``get_online_features`` call per request batch (only for the entities the cache
+does not hold). Reputation changes slowly, so a small time-bounded cache (``cache_ttl_s``)
+spares the store most lookups; ``cache_ttl_s=0`` turns it off.
+
+Failure policy (the feature is a hint, the e-mail must still be scored):
+- an entity the store does not know -> zero counts -> the spec's documented defaults;
+- the store unreachable or failing -> cached values where there are any, defaults otherwise,
+  ``degraded`` status with the error; further lookups are skipped for ``retry_after_s`` so an
+  outage does not add a connection timeout to every request, then tried again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import structlog
+
+from spam_core.features.reputation import N_STATS, reputation_keys
+from spam_core.message.record import EmailRecord
+from spam_core.reputation.repo import (
+    COUNT_FIELDS,
+    DOMAIN_KEY,
+    DOMAIN_VIEW,
+    SENDER_KEY,
+    SENDER_VIEW,
+    open_store,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from feast import FeatureStore
+
+log = structlog.get_logger("spam_core.reputation")
+
+_VIEWS = ((SENDER_VIEW, SENDER_KEY), (DOMAIN_VIEW, DOMAIN_KEY))
+_ZERO = (0.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStatus:
+    healthy: bool
+    error: str | None = None
+    since: float | None = None
+    """time.time() of the first failure of the current outage."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": "healthy" if self.healthy else "degraded",
+            "error": self.error,
+            "since": self.since,
+        }
+
+
+class OnlineReputation:
+    """A :class:`~spam_core.features.reputation.ReputationSource` over a Feast online store."""
+
+    def __init__(
+        self,
+        store: FeatureStore,
+        *,
+        cache_ttl_s: float = 60.0,
+        cache_size: int = 100_000,
+        retry_after_s: float = 5.0,
+        on_lookup: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.cache_ttl_s = cache_ttl_s
+        self.cache_size = cache_size
+        self.retry_after_s = retry_after_s
+        self._on_lookup = on_lookup or (lambda outcome, n: None)
+        self._cache: OrderedDict[tuple[str, str], tuple[float, float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._failed_at: float | None = None
+        self._outage_since: float | None = None
+        self._error: str | None = None
+        self._refs = [f"{view}:{f}" for view, _ in _VIEWS for f in COUNT_FIELDS]
+
+    @classmethod
+    def from_repo(cls, repo_path: str | Path, **kwargs: Any) -> OnlineReputation:
+        return cls(open_store(repo_path), **kwargs)
+
+    # ------------------------------------------------------------------ health
+    def status(self) -> StoreStatus:
+        if self._error is None:
+            return StoreStatus(True)
+        return StoreStatus(False, self._error, self._outage_since)
+
+    def warm_up(self) -> StoreStatus:
+        """One lookup of an entity that does not exist: opens the connection, sets status."""
+        self._fetch([("", "")], force=True)
+        return self.status()
+
+    # ------------------------------------------------------------------ lookups
+    def stats(self, records: Sequence[EmailRecord]) -> np.ndarray:
+        keys = [reputation_keys(r) for r in records]
+        out = np.zeros((len(keys), N_STATS), dtype=np.float64)
+        now = time.monotonic()
+        wanted: dict[tuple[str, str], None] = {}
+        cached: dict[tuple[str, str], tuple[float, float]] = {}
+        for sender, domain in keys:
+            for entity in ((SENDER_KEY, sender), (DOMAIN_KEY, domain)):
+                if not entity[1] or entity in cached:
+                    continue
+                hit = self._cache.get(entity)
+                if hit is not None and hit[0] > now:
+                    cached[entity] = (hit[1], hit[2])
+                else:
+                    wanted[entity] = None
+        if cached:
+            self._on_lookup("hit", len(cached))
+        if wanted:
+            self._on_lookup("miss", len(wanted))
+            cached.update(self._fetch_entities(list(wanted), now))
+        for i, (sender, domain) in enumerate(keys):
+            out[i, 0:2] = cached.get((SENDER_KEY, sender), _ZERO)
+            out[i, 2:4] = cached.get((DOMAIN_KEY, domain), _ZERO)
+        return out
+
+    def _fetch_entities(
+        self, entities: list[tuple[str, str]], now: float
+    ) -> dict[tuple[str, str], tuple[float, float]]:
+        senders = [v for k, v in entities if k == SENDER_KEY]
+        domains = [v for k, v in entities if k == DOMAIN_KEY]
+        n = max(len(senders), len(domains))
+        rows = [
+            (senders[i] if i < len(senders) else "", domains[i] if i < len(domains) else "")
+            for i in range(n)
+        ]
+        fetched = self._fetch(rows)
+        if fetched is None:  # store unavailable: stale cache entries beat defaults
+            stale = {}
+            for entity in entities:
+                hit = self._cache.get(entity)
+                if hit is not None:
+                    stale[entity] = (hit[1], hit[2])
+            return stale
+        result = {}
+        expires = now + self.cache_ttl_s
+        with self._lock:
+            for (sender, domain), (sender_stats, domain_stats) in zip(rows, fetched, strict=True):
+                for entity, value in (
+                    ((SENDER_KEY, sender), sender_stats),
+                    ((DOMAIN_KEY, domain), domain_stats),
+                ):
+                    if not entity[1]:
+                        continue
+                    result[entity] = value
+                    if self.cache_ttl_s > 0:
+                        self._cache[entity] = (expires, *value)
+                        self._cache.move_to_end(entity)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return result
+
+    def _fetch(
+        self, rows: list[tuple[str, str]], *, force: bool = False
+    ) -> list[tuple[tuple[float, float], tuple[float, float]]] | None:
+        """One online read for ``rows`` of (sender, domain); None while the store is down."""
+        if (
+            not force
+            and self._failed_at is not None
+            and time.monotonic() - self._failed_at < self.retry_after_s
+        ):
+            self._on_lookup("skipped", len(rows))
+            return None
+        try:
+            response = self.store.get_online_features(
+                features=self._refs,
+                entity_rows=[{SENDER_KEY: s, DOMAIN_KEY: d} for s, d in rows],
+                full_feature_names=True,
+            ).to_dict()
+        except Exception as exc:  # redis/sqlite/Feast errors: score with defaults instead
+            self._failed_at = time.monotonic()
+            if self._error is None:
+                self._outage_since = time.time()
+                log.warning("reputation store unavailable: using defaults", error=str(exc))
+            self._error = f"{type(exc).__name__}: {exc}"[:300]
+            self._on_lookup("error", len(rows))
+            return None
+        if self._error is not None:
+            log.info("reputation store available again", outage_since=self._outage_since)
+        self._failed_at = self._error = self._outage_since = None
+        columns = [
+            [v if v is not None else 0 for v in response[f"{view}__{f}"]]
+            for view, _ in _VIEWS
+            for f in COUNT_FIELDS
+        ]
+        return [
+            ((float(a), float(b)), (float(c), float(d)))
+            for a, b, c, d in zip(*columns, strict=True)
+        ]

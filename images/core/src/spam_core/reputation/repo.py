@@ -1,0 +1,125 @@
+"""The Feast feature repository of the reputation features.
+
+Two entities and two feature views, one per entity, each holding the running counts of
+labeled e-mails (``messages``, ``spam``). The views' offline sources are Parquet history
+tables written by :func:`spam_core.reputation.history.build_history`; the online store is
+SQLite on one machine and Redis in the cluster (the chart's ``feature_store.yaml``).
+
+Definitions are built in code (not discovered by ``feast apply`` from a directory) so the
+training step can point the sources at the history it just wrote and apply them with the
+store it was given.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from spam_core.errors import ArtifactError
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+os.environ.setdefault("FEAST_USAGE", "False")
+
+PROJECT = "spam_platform"
+ENTITY_KEY_SERIALIZATION_VERSION = 3
+FEATURE_STORE_YAML = "feature_store.yaml"
+
+SENDER_KEY = "sender"
+DOMAIN_KEY = "sender_domain"
+SENDER_VIEW = "sender_reputation"
+DOMAIN_VIEW = "sender_domain_reputation"
+COUNT_FIELDS = ("messages", "spam")
+VIEWS: dict[str, str] = {SENDER_VIEW: SENDER_KEY, DOMAIN_VIEW: DOMAIN_KEY}
+"""feature view -> its entity's join key."""
+FEATURE_REFS: tuple[str, ...] = tuple(
+    f"{view}:{field}" for view in (SENDER_VIEW, DOMAIN_VIEW) for field in COUNT_FIELDS
+)
+"""In the order of ``spam_core.features.reputation.STAT_COLUMNS``."""
+HISTORY_FILES: dict[str, str] = {
+    SENDER_VIEW: "sender_history.parquet",
+    DOMAIN_VIEW: "sender_domain_history.parquet",
+}
+
+
+def definitions(history_dir: str | Path) -> list[Any]:
+    """Entities and feature views, their sources in ``history_dir``.
+
+    TTL 0 (never expires): each history row is the running total up to its time, so the
+    latest row before a timestamp is the whole history before it, however old.
+    """
+    from feast import Entity, FeatureView, Field, FileSource, ValueType
+    from feast.types import Int64
+
+    objects: list[Any] = []
+    for view, key in VIEWS.items():
+        entity = Entity(
+            name=key,
+            join_keys=[key],
+            value_type=ValueType.STRING,
+            description=f"lower-cased {key.replace('_', ' ')} of an e-mail",
+        )
+        source = FileSource(
+            name=f"{view}_history",
+            path=str(Path(history_dir) / HISTORY_FILES[view]),
+            timestamp_field="event_timestamp",
+        )
+        objects += [
+            entity,
+            FeatureView(
+                name=view,
+                entities=[entity],
+                ttl=timedelta(0),
+                schema=[Field(name=f, dtype=Int64) for f in COUNT_FIELDS],
+                source=source,
+                online=True,
+                description=f"labeled e-mails seen from this {key.replace('_', ' ')} "
+                "(running totals)",
+            ),
+        ]
+    return objects
+
+
+def write_local_repo(repo_dir: Path, project: str = PROJECT, *, redis: str | None = None) -> Path:
+    """A one-machine repository: file registry and offline store; the online store is SQLite,
+    or Redis when ``redis`` gives a Feast connection string (``host:port[,password=…]``)."""
+    repo_dir.mkdir(parents=True, exist_ok=True)
+    if redis:
+        online = f'  type: redis\n  connection_string: "{redis}"\n'
+    else:
+        online = f"  type: sqlite\n  path: {(repo_dir / 'online_store.db').resolve()}\n"
+    config = repo_dir / FEATURE_STORE_YAML
+    config.write_text(
+        f"project: {project}\n"
+        "provider: local\n"
+        f"registry: {(repo_dir / 'registry.db').resolve()}\n"
+        "online_store:\n"
+        f"{online}"
+        "offline_store:\n"
+        "  type: file\n"
+        f"entity_key_serialization_version: {ENTITY_KEY_SERIALIZATION_VERSION}\n"
+    )
+    return config
+
+
+def ensure_repo(repo_dir: Path) -> Path:
+    """``repo_dir`` as it is when it has a ``feature_store.yaml``, else a new local one."""
+    if not (repo_dir / FEATURE_STORE_YAML).is_file():
+        write_local_repo(repo_dir)
+    return repo_dir
+
+
+def open_store(repo_path: str | Path) -> FeatureStore:
+    """The store described by ``<repo_path>/feature_store.yaml`` (``${VAR}`` expanded)."""
+    path = Path(repo_path)
+    if not (path / FEATURE_STORE_YAML).is_file():
+        raise ArtifactError(f"{path}: no {FEATURE_STORE_YAML} (not a Feast feature repository)")
+    from feast import FeatureStore
+
+    try:
+        return FeatureStore(repo_path=str(path))
+    except Exception as exc:  # Feast raises pydantic / its own errors for a bad config
+        raise ArtifactError(f"{path / FEATURE_STORE_YAML}: {exc}") from exc
