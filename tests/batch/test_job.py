@@ -206,3 +206,21 @@ def test_job_ids_are_validated(tmp_path):
         assert not valid_job_id(bad)
     with pytest.raises(ValueError, match="invalid job id"):
         StatusStore(str(tmp_path)).read("../x")
+
+
+def test_a_job_fails_with_the_reason_when_the_reputation_store_is_down(
+    ray_local, bundle_dir, dataset_dir, corpus_dir, redis_server, tmp_path
+):
+    """Batch scoring never quietly uses default reputation for a whole batch: with the
+    store's Redis stopped the job fails and says why; with it back the same job succeeds."""
+    from tests.transformer.stack import redis_feast_repo
+
+    repo = redis_feast_repo(dataset_dir, tmp_path / "feast", redis_server.connection_string)
+    archive = corpus_dir / "20030228_spam.tar.bz2"
+    redis_server.stop()
+    failed, _ = _job(tmp_path / "down", archive, bundle_dir, repo)
+    assert failed.state == "failed"
+    assert any("reputation store" in e for e in failed.errors), failed.errors
+    redis_server.start()
+    ok, _ = _job(tmp_path / "up", archive, bundle_dir, repo)
+    assert ok.state == "succeeded", ok.errors

@@ -173,6 +173,32 @@ def test_one_batched_read_and_cache_hits(sqlite_store, sample, totals):
     assert len(store.calls) == 4
 
 
+def test_astats_answers_cache_hits_on_the_loop_and_reads_the_store_on_its_thread(
+    sqlite_store, sample, totals
+):
+    import asyncio
+    import threading
+
+    class ThreadRecordingStore(CountingStore):
+        threads: list[str]
+
+        def get_online_features(self, *args, **kwargs):
+            self.threads.append(threading.current_thread().name)
+            return super().get_online_features(*args, **kwargs)
+
+    store = ThreadRecordingStore(sqlite_store)
+    store.threads = []
+    rep = OnlineReputation(store)
+    assert rep.cached_stats(sample) is None  # nothing cached yet: no answer, no read
+    assert store.calls == []
+    first = asyncio.run(rep.astats(sample))
+    assert np.array_equal(first, _expected(sample, totals))
+    assert len(store.threads) == 1 and store.threads[0].startswith("reputation")
+    again = asyncio.run(rep.astats(sample))  # every entity cached: answered without a read
+    assert np.array_equal(again, first) and len(store.calls) == 1
+    assert np.array_equal(rep.cached_stats(sample), first)
+
+
 def test_batch_and_single_are_bit_identical_with_the_online_source(
     sqlite_store, extractor, sample, totals
 ):

@@ -99,8 +99,16 @@ class Scorer:
 
         self.bundle = ModelBundle.load(bundle_dir)
         self.model_version = model_version
-        # the same online store and the same lookups as the transformer
+        # the same online store and the same lookups as the transformer; unlike the online
+        # path a batch job does not score with default reputation when the store is down: it
+        # fails with the reason (and can be run again), never quietly degrades a whole batch
         self.reputation = OnlineReputation.from_repo(feast_repo)
+        self._require_store(self.reputation.warm_up())
+
+    @staticmethod
+    def _require_store(status: Any) -> None:
+        if not status.healthy:
+            raise RuntimeError(f"the reputation store (Feast online store) fails: {status.error}")
 
     def __call__(self, batch: pa.Table) -> dict[str, list[Any]]:
         from spam_core.bundle import confidence
@@ -134,6 +142,7 @@ class Scorer:
                 errors.append(f"{type(exc).__name__}: {exc}")
         ok = [i for i, r in enumerate(records) if r is not None]
         matrix = self.bundle.extractor.transform_records([records[i] for i in ok], self.reputation)
+        self._require_store(self.reputation.status())
         probs = self.bundle.predict_matrix(matrix) if ok else []
         p_by_row = dict(zip(ok, (float(p) for p in probs), strict=True))
         f_by_row = dict(zip(ok, matrix[:, N_TFIDF:].tolist(), strict=True))

@@ -25,6 +25,9 @@ from spam_core.features.reputation import STAT_COLUMNS, StatsByEmailId, reputati
 from spam_core.ingest import read_records
 
 STATS_FILE = Path("reputation") / "stats.parquet"
+MARKER_FILE = "materialized.json"
+"""Written into the Feast repository after a materialization: which dataset's history the
+online store holds (the store itself may be Redis, where no file says so)."""
 HISTORY_DIR = Path("reputation") / "history"
 SPLITS = ("train", "validation", "test")
 
@@ -83,6 +86,7 @@ def reputation_stage(
     frame.to_parquet(work_dir / STATS_FILE, index=False)
     if online:
         materialize(store, history)
+        write_marker(feast_repo, dataset_dir, sum(len(t) for t in history.values()))
     known = {
         split: float((frame.loc[frame["split"] == split, "sender_messages"] > 0).mean())
         for split in SPLITS
@@ -96,6 +100,31 @@ def reputation_stage(
         materialized=online,
         seconds=round(time.perf_counter() - started, 2),
     )
+
+
+def write_marker(feast_repo: Path, dataset_dir: Path, rows: int) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from spam_core.ingest import load_manifest
+
+    doc = {
+        "dataset": str(dataset_dir),
+        "dataset_fingerprint": load_manifest(dataset_dir).fingerprint,
+        "history_rows": rows,
+        "materialized_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    (feast_repo / MARKER_FILE).write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def materialized_from(feast_repo: Path) -> str | None:
+    """The dataset fingerprint whose history the repository's online store holds, if known."""
+    import json
+
+    try:
+        return json.loads((feast_repo / MARKER_FILE).read_text()).get("dataset_fingerprint")
+    except (OSError, ValueError):
+        return None
 
 
 def load_reputation(path: Path) -> StatsByEmailId:

@@ -25,9 +25,10 @@ from spam_core.features import (
     N_TFIDF,
     NAMED_FEATURES,
     FeatureExtractor,
-    ReputationSource,
 )
+from spam_core.features.reputation import FixedStats
 from spam_core.message import EmailRecord, parse_fields, parse_raw
+from spam_core.reputation.online import OnlineReputation
 from spam_transformer.artifacts import TrackArtifacts, load_track_artifacts
 from spam_transformer.config import TrackSettings
 from spam_transformer.errors import (
@@ -72,7 +73,7 @@ class SpamTransformer:
         self,
         track: TrackSettings,
         predictor: TritonPredictor,
-        reputation: ReputationSource,
+        reputation: OnlineReputation,
         metrics: TransformerMetrics | None = None,
     ) -> None:
         self.track = track
@@ -166,10 +167,12 @@ class SpamTransformer:
                     f"e-mail {index} ({email.email_id!r}) cannot be parsed: {exc}",
                     [{"loc": ["emails", index], "msg": str(exc), "type": "invalid_email"}],
                 ) from exc
+        # the reputation first: cache hits at once, store lookups off the event loop
+        reputation = FixedStats(await self.reputation.astats(records))
         if len(records) == 1:
-            matrix = self.extractor.transform_record(records[0], self.reputation)[np.newaxis, :]
+            matrix = self.extractor.transform_record(records[0], reputation)[np.newaxis, :]
         else:
-            matrix = self.extractor.transform_records(records, self.reputation)
+            matrix = self.extractor.transform_records(records, reputation)
         if matrix.shape != (len(records), N_FEATURES) or matrix.dtype != np.float32:
             raise TransformerError(  # a programming error: refuse, loudly
                 f"preprocess produced {matrix.dtype} {list(matrix.shape)}, the model takes "

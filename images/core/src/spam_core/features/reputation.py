@@ -82,6 +82,19 @@ class NoHistory:
         return no_history(len(records))
 
 
+class FixedStats:
+    """Stats already looked up for exactly the records about to be transformed (an async
+    caller fetches them first, then hands them to the extractor)."""
+
+    def __init__(self, stats: np.ndarray) -> None:
+        self._stats = np.asarray(stats, dtype=np.float64)
+
+    def stats(self, records: Sequence[EmailRecord]) -> np.ndarray:
+        if len(records) != len(self._stats):
+            raise ValueError(f"stats for {len(self._stats)} e-mails, asked for {len(records)}")
+        return self._stats
+
+
 class StatsByEmailId:
     """Stats looked up by ``email_id``, e.g. the result of a point-in-time retrieval.
 

@@ -13,10 +13,12 @@ Failure policy (the feature is a hint, the e-mail must still be scored):
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +85,7 @@ class OnlineReputation:
         self._outage_since: float | None = None
         self._error: str | None = None
         self._refs = [f"{view}:{f}" for view, _ in _VIEWS for f in COUNT_FIELDS]
+        self._executor: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_repo(cls, repo_path: str | Path, **kwargs: Any) -> OnlineReputation:
@@ -100,10 +103,10 @@ class OnlineReputation:
         return self.status()
 
     # ------------------------------------------------------------------ lookups
-    def stats(self, records: Sequence[EmailRecord]) -> np.ndarray:
-        keys = [reputation_keys(r) for r in records]
-        out = np.zeros((len(keys), N_STATS), dtype=np.float64)
-        now = time.monotonic()
+    def _split(
+        self, keys: list[tuple[str, str]], now: float
+    ) -> tuple[dict[tuple[str, str], tuple[float, float]], dict[tuple[str, str], None]]:
+        """Fresh cache entries for the keys' entities, and the entities to ask the store for."""
         wanted: dict[tuple[str, str], None] = {}
         cached: dict[tuple[str, str], tuple[float, float]] = {}
         for sender, domain in keys:
@@ -115,15 +118,48 @@ class OnlineReputation:
                     cached[entity] = (hit[1], hit[2])
                 else:
                     wanted[entity] = None
+        return cached, wanted
+
+    @staticmethod
+    def _assemble(
+        keys: list[tuple[str, str]], values: dict[tuple[str, str], tuple[float, float]]
+    ) -> np.ndarray:
+        out = np.zeros((len(keys), N_STATS), dtype=np.float64)
+        for i, (sender, domain) in enumerate(keys):
+            out[i, 0:2] = values.get((SENDER_KEY, sender), _ZERO)
+            out[i, 2:4] = values.get((DOMAIN_KEY, domain), _ZERO)
+        return out
+
+    def stats(self, records: Sequence[EmailRecord]) -> np.ndarray:
+        keys = [reputation_keys(r) for r in records]
+        now = time.monotonic()
+        cached, wanted = self._split(keys, now)
         if cached:
             self._on_lookup("hit", len(cached))
         if wanted:
             self._on_lookup("miss", len(wanted))
             cached.update(self._fetch_entities(list(wanted), now))
-        for i, (sender, domain) in enumerate(keys):
-            out[i, 0:2] = cached.get((SENDER_KEY, sender), _ZERO)
-            out[i, 2:4] = cached.get((DOMAIN_KEY, domain), _ZERO)
-        return out
+        return self._assemble(keys, cached)
+
+    def cached_stats(self, records: Sequence[EmailRecord]) -> np.ndarray | None:
+        """The stats when the cache holds every entity (no I/O), else None."""
+        keys = [reputation_keys(r) for r in records]
+        cached, wanted = self._split(keys, time.monotonic())
+        if wanted:
+            return None
+        if cached:
+            self._on_lookup("hit", len(cached))
+        return self._assemble(keys, cached)
+
+    async def astats(self, records: Sequence[EmailRecord]) -> np.ndarray:
+        """:meth:`stats` for an event loop: cache hits answered at once, store lookups on one
+        dedicated thread, so a slow or unreachable store never blocks the loop."""
+        stats = self.cached_stats(records)
+        if stats is not None:
+            return stats
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reputation")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.stats, records)
 
     def _fetch_entities(
         self, entities: list[tuple[str, str]], now: float

@@ -145,14 +145,15 @@ def _feature_set(name: str, alias: str) -> str | None:
 
 def _ensure_reputation(settings: LocalSettings, log: Log) -> None:
     """The online store holds the reputation history (re-materialized when it is missing)."""
-    from spam_core.reputation.repo import FEATURE_STORE_YAML
-    from spam_trainer.reputation import reputation_stage
+    from spam_core.ingest import load_manifest
+    from spam_trainer.reputation import materialized_from, reputation_stage
 
     repo = settings.resolved_feast_repo
-    if (repo / FEATURE_STORE_YAML).is_file() and any(repo.glob("online_store.db")):
+    dataset = _dataset(settings, log)
+    if materialized_from(repo) == load_manifest(dataset).fingerprint:
         return
     with tempfile.TemporaryDirectory(prefix="spam-reputation-") as tmp:
-        summary = reputation_stage(_dataset(settings, log), Path(tmp), repo)
+        summary = reputation_stage(dataset, Path(tmp), repo)
     log(f"reputation history loaded into {repo} ({summary.senders} senders)")
 
 
