@@ -24,7 +24,7 @@ from spam_core.ingest import PUBLIC_CORPUS_URL
 
 PIPELINE_NAME = "spam-training"
 VERSION = 2
-DEFAULT_TRAINER_IMAGE = "spam-platform/trainer:0.1.0"
+DEFAULT_TRAINER_IMAGE = "spam-platform/trainer:0.2.0"
 IMAGE_ENV = "SPAM_TRAINER_IMAGE"
 DEFAULT_MLFLOW_TRACKING_URI = "http://mlflow.mlflow.svc.cluster.local:5000"
 

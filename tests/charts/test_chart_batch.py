@@ -40,7 +40,7 @@ def test_raycluster_runs_the_trainer_image_on_a_head_and_workers():
     assert spec["rayVersion"] == "2.60.0"
     assert spec["authOptions"] == {"mode": "token"}
     head = chartlib.container(spec["headGroupSpec"]["template"]["spec"], "ray-head")
-    assert head["image"] == "spam-platform/batch:0.1.0"
+    assert head["image"] == "spam-platform/batch:0.2.0"
     assert {p["containerPort"] for p in head["ports"]} == {6379, 8265, 10001, 8080}
     (workers,) = spec["workerGroupSpecs"]
     assert workers["groupName"] == "workers"

@@ -48,7 +48,7 @@ def test_packaged_chart_renders_exactly_like_the_directory(archive, values):
 
 def test_packaged_chart_keeps_version_and_dependencies(archive):
     with helm_python.Chart.load(archive) as chart:
-        assert chart.version == "0.1.0"
+        assert chart.version == "0.2.0"
         assert chart.metadata["kubeVersion"] == ">=1.27.0-0"
         names = sorted(d["name"] for d in chart.dependencies)
     assert names == ["batch", "gateway", "inference", "spam-common", "transformer"]
