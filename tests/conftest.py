@@ -24,6 +24,20 @@ def corpus_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def corpus_raw(corpus_dir: Path) -> list[bytes]:
+    """Every message file of the corpus archives (``cmds`` files left out), raw bytes."""
+    import tarfile
+
+    out = []
+    for archive in sorted(corpus_dir.glob("*.tar.bz2")):
+        with tarfile.open(archive) as tar:
+            for member in tar:
+                if member.isfile() and not member.name.endswith("cmds"):
+                    out.append(tar.extractfile(member).read())
+    return out
+
+
+@pytest.fixture(scope="session")
 def dataset_dir(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole shared corpus, ingested once per session."""
     from spam_core.ingest import ingest

@@ -24,10 +24,8 @@ import math
 import random
 import re
 import sys
-import tarfile
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -64,21 +62,6 @@ TRICKY_TEXTS = [
     " ".join(["é"] * 100) + " remove cash é" * 30,  # many non-ASCII runs: the regex split
     "The Quick Brown Fox\n\n\nJumps over the lazy dog 0123 $5 £5 €5 ¥5 !!! ???",
 ]
-
-
-def _corpus(corpus_dir: Path) -> list[bytes]:
-    out = []
-    for archive in sorted(corpus_dir.glob("*.tar.bz2")):
-        with tarfile.open(archive) as tar:
-            for member in tar:
-                if member.isfile() and not member.name.endswith("cmds"):
-                    out.append(tar.extractfile(member).read())
-    return out
-
-
-@pytest.fixture(scope="module")
-def corpus_raw(corpus_dir: Path) -> list[bytes]:
-    return _corpus(corpus_dir)
 
 
 @pytest.fixture(scope="module")

@@ -64,7 +64,7 @@ def body(emails: list, environment: str = "production") -> str:
         (
             body([{"email_id": "a", "subject": "x", "body": "y"}]),
             ["emails", 0],
-            "missing: sender",
+            "missing sender",
         ),
         (body([{"email_id": "a", "raw": "x", "subject": "s"}]), ["emails", 0], "not both"),
         (body([{**OK, "priority": "high"}]), ["emails", 0, "priority"], "Extra inputs"),

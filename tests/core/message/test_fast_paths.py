@@ -15,8 +15,6 @@ import email
 import random
 import re
 import sys
-import tarfile
-from pathlib import Path
 
 import pytest
 
@@ -25,21 +23,6 @@ from spam_core.message import parse as parse_module
 
 OLD_TEXT_URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"'()\[\]{}]+", re.IGNORECASE)
 OLD_SPACES_RE = re.compile(r"[ \t\r\f\v\xa0]+")
-
-
-def _corpus(corpus_dir: Path) -> list[bytes]:
-    out = []
-    for archive in sorted(corpus_dir.glob("*.tar.bz2")):
-        with tarfile.open(archive) as tar:
-            for member in tar:
-                if member.isfile() and not member.name.endswith("cmds"):
-                    out.append(tar.extractfile(member).read())
-    return out
-
-
-@pytest.fixture(scope="module")
-def corpus_raw(corpus_dir: Path) -> list[bytes]:
-    return _corpus(corpus_dir)
 
 
 def _same_message(fast: email.message.Message, slow: email.message.Message) -> None:

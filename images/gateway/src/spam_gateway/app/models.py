@@ -5,65 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from spam_core.message.wire import EmailIn
 
 MAX_EMAILS = 100
 """Most e-mails in one batch-sync request (the transformer's limit too)."""
-
-
-class EmailIn(BaseModel):
-    """One e-mail: either its fields (``subject``, ``body``, ``sender``, optional ``date``) or
-    the whole RFC 822 message as ``raw``."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "email_id": "msg-001",
-                    "subject": "Team meeting moved to Thursday",
-                    "body": "Hi all, the weekly sync moves to Thursday 10:00.",
-                    "sender": "alice@example.com",
-                    "date": "Tue, 03 Sep 2002 10:15:00 +0200",
-                },
-                {"email_id": "msg-002", "raw": "From: a@b.c\r\nSubject: hi\r\n\r\nbody"},
-            ]
-        },
-    )
-
-    email_id: str = Field(min_length=1, max_length=256)
-    subject: str | None = Field(None, max_length=100_000)
-    body: str | None = None
-    sender: str | None = Field(None, max_length=10_000)
-    date: str | None = Field(None, max_length=200)
-    raw: str | None = Field(None, min_length=1)
-
-    @model_validator(mode="after")
-    def _fields_or_raw(self) -> EmailIn:
-        fields = (self.subject, self.body, self.sender)
-        if self.raw is not None:
-            if any(f is not None for f in (*fields, self.date)):
-                raise ValueError("give either raw or subject/body/sender/date, not both")
-        elif any(f is None for f in fields):
-            missing = [
-                n for n, f in zip(("subject", "body", "sender"), fields, strict=True) if f is None
-            ]
-            raise ValueError(f"missing {', '.join(missing)} (or give the whole message as raw)")
-        return self
-
-    def upstream(self) -> dict[str, Any]:
-        """The transformer's e-mail object."""
-        if self.raw is not None:
-            return {"email_id": self.email_id, "raw": self.raw}
-        out = {
-            "email_id": self.email_id,
-            "subject": self.subject,
-            "body": self.body,
-            "sender": self.sender,
-        }
-        if self.date is not None:
-            out["date"] = self.date
-        return out
 
 
 class BatchIn(BaseModel):

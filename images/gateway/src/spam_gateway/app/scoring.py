@@ -11,10 +11,10 @@ from typing import Any
 
 from starlette.requests import Request
 
+from spam_core.message.wire import EmailIn
 from spam_gateway.app.core.config import Settings
 from spam_gateway.app.inference_log import InferenceLogger
 from spam_gateway.app.metrics import Metrics
-from spam_gateway.app.models import EmailIn
 from spam_gateway.app.transformer import TransformerClient, UpstreamBatch
 
 

@@ -10,58 +10,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from spam_core.features import NAMED_FEATURES
+from spam_core.message.wire import EmailIn
 
 Environment = Literal["staging", "production"]
-
-
-class EmailIn(BaseModel):
-    """One e-mail: the API fields ``subject``/``body``/``sender`` (+ optional ``date``), or
-    the full RFC 822 message as ``raw``."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "email_id": "m-1",
-                    "subject": "Meeting moved to 3pm",
-                    "body": "Hi team, the review moves to 3pm in room 2.",
-                    "sender": "Ann <ann@example.org>",
-                    "date": "Tue, 03 Sep 2002 10:15:00 +0200",
-                },
-                {"email_id": "m-2", "raw": "From: a@b.example\r\nSubject: hi\r\n\r\nbody\r\n"},
-            ]
-        },
-    )
-
-    email_id: str = Field(min_length=1, max_length=512)
-    raw: str | None = Field(None, description="Full RFC 822 message (headers + body).")
-    subject: str | None = None
-    body: str | None = None
-    sender: str | None = Field(None, description="The From value, e.g. `Ann <ann@example.org>`.")
-    date: str | None = Field(None, description="RFC 2822 or ISO 8601 send date (optional).")
-
-    @model_validator(mode="after")
-    def _one_form(self) -> EmailIn:
-        fields = {"subject": self.subject, "body": self.body, "sender": self.sender}
-        if self.raw is not None:
-            given = [k for k, v in (*fields.items(), ("date", self.date)) if v is not None]
-            if given:
-                raise ValueError(
-                    f"give either `raw` or the fields subject/body/sender/date, not both "
-                    f"(got raw and {', '.join(given)})"
-                )
-        else:
-            missing = [k for k, v in fields.items() if v is None]
-            if missing:
-                raise ValueError(
-                    "an e-mail needs `raw`, or `subject`, `body` and `sender` "
-                    f"(missing: {', '.join(missing)})"
-                )
-        return self
 
 
 class PredictRequest(BaseModel):

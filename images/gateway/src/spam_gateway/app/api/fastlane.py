@@ -24,10 +24,10 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from spam_core.message.wire import EmailIn
 from spam_gateway.app.api.errors import JSONResponse, gateway_error_handler
 from spam_gateway.app.core.config import ENVIRONMENTS
 from spam_gateway.app.core.errors import GatewayError
-from spam_gateway.app.models import EmailIn
 
 PATH = "/predict"
 _API_KEY = b"x-api-key"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from spam_core.message.wire import EmailIn
 from spam_gateway.app.api.deps import EnvironmentDep, ScorerDep, SettingsDep, ViewerKey
 from spam_gateway.app.api.errors import JSONResponse
 from spam_gateway.app.api.responses import ERRORS
 from spam_gateway.app.api.routing import OrjsonRoute
 from spam_gateway.app.core.errors import InvalidInput
-from spam_gateway.app.models import BatchIn, EmailIn, PredictionOut
+from spam_gateway.app.models import BatchIn, PredictionOut
 
 router = APIRouter(prefix="/predict", tags=["predict"], route_class=OrjsonRoute)
 
