@@ -4,4 +4,9 @@ Training, the feature transformer, batch scoring and drift all import this packa
 so a feature can never be computed two ways. It has no web-framework or CLI imports.
 """
 
-__version__ = "0.1.0"
+from importlib import metadata
+
+try:
+    __version__ = metadata.version("spam-core")
+except metadata.PackageNotFoundError:  # pragma: no cover - source tree without install
+    __version__ = "0.0.0"

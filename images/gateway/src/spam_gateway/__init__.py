@@ -5,4 +5,9 @@ Layout follows the FastAPI full-stack template: ``app/main.py`` builds the appli
 ``app/inference_log`` the asynchronous Parquet inference log.
 """
 
-__version__ = "0.1.0"
+from importlib import metadata
+
+try:
+    __version__ = metadata.version("spam-gateway")
+except metadata.PackageNotFoundError:  # pragma: no cover - source tree without install
+    __version__ = "0.0.0"

@@ -26,7 +26,7 @@ app = typer.Typer(
     add_completion=False,
     help="spam-platform: e-mail spam detection, from corpus to served model.",
 )
-features_app = typer.Typer(no_args_is_help=True, help="Fit and inspect the 524 features.")
+features_app = typer.Typer(no_args_is_help=True, help="Fit and inspect the 528 features.")
 app.add_typer(features_app, name="features")
 
 console = Console(stderr=False)

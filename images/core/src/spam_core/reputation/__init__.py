@@ -12,3 +12,11 @@
 The statistics -> feature transform is not here: it is :mod:`spam_core.features.reputation`,
 shared by every path.
 """
+
+import warnings
+
+# Feast 0.49's SQLite store config shadows a field of its parent (a pydantic warning at import,
+# harmless and not ours to fix): keep it out of every command's output.
+warnings.filterwarnings(
+    "ignore", message='Field name "vector_enabled"', category=UserWarning, module="pydantic"
+)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+import structlog
 
 from spam_core.features.reputation import N_STATS
 from spam_core.reputation.repo import COUNT_FIELDS, HISTORY_FILES, VIEWS, definitions
+
+log = structlog.get_logger("spam_core.reputation")
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -90,4 +95,9 @@ def materialize(store: FeatureStore, history: dict[str, pd.DataFrame]) -> None:
     stamps = pd.concat(tables)
     start = stamps.min().to_pydatetime() - timedelta(days=1)
     end = stamps.max().to_pydatetime() + timedelta(days=1)
-    store.materialize(start_date=start, end_date=end)
+    # Feast prints a banner and draws progress bars on the terminal; our callers report
+    # progress themselves (and a service's logs are JSON): keep that output, log it at debug
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        store.materialize(start_date=start, end_date=end)
+    log.debug("feast materialize", output=out.getvalue()[-2000:])

@@ -85,7 +85,8 @@ class RESTServer:
         app = FastAPI(
             title="spam-platform transformer",
             version=__version__,
-            description="E-mails → 524 features (spam_core) → Triton → spam probabilities.",
+            description="E-mails → 528 features (spam_core + Feast sender reputation) → "
+            "Triton → spam probabilities.",
             lifespan=self._lifespan,
             # FastAPI's native OpenTelemetry hooks stay off: /metrics (Prometheus) is the
             # transformer's telemetry, and the per-request provider checks cost throughput
