@@ -55,9 +55,17 @@ def partition_of(record: Record) -> str:
 
 
 def group_by_partition(records: Iterable[Record]) -> dict[str, list[Record]]:
+    """Records by partition path (:func:`partition_of`). The path depends only on the hour
+    and the environment, so it is formatted once per (hour, environment), not per record:
+    this runs in the writer thread, holding the GIL the request path needs."""
     groups: dict[str, list[Record]] = defaultdict(list)
+    paths: dict[tuple[int, str], str] = {}
     for record in records:
-        groups[partition_of(record)].append(record)
+        key = (int(record["timestamp"] // 3600), record["environment"])
+        path = paths.get(key)
+        if path is None:
+            path = paths[key] = partition_of(record)
+        groups[path].append(record)
     return groups
 
 
@@ -79,10 +87,9 @@ def to_table(records: Sequence[Record]) -> pa.Table:
         columns[name] = pa.array([r.get(name) for r in records], pa.string())
     for name in FLOAT_COLUMNS:
         columns[name] = pa.array([r.get(name) for r in records], pa.float64())
+    features = [r.get("features") or {} for r in records]
     for name in feature_columns(records):
-        columns[name] = pa.array(
-            [(r.get("features") or {}).get(name) for r in records], pa.float32()
-        )
+        columns[name] = pa.array([f.get(name) for f in features], pa.float32())
     table = pa.table(columns)
     return table.replace_schema_metadata({"spam_platform.schema": SCHEMA_VERSION})
 
