@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,6 +21,7 @@ import httpx
 import orjson
 
 from spam_gateway.app.core.security import hash_key
+from tests.utils.services import ServiceProcess, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 AZURITE_BIN = REPO / ".tools" / "node_modules" / ".bin" / "azurite-blob"
@@ -42,12 +40,6 @@ API_KEYS_JSON = orjson.dumps(
 ).decode()
 VIEWER = {"X-API-Key": VIEWER_KEY}
 OPERATOR = {"X-API-Key": OPERATOR_KEY}
-
-
-def free_port() -> int:
-    from spam_trainer.tritonserver import free_port as _free_port
-
-    return _free_port()
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.05, message: str = "") -> None:
@@ -128,56 +120,13 @@ class GatewayServer:
         self.stop()
 
 
-class GatewayProcess:
-    """``spam-gateway`` (the installed console script) on a free loopback port."""
+class GatewayProcess(ServiceProcess):
+    """``spam-gateway`` (the installed console script) on a free loopback port; up when
+    ``/health`` answers (200, or 503 ``unhealthy``: it serves, its log writer is broken)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.port = free_port()
-        self.env = {
-            **os.environ,
-            **env,
-            "SPAM_GATEWAY_HOST": "127.0.0.1",
-            "SPAM_GATEWAY_PORT": str(self.port),
-        }
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> GatewayProcess:
-        script = Path(sys.executable).parent / "spam-gateway"
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(script)], env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-
-        def up() -> bool:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"spam-gateway exited; log:\n{self.log()}")
-            with contextlib.suppress(httpx.HTTPError):
-                return httpx.get(f"{self.url}/health", timeout=1).status_code in (200, 503)
-            return False
-
-        wait_until(up, timeout, interval=0.1, message=f"spam-gateway did not start:\n{self.log()}")
-        return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def stop(self, timeout: float = 30.0) -> int | None:
-        process, self.process = self.process, None
-        if process is None:
-            return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        return process.returncode
+    script = "spam-gateway"
+    env_prefix = "SPAM_GATEWAY_"
+    up_statuses = (200, 503)
 
 
 class Azurite:

@@ -19,10 +19,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import subprocess
-import sys
 import tarfile
 import threading
 import time
@@ -34,6 +30,7 @@ import httpx
 import numpy as np
 
 from spam_core.features.spec import REPUTATION_NAMES
+from tests.utils.services import ServiceProcess
 
 TRACKS = ("staging", "production")
 TRITON_MODELS = {"staging": "spam-detector-staging", "production": "spam-detector-production"}
@@ -249,60 +246,12 @@ def wait_http(url: str, timeout: float, alive=lambda: True, status: int = 200) -
     raise TimeoutError(f"{url} did not answer {status} within {timeout} s")
 
 
-class TransformerProcess:
+class TransformerProcess(ServiceProcess):
     """``spam-transformer`` (the installed console script) on a free loopback port."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None) -> None:
-        from spam_trainer.tritonserver import free_port
-
-        self.port = port or free_port()
-        self.env = {
-            **os.environ,
-            **env,
-            "SPAM_TRANSFORMER_HOST": "127.0.0.1",
-            "SPAM_TRANSFORMER_PORT": str(self.port),
-        }
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 30.0) -> TransformerProcess:
-        script = Path(sys.executable).parent / "spam-transformer"
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [str(script)], env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        try:
-            wait_http(f"{self.url}/health", timeout, alive=lambda: self.process.poll() is None)
-        except (RuntimeError, TimeoutError) as exc:
-            self.stop()
-            raise RuntimeError(f"{exc}; log:\n{self.log()}") from None
-        return self
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def stop(self, timeout: float = 15.0) -> int | None:
-        process, self.process = self.process, None
-        if process is None:
-            return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        return process.returncode
-
-    def __enter__(self) -> TransformerProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    script = "spam-transformer"
+    env_prefix = "SPAM_TRANSFORMER_"
+    stop_timeout = 15.0
 
 
 class InProcessTransformer:

@@ -1,20 +1,93 @@
-"""Real services the tests start on free ports: redis-server (the Feast online store)."""
+"""Real services the tests start on free ports: the platform's own console scripts
+(``ServiceProcess``) and redis-server (the Feast online store)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    from spam_trainer.tritonserver import free_port as _free_port
+
+    return _free_port()
+
+
+class ServiceProcess:
+    """A console script of this workspace (``spam-gateway``, ``spam-transformer``) on a free
+    loopback port, started with the caller's settings and waited for on ``GET /health``.
+
+    Subclasses name the script, the settings prefix and the health answers that mean "up"."""
+
+    script: str
+    env_prefix: str
+    up_statuses: tuple[int, ...] = (200,)
+    stop_timeout: float = 30.0
+
+    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.env = {
+            **os.environ,
+            **env,
+            f"{self.env_prefix}HOST": "127.0.0.1",
+            f"{self.env_prefix}PORT": str(self.port),
+        }
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0):
+        exe = Path(sys.executable).parent / self.script
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(exe)], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.stop()
+                raise RuntimeError(f"{self.script} exited; log:\n{self.log()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/health", timeout=1).status_code in self.up_statuses:
+                    return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.script} did not start within {timeout} s; log:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self, timeout: float | None = None) -> int | None:
+        process, self.process = self.process, None
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(self.stop_timeout if timeout is None else timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        return process.returncode
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 class RedisServer:
