@@ -215,7 +215,11 @@ def test_the_job_the_gateway_submits_runs_spam_batch_with_the_mounted_feast_repo
 ):
     """The gateway fills the chart's RayJob template; its entrypoint runs on the RayCluster head
     (the job driver) with the head container's environment: spam-batch gets the Feast
-    repository from SPAM_FEAST_REPO, the folder the batch feature_store.yaml is mounted on."""
+    repository from SPAM_FEAST_REPO, the folder the batch feature_store.yaml is mounted on.
+
+    Only the arguments are captured here (``run_job`` replaced): this entrypoint names Azure
+    Blob inputs and a registry version that exist only in a cluster. The job itself runs for
+    real in tests/batch and tests/gateway/api/test_batch.py."""
     batch_jobs = pytest.importorskip("spam_gateway.app.batch_jobs")
     gateway_config = pytest.importorskip("spam_gateway.app.core.config")
     cli = pytest.importorskip("spam_batch.cli")
