@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import os
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from spam_core.ingest.sources import PUBLIC_CORPUS_URL
+
+
+def absolute_path(path: Path) -> Path:
+    """``~`` expanded, made absolute against the current directory and normalized (no symlink
+    resolution). Settings apply it once, when they are read, so no library (Ray's storage layer,
+    Feast, MLflow, a child process started elsewhere) ever receives a relative path."""
+    return Path(os.path.abspath(os.path.expanduser(path)))
+
+
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+:")
+
+
+def absolute_location(location: str) -> str:
+    """A location with a scheme (``abfs://…``, ``file:…``, ``models:/…``) stays as it is; a local
+    path becomes absolute."""
+    if _URL_SCHEME.match(location):
+        return location
+    return str(absolute_path(Path(location)))
+
+
+AbsolutePath = Annotated[Path, AfterValidator(absolute_path)]
+"""A local path setting: absolute once read (defaults included, with ``validate_default``)."""
+
+Location = Annotated[str, AfterValidator(absolute_location)]
+"""A setting that is a URL or a local path; local paths become absolute once read."""
+
 
 SHARED_CORPUS = Path("..") / "shared" / "data" / "spamassassin"
 """Where a workspace checkout finds its local copy of the corpus (relative to the repo)."""
@@ -17,23 +45,27 @@ SHARED_CORPUS = Path("..") / "shared" / "data" / "spamassassin"
 
 class CoreSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="SPAM_", env_file=".env", env_ignore_empty=True, extra="ignore"
+        env_prefix="SPAM_",
+        env_file=".env",
+        env_ignore_empty=True,
+        extra="ignore",
+        validate_default=True,
     )
 
-    home: Path = Field(
+    home: AbsolutePath = Field(
         Path(".spam-platform"),
         description="Local state: datasets, features, models, logs (SPAM_HOME).",
     )
-    corpus: str | None = Field(
+    corpus: Location | None = Field(
         None,
         description="Corpus source for ingest/train (SPAM_CORPUS): "
         "a path or an https:// base URL. Default: ../shared copy if "
         "present, else the public SpamAssassin corpus.",
     )
-    cache_dir: Path | None = Field(
+    cache_dir: AbsolutePath | None = Field(
         None, description="Download cache (SPAM_CACHE_DIR); default ~/.cache/spam-platform."
     )
-    feast_repo: Path | None = Field(
+    feast_repo: AbsolutePath | None = Field(
         None,
         description="Feast feature repository of the reputation features (SPAM_FEAST_REPO): "
         "a directory with feature_store.yaml. Default $SPAM_HOME/feast, created with a SQLite "

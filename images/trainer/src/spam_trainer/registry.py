@@ -41,7 +41,7 @@ def configure_mlflow(settings: TrainerSettings) -> str:
     if client.get_experiment_by_name(settings.experiment) is None:
         location = None
         if uri.startswith("sqlite:///"):  # local store: artifacts beside the database
-            artifacts = (settings.mlflow_dir / "artifacts").resolve()
+            artifacts = settings.mlflow_dir / "artifacts"
             artifacts.mkdir(parents=True, exist_ok=True)
             location = artifacts.as_uri()
         client.create_experiment(settings.experiment, artifact_location=location)

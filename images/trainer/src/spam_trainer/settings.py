@@ -45,7 +45,7 @@ class TrainerSettings(CoreSettings):
         uri = os.environ.get("MLFLOW_TRACKING_URI")
         if uri:
             return uri
-        return f"sqlite:///{(self.mlflow_dir / 'mlflow.db').resolve()}"
+        return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
 
 
 @lru_cache

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from spam_core.settings import Location
 from spam_transformer import TRACKS
 
 Protocol = Literal["grpc", "http"]
@@ -32,7 +33,11 @@ class TrackSettings:
 
 class TransformerSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="SPAM_TRANSFORMER_", env_file=".env", env_ignore_empty=True, extra="ignore"
+        env_prefix="SPAM_TRANSFORMER_",
+        env_file=".env",
+        env_ignore_empty=True,
+        extra="ignore",
+        validate_default=True,  # local paths below are made absolute once, defaults included
     )
 
     # --- predictors (Triton, KServe v2 protocol)
@@ -53,18 +58,18 @@ class TransformerSettings(BaseSettings):
     )
 
     # --- artifacts (the bundle.json next to features.json gives threshold, name, version)
-    FEATURES_URI_STAGING: str = Field(
+    FEATURES_URI_STAGING: Location = Field(
         description="The staging model's features.json: a path, file://, https:// or any "
         "fsspec URL; bundle.json is read from the same folder."
     )
-    FEATURES_URI_PRODUCTION: str = Field(description="The production model's features.json.")
+    FEATURES_URI_PRODUCTION: Location = Field(description="The production model's features.json.")
     MODEL_VERSION_STAGING: str | None = Field(
         None, description="Reported staging model version (default: bundle.json's)."
     )
     MODEL_VERSION_PRODUCTION: str | None = Field(
         None, description="Reported production model version (default: bundle.json's)."
     )
-    FEAST_REPO_PATH: str = Field(
+    FEAST_REPO_PATH: Location = Field(
         description="Feast feature repository (a directory with feature_store.yaml) whose "
         "online store gives the sender reputation features: SQLite on one machine, Redis in "
         "the cluster (the chart mounts it)."

@@ -74,9 +74,9 @@ def ensure_mlflow(settings: LocalSettings, log: Log) -> str:
             str(BIN / "mlflow"),
             "server",
             "--backend-store-uri",
-            f"sqlite:///{(store / 'mlflow.db').resolve()}",
+            f"sqlite:///{store / 'mlflow.db'}",
             "--artifacts-destination",
-            str((store / "artifacts").resolve()),
+            str(store / "artifacts"),
             "--host",
             "127.0.0.1",
             "--port",
@@ -281,14 +281,14 @@ def transformer_env(settings: LocalSettings, versions: dict[str, str]) -> dict[s
         "SPAM_TRANSFORMER_PORT": str(settings.transformer_port),
         "SPAM_TRANSFORMER_HOST": "127.0.0.1",
         "SPAM_TRANSFORMER_PROTOCOL": "grpc",
-        "SPAM_TRANSFORMER_FEAST_REPO_PATH": str(settings.resolved_feast_repo.resolve()),
+        "SPAM_TRANSFORMER_FEAST_REPO_PATH": str(settings.resolved_feast_repo),
     }
     for track in TRACKS:
         up = track.upper()
         env[f"SPAM_TRANSFORMER_PREDICTOR_{up}_URL"] = f"127.0.0.1:{settings.triton_grpc_port}"
         env[f"SPAM_TRANSFORMER_TRITON_MODEL_{up}"] = f"{settings.model_name}-{track}"
         env[f"SPAM_TRANSFORMER_FEATURES_URI_{up}"] = str(
-            (settings.models_run_dir / track / "features.json").resolve()
+            settings.models_run_dir / track / "features.json"
         )
         env[f"SPAM_TRANSFORMER_MODEL_VERSION_{up}"] = versions[track]
     return env
@@ -306,22 +306,18 @@ def gateway_env(settings: LocalSettings, versions: dict[str, str]) -> dict[str, 
         "SPAM_GATEWAY_MODEL_NAME": settings.model_name,
         "SPAM_GATEWAY_MODEL_VERSION_STAGING": versions["staging"],
         "SPAM_GATEWAY_MODEL_VERSION_PRODUCTION": versions["production"],
-        "SPAM_GATEWAY_API_KEYS_FILE": str((settings.run_dir / "api-keys.json").resolve()),
-        "SPAM_GATEWAY_INFERENCE_LOG_URL": str(settings.inference_log_dir.resolve()),
-        "SPAM_GATEWAY_INFERENCE_LOG_SPOOL_DIR": str((settings.run_dir / "spool").resolve()),
+        "SPAM_GATEWAY_API_KEYS_FILE": str(settings.run_dir / "api-keys.json"),
+        "SPAM_GATEWAY_INFERENCE_LOG_URL": str(settings.inference_log_dir),
+        "SPAM_GATEWAY_INFERENCE_LOG_SPOOL_DIR": str(settings.run_dir / "spool"),
         "SPAM_GATEWAY_BATCH_BACKEND": "local",
-        "SPAM_GATEWAY_BATCH_STATUS_URL": str((settings.home / "batch" / "status").resolve()),
-        "SPAM_GATEWAY_BATCH_OUTPUT_URL": str((settings.home / "batch" / "output").resolve()),
-        "SPAM_GATEWAY_BATCH_MODEL_REF_STAGING": str(
-            (settings.models_run_dir / "staging").resolve()
-        ),
-        "SPAM_GATEWAY_BATCH_MODEL_REF_PRODUCTION": str(
-            (settings.models_run_dir / "production").resolve()
-        ),
-        "SPAM_GATEWAY_BATCH_LOG_DIR": str((settings.logs_dir / "batch").resolve()),
+        "SPAM_GATEWAY_BATCH_STATUS_URL": str(settings.home / "batch" / "status"),
+        "SPAM_GATEWAY_BATCH_OUTPUT_URL": str(settings.home / "batch" / "output"),
+        "SPAM_GATEWAY_BATCH_MODEL_REF_STAGING": str(settings.models_run_dir / "staging"),
+        "SPAM_GATEWAY_BATCH_MODEL_REF_PRODUCTION": str(settings.models_run_dir / "production"),
+        "SPAM_GATEWAY_BATCH_LOG_DIR": str(settings.logs_dir / "batch"),
         "SPAM_GATEWAY_BATCH_CPUS": str(settings.cpus),
         # batch jobs (spam-batch subprocesses) read the reputation from the same store
-        "SPAM_FEAST_REPO": str(settings.resolved_feast_repo.resolve()),
+        "SPAM_FEAST_REPO": str(settings.resolved_feast_repo),
     }
 
 
@@ -450,7 +446,7 @@ def up(
     (settings.run_dir / "versions.json").write_text(json.dumps(versions) + "\n")
     key, generated = ensure_api_key(settings)
     log_file = settings.logs_dir / "supervisor.log"
-    env = {**os.environ, "SPAM_HOME": str(settings.home.resolve())}
+    env = {**os.environ, "SPAM_HOME": str(settings.home)}
     process = spawn(
         "supervisor",
         [str(BIN / "spam-platform"), "local-supervise"],

@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, computed_field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from spam_core.settings import AbsolutePath, Location
+
 Environment = Literal["staging", "production"]
 ENVIRONMENTS: tuple[Environment, ...] = ("staging", "production")
 
@@ -26,6 +28,7 @@ class Settings(BaseSettings):
         env_file=".env",
         env_ignore_empty=True,
         extra="ignore",
+        validate_default=True,  # local paths below are made absolute once, defaults included
     )
 
     # --- rendered by the chart (gateway ConfigMap) --------------------------------------------
@@ -45,11 +48,11 @@ class Settings(BaseSettings):
     MODEL_VERSION_PRODUCTION: str = Field(
         "", description="Model version deployed on the production track (informational)."
     )
-    API_KEYS_FILE: Path | None = Field(
+    API_KEYS_FILE: AbsolutePath | None = Field(
         None,
         description='JSON file [{"name", "sha256", "role"}] with hashed API keys (mounted Secret).',
     )
-    INFERENCE_LOG_URL: str = Field(
+    INFERENCE_LOG_URL: Location = Field(
         ".spam-platform/inference-logs",
         description="Where inference-log Parquet goes: a local directory, file://…, or "
         "abfs://<container>/<prefix> (Azure Blob).",
@@ -59,11 +62,11 @@ class Settings(BaseSettings):
         description="Async batch jobs (POST /predict/batch): none, local (a spam-batch "
         "subprocess with Ray on this machine) or rayjob (a KubeRay RayJob from the template).",
     )
-    BATCH_STATUS_URL: str = Field(
+    BATCH_STATUS_URL: Location = Field(
         ".spam-platform/batch/status",
         description="Where job status documents live: a directory or abfs://<container>/<path>.",
     )
-    BATCH_OUTPUT_URL: str = Field(
+    BATCH_OUTPUT_URL: Location = Field(
         ".spam-platform/batch/output",
         description="Default prefix of job outputs (<prefix>/<job_id>/predictions.parquet).",
     )
@@ -73,12 +76,14 @@ class Settings(BaseSettings):
     BATCH_MODEL_REF_PRODUCTION: str | None = Field(
         None, description="Model of production batch jobs; default as for staging."
     )
-    BATCH_LOG_DIR: str = Field(
+    BATCH_LOG_DIR: Location = Field(
         "/tmp/spam-gateway/batch-logs", description="Logs of local batch jobs."
     )
     BATCH_CPUS: int | None = Field(None, ge=1, description="CPUs of a local batch job's Ray.")
     BATCH_NAMESPACE: str | None = Field(None, description="Namespace RayJobs are created in.")
-    BATCH_RAYJOB_TEMPLATE: Path | None = Field(None, description="RayJob manifest template.")
+    BATCH_RAYJOB_TEMPLATE: AbsolutePath | None = Field(
+        None, description="RayJob manifest template."
+    )
     AZURE_STORAGE_ACCOUNT_NAME: str | None = Field(
         None,
         validation_alias=AliasChoices(
@@ -133,7 +138,7 @@ class Settings(BaseSettings):
 
     # --- inference log --------------------------------------------------------------------------
     INFERENCE_LOG_ENABLED: bool = True
-    INFERENCE_LOG_SPOOL_DIR: Path = Field(
+    INFERENCE_LOG_SPOOL_DIR: AbsolutePath = Field(
         Path(".spam-platform/inference-spool"),
         description="Local directory holding Parquet files the store could not take yet.",
     )
