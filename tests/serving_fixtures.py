@@ -72,7 +72,7 @@ def triton_repository(
 
 @pytest.fixture(scope="session")
 def triton_dist():
-    from spam_trainer.tritonserver import TritonNotInstalledError, find_distribution
+    from spam_local.tritonserver import TritonNotInstalledError, find_distribution
 
     try:
         return find_distribution()
@@ -84,7 +84,7 @@ def triton_dist():
 def triton_server(
     triton_dist, triton_repository: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator:
-    from spam_trainer.tritonserver import LocalTritonServer
+    from spam_local.tritonserver import LocalTritonServer
 
     with LocalTritonServer(
         [triton_repository], log_dir=tmp_path_factory.mktemp("triton-log"), startup_timeout=90

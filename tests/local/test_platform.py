@@ -63,7 +63,7 @@ def _tritonserver_pids(repo: Path) -> list[int]:
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory, dataset_dir, corpus_dir):
-    from spam_trainer.tritonserver import free_ports
+    from spam_local.tritonserver import free_ports
 
     home = tmp_path_factory.mktemp("platform")
     shutil.copytree(dataset_dir, home / "datasets" / "spamassassin")

@@ -143,7 +143,7 @@ def main(corpus: str | None = None) -> dict[str, dict]:
 
     from spam_core.ingest import ingest
     from spam_gateway.app.core.security import hash_key
-    from spam_trainer.tritonserver import LocalTritonServer
+    from spam_local.tritonserver import LocalTritonServer
     from tests.gateway.stack import GatewayProcess, local_rows
     from tests.transformer.stack import (
         TransformerProcess,

@@ -69,7 +69,7 @@ class PeerProcess:
     """:mod:`tests.perf.kserve_peer` under KServe's own ModelServer, on a free port."""
 
     def __init__(self, bundle: Path, feast_repo: Path, tmp: Path) -> None:
-        from spam_trainer.tritonserver import free_port
+        from spam_local.tritonserver import free_port
 
         self.port = free_port()
         self.repo = Path(__file__).resolve().parents[2]  # ``-m tests.perf.kserve_peer`` from here
@@ -202,7 +202,7 @@ def main(corpus: str | None = None) -> dict:
     from spam_core.ingest import ingest
     from spam_core.message import parse_raw
     from spam_gateway.app.core.security import hash_key
-    from spam_trainer.tritonserver import LocalTritonServer
+    from spam_local.tritonserver import LocalTritonServer
     from tests.gateway.stack import GatewayProcess
     from tests.transformer.stack import (
         TransformerProcess,

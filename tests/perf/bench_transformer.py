@@ -105,7 +105,7 @@ def main(corpus: str | None = None) -> dict:
     from spam_core.features import FeatureExtractor
     from spam_core.ingest import ingest
     from spam_core.message import parse_raw
-    from spam_trainer.tritonserver import LocalTritonServer
+    from spam_local.tritonserver import LocalTritonServer
     from tests.transformer.stack import (
         TRITON_MODELS,
         TransformerProcess,

@@ -181,7 +181,7 @@ def test_n_features_mismatch_is_refused(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def triton_dist():
-    from spam_trainer.tritonserver import TritonNotInstalledError, find_distribution
+    from spam_local.tritonserver import TritonNotInstalledError, find_distribution
 
     try:
         return find_distribution()
@@ -192,7 +192,7 @@ def triton_dist():
 @pytest.fixture(scope="module")
 def server(triton_dist, repos: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """One server, two repository roots (staging and production)."""
-    from spam_trainer.tritonserver import LocalTritonServer
+    from spam_local.tritonserver import LocalTritonServer
 
     with LocalTritonServer(
         repos, log_dir=tmp_path_factory.mktemp("triton-log"), startup_timeout=90
@@ -358,7 +358,7 @@ def test_one_root_two_models_and_clean_stop(
     """Both models in one root; stop() leaves no tritonserver or stub process behind."""
     import tritonclient.grpc as grpcclient
 
-    from spam_trainer.tritonserver import LocalTritonServer
+    from spam_local.tritonserver import LocalTritonServer
 
     root = tmp_path / "models"
     root.mkdir()
@@ -397,7 +397,7 @@ def test_one_root_two_models_and_clean_stop(
 def test_failed_start_raises_with_the_log(
     triton_dist, onnx_models: dict[str, bytes], tmp_path: Path
 ) -> None:
-    from spam_trainer.tritonserver import LocalTritonServer, TritonServerError
+    from spam_local.tritonserver import LocalTritonServer, TritonServerError
 
     root = tmp_path / "models"
     model_dir = write_model_repository(onnx_models[STAGING], root)

@@ -260,7 +260,7 @@ class InProcessTransformer:
     def __init__(self, env: dict[str, str]) -> None:
         import uvicorn
 
-        from spam_trainer.tritonserver import free_port
+        from spam_local.tritonserver import free_port
         from spam_transformer.config import TransformerSettings
         from spam_transformer.server import create_app, uvicorn_options
 

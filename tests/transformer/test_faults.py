@@ -40,7 +40,7 @@ def stack(
     feast_repo: Path,
     tmp_path_factory,
 ) -> Iterator[Stack]:
-    from spam_trainer.tritonserver import LocalTritonServer, free_ports
+    from spam_local.tritonserver import LocalTritonServer, free_ports
 
     http_port, grpc_port, metrics_port = free_ports(3)
     triton = LocalTritonServer(

@@ -18,7 +18,7 @@ import pytest
 
 
 def free_port() -> int:
-    from spam_trainer.tritonserver import free_port as _free_port
+    from spam_local.tritonserver import free_port as _free_port
 
     return _free_port()
 

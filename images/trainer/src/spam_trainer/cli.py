@@ -587,10 +587,10 @@ def score(
 def up(corpus: CorpusOpt = None) -> None:
     """Run the whole platform on this machine (MLflow, Triton, transformer, gateway)."""
     from spam_core.errors import SpamCoreError
-    from spam_trainer.local.config import get_local_settings
-    from spam_trainer.local.platform import PlatformError
-    from spam_trainer.local.platform import up as platform_up
-    from spam_trainer.local.processes import ProcessError
+    from spam_local.config import get_local_settings
+    from spam_local.platform import PlatformError
+    from spam_local.platform import up as platform_up
+    from spam_local.processes import ProcessError
 
     if corpus:
         os.environ["SPAM_CORPUS"] = corpus
@@ -636,8 +636,8 @@ def up(corpus: CorpusOpt = None) -> None:
 @app.command()
 def down() -> None:
     """Stop the local platform."""
-    from spam_trainer.local.config import get_local_settings
-    from spam_trainer.local.platform import down as platform_down
+    from spam_local.config import get_local_settings
+    from spam_local.platform import down as platform_down
 
     stopped = platform_down(get_local_settings())
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
@@ -646,8 +646,8 @@ def down() -> None:
 @app.command()
 def status() -> None:
     """Processes and readiness of the local platform."""
-    from spam_trainer.local.config import get_local_settings
-    from spam_trainer.local.platform import status as platform_status
+    from spam_local.config import get_local_settings
+    from spam_local.platform import status as platform_status
 
     table = Table(title="local platform")
     table.add_column("component")
@@ -662,8 +662,8 @@ def demo() -> None:
     """Walk through the running local platform: health, both tracks, batch, inference log."""
     import tarfile
 
-    from spam_trainer.local.config import get_local_settings
-    from spam_trainer.local.demo import run
+    from spam_local.config import get_local_settings
+    from spam_local.demo import run
 
     settings = get_local_settings()
     key_file = settings.run_dir / "api-key"
@@ -679,7 +679,7 @@ def demo() -> None:
                 if member.isfile() and not member.name.endswith("cmds") and len(messages) < 20:
                     messages.append(tar.extractfile(member).read())  # type: ignore[union-attr]
     if not messages:
-        from spam_trainer.local.demo import MEETING, SCAM
+        from spam_local.demo import MEETING, SCAM
 
         messages = [json.dumps(m).encode() for m in (SCAM, MEETING)]
     try:
@@ -697,8 +697,8 @@ def demo() -> None:
 @app.command("local-supervise", hidden=True)
 def local_supervise() -> None:
     """(internal) Run and supervise Triton, transformer and gateway until SIGTERM."""
-    from spam_trainer.local.config import get_local_settings
-    from spam_trainer.local.platform import supervise
+    from spam_local.config import get_local_settings
+    from spam_local.platform import supervise
 
     raise typer.Exit(supervise(get_local_settings()))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 
-from spam_trainer.local.config import LocalSettings
+from spam_local.config import LocalSettings
 
 SCAM = {
     "email_id": "demo-lottery",

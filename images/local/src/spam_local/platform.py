@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from spam_core.features.spec import FEATURE_SET_VERSION
-from spam_trainer.local.config import TRACKS, LocalSettings
-from spam_trainer.local.processes import (
+from spam_local.config import TRACKS, LocalSettings
+from spam_local.processes import (
     ProcessError,
     alive,
     http_status,
@@ -333,7 +333,7 @@ class _Child:
 
 def supervise(settings: LocalSettings) -> int:
     """Run Triton, transformer and gateway until SIGTERM; restart any that dies."""
-    from spam_trainer.tritonserver import LocalTritonServer
+    from spam_local.tritonserver import LocalTritonServer
 
     versions = json.loads((settings.run_dir / "versions.json").read_text())
     stop = threading.Event()
