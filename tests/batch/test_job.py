@@ -52,11 +52,11 @@ def _job(tmp_path, input_uri, model, feast_repo, *, inference_log_url=None):
     store = StatusStore(str(tmp_path / "status"))
     status = JobStatus(
         job_id=new_job_id(),
-        state="queued",
+        state="pending",
         environment="production",
         model_ref=str(model),
-        input_uri=str(input_uri),
-        output_uri=str(tmp_path / "out"),
+        input_path=str(input_uri),
+        output_path=str(tmp_path / "out"),
     )
     store.write(status)
     return run_job(status, store, feast_repo=feast_repo, inference_log_url=inference_log_url), store

@@ -245,11 +245,11 @@ def test_the_job_the_gateway_submits_runs_spam_batch_with_the_mounted_feast_repo
     )
     status = JobStatus(
         job_id="batch-20261126-000000-abcdef12",
-        state="queued",
+        state="pending",
         environment="production",
         model_ref="models:/spam-detector/1",
-        input_uri="abfs://datasets/in/mail.parquet",
-        output_uri="abfs://datasets/out/p.parquet",
+        input_path="abfs://datasets/in/mail.parquet",
+        output_path="abfs://datasets/out/p.parquet",
     )
     manifest = batch_jobs.BatchJobs(settings).render_rayjob(status)
     cluster = chartlib.only(docs, "RayCluster").body

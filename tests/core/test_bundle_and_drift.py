@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from spam_core.bundle import confidence, find_bundle_dir
+from spam_core.bundle import find_bundle_dir
 from spam_core.drift import bin_frequencies, build_baseline, psi
 from spam_core.errors import ArtifactError
 from spam_core.features import FEATURE_SET_VERSION
+from spam_core.scoring import confidence
 
 
 @pytest.mark.parametrize(

@@ -35,10 +35,11 @@ from typing import Any
 import kserve
 from kserve.errors import InvalidInput
 
-from spam_core.bundle import ModelBundle, confidence
+from spam_core.bundle import ModelBundle
 from spam_core.errors import InvalidEmailError
 from spam_core.features import ReputationSource
 from spam_core.message import parse_fields, parse_raw
+from spam_core.scoring import prediction
 from tests.perf.reputation_cost import REPUTATION_DEFAULTS
 
 
@@ -105,10 +106,7 @@ class SpamPeerModel(kserve.Model):
         for record, p in zip(records, bundle.predict_matrix(matrix).tolist(), strict=True):
             out.append(
                 {
-                    "email_id": record.email_id,
-                    "prediction": "spam" if p >= threshold else "ham",
-                    "spam_probability": p,
-                    "confidence": confidence(p, threshold),
+                    **prediction(record.email_id, p, threshold),
                     "model_name": bundle.meta.model_name,
                     "model_version": bundle.version,
                 }

@@ -30,9 +30,9 @@ import httpx
 import numpy as np
 
 from spam_core.features.spec import REPUTATION_NAMES
+from spam_core.scoring import TRACKS
 from tests.utils.services import ServiceProcess
 
-TRACKS = ("staging", "production")
 TRITON_MODELS = {"staging": "spam-detector-staging", "production": "spam-detector-production"}
 
 

@@ -13,9 +13,9 @@ import httpx
 import numpy as np
 import pytest
 
-from spam_core.bundle import confidence
 from spam_core.features import N_TFIDF, NAMED_FEATURES
 from spam_core.message import parse_fields, parse_raw
+from spam_core.scoring import confidence
 from tests.transformer.stack import TRACKS, TRITON_MODELS
 from tests.utils import emails
 

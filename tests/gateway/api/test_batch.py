@@ -149,11 +149,11 @@ def test_rayjob_manifest_comes_from_the_chart_template(tmp_path):
     )
     status = JobStatus(
         job_id="batch-20261126-000000-abcdef12",
-        state="queued",
+        state="pending",
         environment="production",
         model_ref="models:/spam-detector/7",
-        input_uri="abfs://datasets/in/mail.parquet",
-        output_uri="abfs://datasets/out/p.parquet",
+        input_path="abfs://datasets/in/mail.parquet",
+        output_path="abfs://datasets/out/p.parquet",
     )
     manifest = BatchJobs(settings).render_rayjob(status)
     assert (manifest["apiVersion"], manifest["kind"]) == ("ray.io/v1", "RayJob")

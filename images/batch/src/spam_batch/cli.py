@@ -20,7 +20,7 @@ def _main() -> None:
 
 @app.command()
 def run(
-    input_uri: Annotated[
+    input_path: Annotated[
         str,
         typer.Option(
             "--input",
@@ -28,7 +28,7 @@ def run(
             "/ message tree / mbox; local path or fsspec URL.",
         ),
     ],
-    output_uri: Annotated[
+    output_path: Annotated[
         str,
         typer.Option(
             "--output", help="Where the predictions Parquet goes (a .parquet path or a directory)."
@@ -66,12 +66,13 @@ def run(
     """Score every e-mail of the input; exit 0 when the job succeeded, 1 when it failed."""
     from spam_batch.job import run_job
     from spam_core.jobs import JobStatus, StatusStore, new_job_id, valid_job_id
+    from spam_core.scoring import TRACKS
 
     job_id = job_id or new_job_id()
     if not valid_job_id(job_id):
         typer.echo(f"error: invalid job id {job_id!r}", err=True)
         raise typer.Exit(2)
-    if environment not in ("staging", "production"):
+    if environment not in TRACKS:
         typer.echo(
             f"error: environment must be staging or production, not {environment!r}", err=True
         )
@@ -86,11 +87,11 @@ def run(
     store = StatusStore(status_uri)
     status = store.read(job_id) or JobStatus(
         job_id=job_id,
-        state="queued",
+        state="pending",
         environment=environment,
         model_ref=model,
-        input_uri=input_uri,
-        output_uri=output_uri,
+        input_path=input_path,
+        output_path=output_path,
     )
     result = run_job(
         status, store, num_cpus=cpus, inference_log_url=inference_log, feast_repo=feast_repo

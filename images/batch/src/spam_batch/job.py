@@ -1,6 +1,6 @@
 """A batch scoring job on Ray Data: e-mails in, a Parquet of predictions out.
 
-Input (``input_uri``, a local path or an fsspec URL such as ``abfs://container/path``):
+Input (``input_path``, a local path or an fsspec URL such as ``abfs://container/path``):
 
 * Parquet (a file or a directory of files) with ``email_id`` and either ``raw`` (RFC 822 text)
   or ``subject``/``body``/``sender``/``date`` columns — or an ingested dataset's
@@ -9,7 +9,7 @@ Input (``input_uri``, a local path or an fsspec URL such as ``abfs://container/p
   (remote ones are downloaded first).
 
 Each Ray worker loads the model bundle once and scores batches through exactly the serving
-feature path and ONNX model. Output (``output_uri``): Parquet files with ``email_id``,
+feature path and ONNX model. Output (``output_path``): Parquet files with ``email_id``,
 ``source``, ``spam_probability``, ``prediction``, ``confidence``, ``model_version``, ``error``.
 A message that cannot be parsed gets a row with ``error`` set, never a failed job. The job's
 status document (``spam_core.jobs``) is updated when it starts and when it ends.
@@ -111,9 +111,8 @@ class Scorer:
             raise RuntimeError(f"the reputation store (Feast online store) fails: {status.error}")
 
     def __call__(self, batch: pa.Table) -> dict[str, list[Any]]:
-        from spam_core.bundle import confidence
         from spam_core.ingest.dataset import record_from_row
-        from spam_core.message import parse_fields, parse_raw
+        from spam_core.scoring import decide, record_from_input
 
         rows = batch.to_pylist()
         dataset_rows = "html_text" in batch.column_names and "urls" in batch.column_names
@@ -124,12 +123,11 @@ class Scorer:
             try:
                 if dataset_rows:  # an ingested dataset: normalized records already
                     records.append(record_from_row({**row, "id": email_id}))
-                elif row.get("raw"):
-                    records.append(parse_raw(row["raw"], email_id=email_id))
                 else:
                     records.append(
-                        parse_fields(
-                            email_id=email_id,
+                        record_from_input(
+                            email_id,
+                            raw=row.get("raw"),
                             subject=row.get("subject"),
                             body=row.get("body"),
                             sender=row.get("sender"),
@@ -153,8 +151,9 @@ class Scorer:
             out["email_id"].append(str(row["email_id"]))
             out["source"].append(row.get("source"))
             out["spam_probability"].append(p)
-            out["prediction"].append(None if p is None else ("spam" if p >= t else "ham"))
-            out["confidence"].append(None if p is None else confidence(p, t))
+            verdict, how_sure = (None, None) if p is None else decide(p, t)
+            out["prediction"].append(verdict)
+            out["confidence"].append(how_sure)
             out["model_version"].append(self.model_version)
             out["error"].append(errors[i])
             feats = f_by_row.get(i)
@@ -260,13 +259,14 @@ def run_job(
                     _temp_dir=None if address else tempfile.mkdtemp(prefix="ray-", dir="/tmp"),
                 )
                 started_ray = True
-            fs, path = fsspec.core.url_to_fs(status.input_uri)
+            fs, path = fsspec.core.url_to_fs(status.input_path)
             if not fs.exists(path):
-                raise FileNotFoundError(f"input not found: {status.input_uri}")
+                raise FileNotFoundError(f"input not found: {status.input_path}")
             if _is_parquet(fs, path):
-                ds = ray.data.read_parquet(status.input_uri if "://" in status.input_uri else path)
+                source = status.input_path
+                ds = ray.data.read_parquet(source if "://" in source else path)
             else:
-                ds = ray.data.read_parquet(str(_stage_source(status.input_uri, work)))
+                ds = ray.data.read_parquet(str(_stage_source(status.input_path, work)))
             # one CPU stays free for the read and write tasks, or the actors starve them
             cpus = int(ray.cluster_resources().get("CPU", 1))
             workers = max(1, min(cpus - 1, 8))
@@ -282,7 +282,7 @@ def run_job(
             scored.write_parquet(str(out_dir))
             scored_table = pq.read_table(out_dir, schema=SCORED_SCHEMA)
             table = scored_table.select(PREDICTION_SCHEMA.names)
-            _publish(table, status.output_uri)
+            _publish(table, status.output_path)
             if inference_log_url:
                 write_inference_log(
                     scored_table, status, inference_log_url, threshold=_threshold(bundle_dir)

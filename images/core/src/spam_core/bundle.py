@@ -66,17 +66,6 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def confidence(probability: float, threshold: float) -> Literal["low", "medium", "high"]:
-    """How far the score is from the decision threshold, relative to the room on that side."""
-    room = (1.0 - threshold) if probability >= threshold else threshold
-    margin = abs(probability - threshold) / room if room > 0 else 1.0
-    if margin >= 0.6:
-        return "high"
-    if margin >= 0.25:
-        return "medium"
-    return "low"
-
-
 class ModelBundle:
     """A loaded bundle: feature extractor + ONNX session + threshold."""
 

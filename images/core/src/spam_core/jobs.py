@@ -1,7 +1,10 @@
 """Batch job status documents: one JSON per job, on a local directory or any fsspec URL.
 
 The job process (``spam-batch run``) writes them; the gateway's ``POST /predict/batch``
-creates them and ``GET /predict/batch/{job_id}`` reads them. Writes
+creates them and ``GET /predict/batch/{job_id}`` reads them. One vocabulary end to end: the
+document speaks the gateway's public words (states ``pending`` → ``running`` → ``succeeded`` |
+``failed``; ``input_path`` / ``output_path``, a local path or an fsspec URL); documents written
+before (``queued``, ``input_uri`` / ``output_uri``) still read. Writes
 replace the whole document (write to a temporary name, then move), so a reader never sees a
 half-written file.
 """
@@ -15,9 +18,9 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import fsspec
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, Field, field_validator
 
-State = Literal["queued", "running", "succeeded", "failed"]
+State = Literal["pending", "running", "succeeded", "failed"]
 _JOB_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 
 
@@ -35,14 +38,19 @@ class JobStatus(BaseModel):
     environment: str
     model_ref: str
     model_version: str | None = None
-    input_uri: str
-    output_uri: str
+    input_path: str = Field(validation_alias=AliasChoices("input_path", "input_uri"))
+    output_path: str = Field(validation_alias=AliasChoices("output_path", "output_uri"))
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     started_at: datetime | None = None
     finished_at: datetime | None = None
     counts: JobCounts = Field(default_factory=JobCounts)
     errors: list[str] = Field(default_factory=list)
     """The first few per-message errors and, for a failed job, why it failed."""
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _earlier_state_name(cls, value: object) -> object:
+        return "pending" if value == "queued" else value
 
 
 def new_job_id() -> str:

@@ -7,9 +7,8 @@ from pathlib import Path
 
 from pydantic import Field
 
+from spam_core.scoring import TRACKS as TRACKS
 from spam_trainer.settings import TrainerSettings
-
-TRACKS = ("staging", "production")
 
 
 class LocalSettings(TrainerSettings):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 
+from spam_core.scoring import TRACKS
 from spam_local.config import LocalSettings
 
 SCAM = {
@@ -54,7 +55,7 @@ def run(
         say(f"GET /ready -> {client.get('/ready').status_code}")
         rows_before = inference_log_rows(settings.inference_log_dir)
 
-        for env in ("staging", "production"):
+        for env in TRACKS:
             for email in (SCAM, MEETING):
                 r = client.post("/predict", json=email, headers={**headers, "X-Environment": env})
                 r.raise_for_status()

@@ -17,7 +17,7 @@ import mlflow.pyfunc
 import pandas as pd
 
 from spam_core.bundle import ModelBundle
-from spam_core.message import parse_fields, parse_raw
+from spam_core.scoring import label, record_from_input
 
 
 class SpamDetector(mlflow.pyfunc.PythonModel):
@@ -48,24 +48,22 @@ class SpamDetector(mlflow.pyfunc.PythonModel):
         for i, row in enumerate(model_input.to_dict("records")):
             email_id = str(row.get("email_id") or i)
             raw = row.get("raw")
-            if isinstance(raw, str | bytes) and raw:
-                records.append(parse_raw(raw, email_id=email_id))
-            else:
-                records.append(
-                    parse_fields(
-                        email_id=email_id,
-                        subject=row.get("subject") or "",
-                        body=row.get("body") or "",
-                        sender=row.get("sender") or "",
-                        date=row.get("date") or None,
-                    )
+            records.append(
+                record_from_input(
+                    email_id,
+                    raw=raw if isinstance(raw, str | bytes) else None,  # NaN: a missing cell
+                    subject=row.get("subject") or "",
+                    body=row.get("body") or "",
+                    sender=row.get("sender") or "",
+                    date=row.get("date") or None,
                 )
+            )
         probs = self.bundle.predict_records(records, self.reputation)
         return pd.DataFrame(
             {
                 "email_id": [r.email_id for r in records],
                 "spam_probability": probs.astype(float),
-                "prediction": ["spam" if p >= self.bundle.threshold else "ham" for p in probs],
+                "prediction": [label(p, self.bundle.threshold) for p in probs],
             }
         )
 

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from spam_core.scoring import TRACKS
 from spam_trainer.settings import TrainerSettings
 
-STAGING = "staging"
-PRODUCTION = "production"
-ALIASES = (STAGING, PRODUCTION)
+ALIASES = TRACKS  # one alias per serving track
+STAGING, PRODUCTION = TRACKS
 GATED_METRICS = ("f1", "roc_auc", "precision", "recall")
 
 

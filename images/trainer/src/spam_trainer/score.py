@@ -20,6 +20,7 @@ from spam_core.features import ReputationSource
 from spam_core.ingest.sources import RawMessage, Skipped, iter_source
 from spam_core.message.parse import email_id_for, parse_raw
 from spam_core.message.record import EmailRecord
+from spam_core.scoring import label
 
 
 @dataclass
@@ -89,15 +90,15 @@ def score_sources(
                 summary.errors += 1
             else:
                 p = by_id[id(item)]
-                label = "spam" if p >= threshold else "ham"
+                verdict = label(p, threshold)
                 line.update(
                     email_id=record.email_id,
                     spam_probability=round(p, 6),
-                    prediction=label,
+                    prediction=verdict,
                     model_version=version,
                 )
                 summary.scored += 1
-                summary.spam += label == "spam"
+                summary.spam += verdict == "spam"
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
         if on_batch is not None:
             on_batch(len(batch))

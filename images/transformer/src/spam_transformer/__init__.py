@@ -20,5 +20,5 @@ try:
 except metadata.PackageNotFoundError:  # pragma: no cover - source tree without install
     __version__ = "0.0.0"
 
-TRACKS = ("staging", "production")
-"""The model tracks every transformer serves (one KServe InferenceService each)."""
+# the model tracks every transformer serves (one KServe InferenceService each)
+from spam_core.scoring import TRACKS as TRACKS

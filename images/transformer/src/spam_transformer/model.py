@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import structlog
 
-from spam_core.bundle import BundleMeta, confidence
+from spam_core.bundle import BundleMeta
 from spam_core.errors import InvalidEmailError
 from spam_core.features import (
     N_FEATURES,
@@ -27,8 +27,9 @@ from spam_core.features import (
     FeatureExtractor,
 )
 from spam_core.features.reputation import FixedStats
-from spam_core.message import EmailRecord, parse_fields, parse_raw
+from spam_core.message import EmailRecord
 from spam_core.reputation.online import OnlineReputation
+from spam_core.scoring import decide, record_from_input
 from spam_transformer.artifacts import TrackArtifacts, load_track_artifacts
 from spam_transformer.config import TrackSettings
 from spam_transformer.errors import (
@@ -150,18 +151,16 @@ class SpamTransformer:
         records = []
         for index, email in enumerate(emails):
             try:
-                if email.raw is not None:
-                    records.append(parse_raw(email.raw, email.email_id))
-                else:
-                    records.append(
-                        parse_fields(
-                            email_id=email.email_id,
-                            subject=email.subject,
-                            body=email.body,
-                            sender=email.sender,
-                            date=email.date,
-                        )
+                records.append(
+                    record_from_input(
+                        email.email_id,
+                        raw=email.raw,
+                        subject=email.subject,
+                        body=email.body,
+                        sender=email.sender,
+                        date=email.date,
                     )
+                )
             except InvalidEmailError as exc:
                 raise InvalidInput(
                     f"e-mail {index} ({email.email_id!r}) cannot be parsed: {exc}",
@@ -201,14 +200,14 @@ class SpamTransformer:
         out = []
         n_spam = 0
         for record, p, values in zip(pre.records, probabilities.tolist(), engineered, strict=True):
-            is_spam = p >= threshold
-            n_spam += is_spam
+            verdict, how_sure = decide(p, threshold)
+            n_spam += verdict == "spam"
             out.append(
                 {
                     "email_id": record.email_id,
                     "spam_probability": p,
-                    "prediction": "spam" if is_spam else "ham",
-                    "confidence": confidence(p, threshold),
+                    "prediction": verdict,
+                    "confidence": how_sure,
                     "features": dict(zip(NAMED_FEATURES, values, strict=True)),
                 }
             )

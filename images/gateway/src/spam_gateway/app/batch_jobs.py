@@ -62,24 +62,24 @@ class BatchJobs:
         self.store = StatusStore(settings.BATCH_STATUS_URL)
         self._children: set[asyncio.subprocess.Process] = set()
 
-    async def submit(self, input_uri: str, output_uri: str | None, environment: str) -> JobStatus:
+    async def submit(self, input_path: str, output_path: str | None, environment: str) -> JobStatus:
         backend = self.settings.BATCH_BACKEND
         if backend == "none":
             raise BatchUnavailable("async batch jobs are disabled (SPAM_GATEWAY_BATCH_BACKEND)")
         job_id = new_job_id()
-        input_uri = _check_uri("input_path", input_uri)
-        output_uri = _check_uri(
+        input_path = _check_uri("input_path", input_path)
+        output_path = _check_uri(
             "output_path",
-            output_uri
+            output_path
             or (f"{self.settings.BATCH_OUTPUT_URL.rstrip('/')}/{job_id}/predictions.parquet"),
         )
         status = JobStatus(
             job_id=job_id,
-            state="queued",
+            state="pending",
             environment=environment,
             model_ref=model_ref(self.settings, environment),
-            input_uri=input_uri,
-            output_uri=output_uri,
+            input_path=input_path,
+            output_path=output_path,
         )
         await asyncio.to_thread(self.store.write, status)
         if backend == "local":
@@ -103,9 +103,9 @@ class BatchJobs:
             exe,
             "run",
             "--input",
-            status.input_uri,
+            status.input_path,
             "--output",
-            status.output_uri,
+            status.output_path,
             "--model",
             status.model_ref,
             "--status-dir",
@@ -148,8 +148,8 @@ class BatchJobs:
         text = Path(template).read_text()
         for key, value in {
             "job_id": status.job_id,
-            "input_uri": status.input_uri,
-            "output_uri": status.output_uri,
+            "input_uri": status.input_path,  # the chart's placeholder names (values API)
+            "output_uri": status.output_path,
             "environment": status.environment,
             "model_version": version,
             "status_uri": self.settings.BATCH_STATUS_URL,

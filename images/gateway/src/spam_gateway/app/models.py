@@ -7,7 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from spam_core.jobs import State
 from spam_core.message.wire import EmailIn
+from spam_core.scoring import Prediction, Track
 
 MAX_EMAILS = 100
 """Most e-mails in one batch-sync request (the transformer's limit too)."""
@@ -19,14 +21,12 @@ class BatchIn(BaseModel):
     emails: list[EmailIn] = Field(min_length=1, max_length=MAX_EMAILS)
 
 
-class PredictionOut(BaseModel):
-    email_id: str
-    prediction: Literal["spam", "ham"]
-    spam_probability: float
-    confidence: Literal["low", "medium", "high"]
+class PredictionOut(Prediction):
+    """The scoring contract's prediction and which model, track and time gave it."""
+
     model_name: str
     model_version: str
-    environment: Literal["staging", "production"]
+    environment: Track
     latency_ms: float = Field(description="Time spent in the gateway for the whole request.")
 
 
@@ -70,8 +70,8 @@ class BatchJobIn(BaseModel):
 
 class BatchJobOut(BaseModel):
     job_id: str
-    status: Literal["pending", "running", "succeeded", "failed"]
-    environment: Literal["staging", "production"]
+    status: State
+    environment: Track
     input_path: str
     output_path: str | None = None
     model_version: str | None = None

@@ -32,6 +32,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from spam_core.scoring import PREDICTION_FIELDS
 from spam_gateway.app.core.errors import (
     GatewayError,
     InvalidInput,
@@ -42,7 +43,6 @@ from spam_gateway.app.core.errors import (
 from spam_gateway.app.metrics import Metrics
 
 PREDICT_PATH = "/v1/predict"
-REQUIRED_FIELDS = frozenset(("email_id", "spam_probability", "prediction", "confidence"))
 JSON_HEADERS = {"content-type": "application/json"}
 # below uvicorn's default keep-alive (5 s): the client drops idle connections before the
 # server does, so a request rarely lands on a connection the server is closing (and a
@@ -167,8 +167,8 @@ class TransformerClient:
             for sent, got in zip(emails, predictions, strict=True):
                 if got.get("email_id") != sent["email_id"]:
                     raise ValueError("predictions are not in request order")
-                if not REQUIRED_FIELDS.issubset(got):
-                    raise ValueError(f"a prediction lacks {sorted(REQUIRED_FIELDS - set(got))}")
+                if not PREDICTION_FIELDS.issubset(got):
+                    raise ValueError(f"a prediction lacks {sorted(PREDICTION_FIELDS - set(got))}")
             return UpstreamBatch(
                 environment=environment,
                 model_name=str(body.get("model_name") or ""),

@@ -14,8 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from spam_core.features import NAMED_FEATURES
 from spam_core.message.wire import EmailIn
-
-Environment = Literal["staging", "production"]
+from spam_core.scoring import Prediction, Track
 
 
 class PredictRequest(BaseModel):
@@ -28,11 +27,9 @@ class PredictRequest(BaseModel):
 EngineeredFeatures = dict[str, float]
 
 
-class PredictionOut(BaseModel):
-    email_id: str
-    spam_probability: float = Field(ge=0.0, le=1.0)
-    prediction: Literal["spam", "ham"]
-    confidence: Literal["low", "medium", "high"]
+class PredictionOut(Prediction):
+    """The scoring contract's prediction and the named features behind it."""
+
     features: EngineeredFeatures = Field(
         description=f"The {len(NAMED_FEATURES)} named feature values by name: the engineered "
         "content features, then the sender reputation (spam_core.features.spec.NAMED_FEATURES)."
@@ -40,7 +37,7 @@ class PredictionOut(BaseModel):
 
 
 class PredictResponse(BaseModel):
-    environment: Environment
+    environment: Track
     model_name: str
     model_version: str
     threshold: float

@@ -16,10 +16,11 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, computed_field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from spam_core.scoring import TRACKS, Track
 from spam_core.settings import AbsolutePath, Location
 
-Environment = Literal["staging", "production"]
-ENVIRONMENTS: tuple[Environment, ...] = ("staging", "production")
+Environment = Track
+ENVIRONMENTS: tuple[Environment, ...] = TRACKS
 
 
 class Settings(BaseSettings):

@@ -18,16 +18,14 @@ from spam_gateway.app.models import BatchJobIn, BatchJobOut
 
 router = APIRouter(prefix="/predict/batch", tags=["batch"], responses=AUTH)
 
-_STATE = {"queued": "pending", "running": "running", "succeeded": "succeeded", "failed": "failed"}
-
 
 def _out(status: JobStatus) -> BatchJobOut:
     return BatchJobOut(
         job_id=status.job_id,
-        status=_STATE[status.state],  # type: ignore[arg-type]
+        status=status.state,
         environment=status.environment,  # type: ignore[arg-type]
-        input_path=status.input_uri,
-        output_path=status.output_uri,
+        input_path=status.input_path,
+        output_path=status.output_path,
         model_version=status.model_version,
         counts=status.counts.model_dump(),
         errors=status.errors,
