@@ -13,8 +13,13 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader
 
-from spam_gateway.app.core.config import ENVIRONMENTS, Environment, Settings
-from spam_gateway.app.core.errors import Forbidden, InvalidEnvironment, Unauthenticated
+from spam_gateway.app.core.access import (
+    ROLE_ATTRIBUTE,
+    authenticate,
+    authorize,
+    resolve_environment,
+)
+from spam_gateway.app.core.config import Environment, Settings
 from spam_gateway.app.core.security import ApiKey, Role
 from spam_gateway.app.inference_log import InferenceLogger
 from spam_gateway.app.metrics import Metrics
@@ -55,32 +60,25 @@ MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 ScorerDep = Annotated[Scorer, Depends(get_scorer)]
 
 
-async def current_key(
-    request: Request, presented: Annotated[str | None, Depends(_api_key_header)]
-) -> ApiKey:
-    """The caller's key (any role); 401 without one or with an unknown one."""
-    if not presented:
-        raise Unauthenticated("missing X-API-Key header")
-    key = request.app.state.key_store.authenticate(presented)
-    if key is None:
-        raise Unauthenticated("unknown API key")
-    return key
+def requires(role: Role):
+    """The dependency of a route that needs ``role``: authenticate, then authorize, in one
+    dependency node (each node costs FastAPI ~10 µs per request). The role is kept on the
+    callable, where the ``/predict`` fast lane reads it (``access.required_role``)."""
+
+    async def key_with_role(
+        request: Request, presented: Annotated[str | None, Depends(_api_key_header)]
+    ) -> ApiKey:
+        return authorize(authenticate(request.app.state.key_store, presented), role)
+
+    setattr(key_with_role, ROLE_ATTRIBUTE, role)
+    key_with_role.__name__ = f"requires_{role.name}"
+    return key_with_role
 
 
-async def require_operator(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
-    if not key.role.allows(Role.operator):
-        raise Forbidden(
-            "this route needs the operator role",
-            details={"key": key.name, "role": key.role.name, "required": "operator"},
-        )
-    return key
-
-
-# Every role may predict, so a viewer route only needs a valid key. The hot-path dependencies
-# read app.state directly instead of depending on get_settings: each dependency
-# node costs FastAPI ~10 µs per request.
-ViewerKey = Annotated[ApiKey, Depends(current_key)]
-OperatorKey = Annotated[ApiKey, Depends(require_operator)]
+# The hot-path dependencies read app.state directly instead of depending on get_settings:
+# each dependency node costs FastAPI ~10 µs per request.
+ViewerKey = Annotated[ApiKey, Depends(requires(Role.viewer))]
+OperatorKey = Annotated[ApiKey, Depends(requires(Role.operator))]
 
 
 async def environment(
@@ -93,17 +91,9 @@ async def environment(
         ),
     ] = None,
 ) -> Environment:
-    if x_environment is None:
-        value: str = request.app.state.settings.DEFAULT_ENVIRONMENT
-    else:
-        value = x_environment.strip().lower()
-        if value not in ENVIRONMENTS:
-            raise InvalidEnvironment(
-                f"unknown X-Environment {x_environment[:40]!r}",
-                details={"allowed": list(ENVIRONMENTS)},
-            )
+    value = resolve_environment(x_environment, request.app.state.settings.DEFAULT_ENVIRONMENT)
     request.scope["spam.environment"] = value
-    return value  # type: ignore[return-value]
+    return value
 
 
 EnvironmentDep = Annotated[Environment, Depends(environment)]

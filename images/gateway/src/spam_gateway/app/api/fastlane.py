@@ -6,8 +6,10 @@ Measured on 2 cores, FastAPI's per-request work for this one route (route matchi
 dependency nodes, the body field) was about half of the gateway's CPU per prediction. This
 pure ASGI middleware sits inside ``RequestContextMiddleware`` (correlation id, body limit,
 metrics and access log still apply) and does what the route does with the same objects: the
-key store, the ``environment`` rule, ``EmailIn``, ``Scorer.one`` and the JSON error mapping of
-``app/api/errors.py``.
+access rules of ``app/core/access.py`` (authentication, the role the route declares, the
+``X-Environment`` rule), ``EmailIn``, ``Scorer.one`` and the JSON error mapping of
+``app/api/errors.py``. A role added to the route applies here too: the lane reads it from the
+route's dependencies.
 
 Anything else — no or unknown key, a bad ``X-Environment``, malformed JSON, a body that does
 not validate, another content type, a chunked body, dependency overrides — falls through to
@@ -26,8 +28,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spam_core.message.wire import EmailIn
 from spam_gateway.app.api.errors import JSONResponse, gateway_error_handler
-from spam_gateway.app.core.config import ENVIRONMENTS
+from spam_gateway.app.core.access import (
+    authenticate,
+    authorize,
+    required_role,
+    resolve_environment,
+)
 from spam_gateway.app.core.errors import GatewayError
+from spam_gateway.app.core.security import Role
 
 PATH = "/predict"
 _API_KEY = b"x-api-key"
@@ -61,6 +69,7 @@ class PredictFastLane:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._route: Any = None
+        self._role: Role | None = None
 
     def _predict_route(self) -> Any:
         """The ``POST /predict`` APIRoute of ``app/api/routes/predict.py`` (what FastAPI puts
@@ -74,6 +83,8 @@ class PredictFastLane:
                 if getattr(r, "path", None) == PATH and "POST" in getattr(r, "methods", ())
             ]
             self._route = found[0] if found else False
+            if found:
+                self._role = required_role(found[0])
         return self._route or None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -113,7 +124,7 @@ class PredictFastLane:
                 break
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-        email = self._accept(state, key, environment, body)
+        email = self._accept(state, self._role, key, environment, body)
         if email is None:
             await self.app(scope, _replay(body, receive), send)
             return
@@ -129,18 +140,17 @@ class PredictFastLane:
 
     @staticmethod
     def _accept(
-        state: Any, key: bytes | None, environment: bytes | None, body: bytes
+        state: Any, role: Role | None, key: bytes | None, environment: bytes | None, body: bytes
     ) -> tuple[str, EmailIn] | None:
-        """(track, e-mail) when the route would accept the request; ``None`` otherwise."""
-        if not key or state.key_store.authenticate(key.decode("latin-1")) is None:
-            return None
-        if environment is None:
-            track = state.settings.DEFAULT_ENVIRONMENT
-        else:
-            track = environment.decode("latin-1").strip().lower()
-            if track not in ENVIRONMENTS:
-                return None
+        """(track, e-mail) when the route would accept the request; ``None`` otherwise (the
+        route then answers, with the same rules' error)."""
         try:
+            if role is not None:
+                authorize(authenticate(state.key_store, key and key.decode("latin-1")), role)
+            track = resolve_environment(
+                None if environment is None else environment.decode("latin-1"),
+                state.settings.DEFAULT_ENVIRONMENT,
+            )
             return track, EmailIn.model_validate(orjson.loads(body))
-        except (orjson.JSONDecodeError, ValidationError):
+        except (GatewayError, orjson.JSONDecodeError, ValidationError):
             return None
