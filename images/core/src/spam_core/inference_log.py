@@ -42,7 +42,6 @@ STRING_COLUMNS = (
     "confidence",
 )
 FLOAT_COLUMNS = ("spam_probability", "threshold", "latency_ms")
-PARTITION_KEYS = ("date", "hour", "environment")
 
 Record = dict[str, Any]
 """``timestamp`` (epoch seconds), ``environment``, the string/float columns above and

@@ -323,10 +323,6 @@ class LocalTritonServer:
         return f"{HOST}:{self.grpc_port}"
 
     @property
-    def metrics_url(self) -> str:
-        return f"http://{HOST}:{self.metrics_port}/metrics"
-
-    @property
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 

@@ -70,27 +70,6 @@ def pip_requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in ("onnxruntime", "numpy", "pandas", "pydantic")]
 
 
-def model_signature():
-    """Input: e-mails as ``raw`` RFC 822 text or ``subject``/``body``/``sender``/``date``."""
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
-
-    inputs = Schema(
-        [
-            ColSpec("string", name, required=False)
-            for name in ("email_id", "raw", "subject", "body", "sender", "date")
-        ]
-    )
-    outputs = Schema(
-        [
-            ColSpec("string", "email_id"),
-            ColSpec("double", "spam_probability"),
-            ColSpec("string", "prediction"),
-        ]
-    )
-    return ModelSignature(inputs=inputs, outputs=outputs)
-
-
 def log_and_register(
     bundle_dir: Path, *, settings: TrainerSettings, register: bool
 ) -> tuple[str | None, Any]:

@@ -36,7 +36,7 @@ from spam_core.ingest.sources import (
     iter_source,
     sha256_file,
 )
-from spam_core.message.parse import email_id_for, parse_raw
+from spam_core.message.parse import parse_raw
 from spam_core.message.record import EmailRecord
 
 DATASET_FILE = "emails.parquet"
@@ -376,10 +376,3 @@ def read_records(
     table = read_table(directory, split=split)
     rows = table.to_pylist()
     return [record_from_row(r) for r in rows], [r["label"] for r in rows]
-
-
-def records_from_items(items: Iterable[Item]) -> Iterator[tuple[RawMessage, EmailRecord]]:
-    """Parse raw messages (no dedup) for scoring; skipped files are dropped."""
-    for item in items:
-        if isinstance(item, RawMessage):
-            yield item, parse_raw(item.data, email_id=email_id_for(item.data))

@@ -29,7 +29,6 @@ STATUS: dict[type[errors.GatewayError], int] = {
     errors.UpstreamTimeout: 504,
     errors.UpstreamError: 502,
     errors.NotReady: 503,
-    errors.NotImplementedYet: 501,
     errors.NotFound: 404,
     BatchUnavailable: 503,
 }

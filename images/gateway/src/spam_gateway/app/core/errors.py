@@ -62,9 +62,5 @@ class NotReady(GatewayError):
     code = "not_ready"
 
 
-class NotImplementedYet(GatewayError):
-    code = "not_implemented"
-
-
 class NotFound(GatewayError):
     code = "not_found"
