@@ -1,7 +1,8 @@
 """Raw RFC 822 message or API fields -> :class:`EmailRecord`, through one normalization.
 
-The raw path uses the standard library's ``compat32`` parser (about 10x faster than
-``email.policy.default`` and more tolerant of broken messages) and decodes headers and
+The raw path uses the standard library's ``compat32`` parser (much faster than
+``email.policy.default``, see the README's "Measured design choices", and more tolerant of
+broken messages) and decodes headers and
 payloads itself, never raising on malformed input: unknown or wrong charsets fall back to
 UTF-8 and then Latin-1, broken base64 yields what can be decoded, a missing header yields
 an empty field.

@@ -1,9 +1,8 @@
 """Client of the feature transformer (``POST /v1/predict``, ``GET /ready``, ``GET /health``).
 
-One pooled ``aiohttp.ClientSession`` per application (aiohttp rather than httpx: measured here
-~60 µs of CPU per call against ~600 µs for httpx 0.28 — httpcore re-tries ``import sniffio`` on
-every request when sniffio is absent, as in this lock — and ~380 µs with it; on 2 cores that
-is the gateway's throughput). Transport failures and transformer errors become domain errors
+One pooled ``aiohttp.ClientSession`` per application (aiohttp rather than httpx: several times
+less CPU per call, which on 2 cores is the gateway's throughput; the numbers are in the
+README's "Measured design choices"). Transport failures and transformer errors become domain errors
 here (``app/api/errors.py`` turns them into HTTP):
 
 * connection refused / reset, pool exhausted, transformer (or Triton behind it) answering 503

@@ -2,8 +2,8 @@
 need neither: a known API key, a valid (or absent) ``X-Environment``, a declared
 ``Content-Length`` and a JSON body that validates as :class:`EmailIn`.
 
-Measured on 2 cores, FastAPI's per-request work for this one route (route matching, four
-dependency nodes, the body field) was about half of the gateway's CPU per prediction. This
+FastAPI's per-request work for this one route (route matching, the dependency nodes, the body
+field) was about half of the gateway's CPU per prediction (README, "Measured design choices"). This
 pure ASGI middleware sits inside ``RequestContextMiddleware`` (correlation id, body limit,
 metrics and access log still apply) and does what the route does with the same objects: the
 access rules of ``app/core/access.py`` (authentication, the role the route declares, the

@@ -3,13 +3,14 @@
 Separate steps: ``_register_endpoints``, ``_add_exception_handlers`` (the ONE place where domain
 errors become HTTP answers ``{"error": {"code", "message", "details"}}``), ``_add_middlewares``,
 the OpenAPI schema, and the lifespan that starts and closes the Triton clients. No
-``BaseHTTPMiddleware`` sits on the hot path (each costs about a fifth of the throughput); metrics
-are counted by the handlers and by the error mapping.
+``BaseHTTPMiddleware`` sits on the hot path (each costs a measurable share of the throughput:
+README, "Measured design choices"); metrics are counted by the handlers and by the error
+mapping.
 
 The one middleware is :class:`PredictFastLane`, a pure ASGI class: ``POST /v1/predict`` goes
 straight to its handler and domain errors to the same error mapping, without FastAPI's router
-and request wrapping (with FastAPI 0.165 these cost ~0.1 ms per request on the 2-core machine,
-a tenth of the transformer's CPU per e-mail). Every other request takes the FastAPI route.
+and request wrapping (a tenth of the transformer's CPU per e-mail when measured: README,
+"Measured design choices"). Every other request takes the FastAPI route.
 """
 
 from __future__ import annotations
