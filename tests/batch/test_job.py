@@ -72,7 +72,7 @@ def test_archive_job_scores_every_message(ray_local, bundle_dir, feast_repo, cor
     assert result.state == "succeeded", result.errors
     assert result.counts.input == 384 and result.counts.errors == 0
     assert result.counts.spam > 350
-    rows = list(iter_predictions(result.output_uri))
+    rows = list(iter_predictions(result.output_path))
     assert len(rows) == 384
     assert rows[0]["source"].startswith("20030228_spam.tar.bz2:spam/")
     assert store.read(result.job_id).state == "succeeded"
@@ -104,7 +104,7 @@ def test_parquet_of_raw_and_field_emails_matches_in_process_scores(
     pq.write_table(table, tmp_path / "emails.parquet")
     result, _ = _job(tmp_path, tmp_path / "emails.parquet", bundle_dir, feast_repo)
     assert result.state == "succeeded", result.errors
-    rows = {r["email_id"]: r for r in iter_predictions(result.output_uri)}
+    rows = {r["email_id"]: r for r in iter_predictions(result.output_path)}
     assert set(rows) == {"raw-1", "fields-1", "broken", "known-1"}
     bundle = ModelBundle.load(bundle_dir)
     records = [
