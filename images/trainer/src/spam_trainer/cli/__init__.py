@@ -1,0 +1,38 @@
+"""``spam-platform``: the one CLI, a thin layer over the library (the Feast pattern).
+
+Commands only parse options, call library functions and format results. Heavy imports are
+deferred into the commands so ``--help`` stays fast. One module per command group:
+``ingest``, ``features``, ``train``, ``models`` (``promote``, ``score``); what they share is in
+``common``. Other installed packages add commands through the ``spam_platform.cli``
+entry-point group (``name = "module:typer_app"``, merged at the top level): ``spam_local``
+adds ``up``, ``down``, ``status`` and ``demo``.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import entry_points
+
+# registering the commands: the import order is the order of `--help`
+from spam_trainer.cli import ingest, train, models, features  # noqa: F401  # isort: skip
+from spam_trainer.cli.common import app, err
+
+__all__ = ["app", "main"]
+
+
+def _load_plugins() -> None:
+    """Commands of other installed packages join the top level (``spam_local``: ``up``,
+    ``down``, ``status``, ``demo``); the trainer image has none."""
+    for ep in entry_points(group="spam_platform.cli"):
+        try:
+            app.add_typer(ep.load())
+        except Exception as exc:
+            err.print(f"[yellow]warning:[/] CLI plugin {ep.name!r} failed to load: {exc}")
+
+
+def main() -> None:
+    _load_plugins()
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover
+        sys.exit(130)

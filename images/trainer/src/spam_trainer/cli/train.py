@@ -1,0 +1,164 @@
+"""``spam-platform train``: reputation -> features -> Ray Tune -> evaluation -> ONNX/Triton ->
+MLflow registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from spam_trainer.cli.common import (
+    CorpusOpt,
+    app,
+    console,
+    err,
+    fail,
+    state,
+)
+from spam_trainer.cli.ingest import run_ingest
+from spam_trainer.progress import Reporter
+
+
+def _dataset_for(corpus: str | None, dataset: Path | None, reingest: bool) -> Path:
+    """An ingested dataset: ``--dataset``, or the default one (re)ingested from the corpus."""
+    from spam_core.errors import SourceError
+    from spam_core.ingest import load_manifest
+    from spam_core.settings import get_settings
+
+    if dataset is not None:
+        try:
+            load_manifest(dataset)
+        except SourceError as exc:
+            raise fail(str(exc)) from None
+        return dataset
+    settings = get_settings()
+    source = corpus or settings.resolved_corpus()
+    default = settings.datasets_dir / "spamassassin"
+    if not reingest:
+        try:
+            if load_manifest(default).source == str(source):
+                if not state.quiet:
+                    err.print(
+                        f"[dim]reusing the dataset ingested from {source} in {default} "
+                        "(--reingest to read the corpus again)[/]",
+                        soft_wrap=True,
+                    )
+                return default
+        except (SourceError, ValueError):
+            pass
+    _, out = run_ingest(str(source), default)
+    return out
+
+
+@app.command()
+def train(
+    corpus: CorpusOpt = None,
+    dataset: Annotated[
+        Path | None, typer.Option(help="Use this ingested dataset instead of ingesting --corpus.")
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="Ray Tune trials (default $SPAM_TRIALS or 20).")
+    ] = None,
+    cpus: Annotated[int | None, typer.Option(min=1, help="CPUs for Ray (default: all).")] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(min=1, help="Parallel trials (default: one per CPU; 1 is bit-reproducible)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the search and of every fit.")] = None,
+    max_rounds: Annotated[int, typer.Option(min=10, help="Upper bound of boosting rounds.")] = 1000,
+    register: Annotated[bool, typer.Option(help="Register the model in MLflow.")] = True,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Working directory for this training (default $SPAM_HOME/models/<time>)."
+        ),
+    ] = None,
+    reingest: Annotated[
+        bool, typer.Option(help="Ingest the corpus even if a dataset from it exists.")
+    ] = False,
+    feast_repo: Annotated[
+        Path | None,
+        typer.Option(
+            help="Feast repository (feature_store.yaml) for the sender reputation history; its "
+            "online store gets the latest totals (default $SPAM_FEAST_REPO or $SPAM_HOME/feast, "
+            "created with SQLite when missing)."
+        ),
+    ] = None,
+) -> None:
+    """Train: reputation (Feast) -> features -> Ray Tune XGBoost -> evaluation -> ONNX/Triton
+    -> MLflow registry."""
+    from datetime import UTC, datetime
+
+    from spam_core.errors import SpamCoreError
+    from spam_trainer.onnx_export import ParityError
+    from spam_trainer.registry import Gates
+    from spam_trainer.settings import get_trainer_settings
+    from spam_trainer.train import TrainOptions
+    from spam_trainer.train import train as run_train
+    from spam_trainer.tune import TuneSettings
+
+    settings = get_trainer_settings()
+    data_dir = _dataset_for(corpus, dataset, reingest)
+    tune = TuneSettings(
+        trials=trials or settings.trials,
+        cpus=cpus or settings.cpus,
+        concurrency=concurrency,
+        seed=settings.seed if seed is None else seed,
+        max_rounds=max_rounds,
+    )
+    workdir = out or settings.models_dir / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    with Reporter(quiet=state.quiet, console=err) as reporter:
+        opts = TrainOptions(
+            dataset_dir=data_dir,
+            out_dir=workdir,
+            tune=tune,
+            feast_repo=feast_repo or settings.resolved_feast_repo,
+            model_name=settings.model_name,
+            register=register,
+            gates=Gates(settings.gate_f1_min, settings.gate_roc_auc_min),
+            on_trial_done=lambda d, t: reporter.count_progress("Ray Tune trials", d, t),
+            log=reporter.note,
+        )
+        try:
+            result = run_train(opts, settings)
+        except (SpamCoreError, ValueError, ParityError, RuntimeError) as exc:
+            raise fail(str(exc), 1) from None
+    m = result.trained.test_metrics
+    reg = result.registration
+    table = Table(
+        title=f"test split ({int(m['n'])} e-mails) @ threshold {result.trained.threshold:.3f}"
+    )
+    for col in ("ROC-AUC", "PR-AUC", "precision", "recall", "F1", "FP", "FN"):
+        table.add_column(col, justify="right")
+    table.add_row(
+        f"{m['roc_auc']:.5f}",
+        f"{m['pr_auc']:.5f}",
+        f"{m['precision']:.4f}",
+        f"{m['recall']:.4f}",
+        f"{m['f1']:.4f}",
+        str(int(m["fp"])),
+        str(int(m["fn"])),
+    )
+    console.print(table)
+    console.print(
+        f"MLflow run {reg.run_id}; ONNX parity max |dp| "
+        f"{result.parity_max_abs_diff:.1e}; {result.seconds['total_s']:.0f} s in total "
+        f"(tune {result.seconds['tune_s']:.0f} s); work dir {result.work_dir}",
+        soft_wrap=True,
+    )
+    if reg.version is None:
+        console.print(f"bundle (not registered): {result.work_dir / 'bundle'}", soft_wrap=True)
+    elif reg.staging:
+        console.print(
+            f"registered {settings.model_name} v{reg.version} -> alias [bold green]staging[/]",
+            soft_wrap=True,
+        )
+    else:
+        console.print(
+            f"registered {settings.model_name} v{reg.version}; [bold yellow]quality "
+            f"gates not met, no alias[/]: {'; '.join(reg.gate_failures)}",
+            soft_wrap=True,
+        )
+        raise typer.Exit(3)
