@@ -34,7 +34,9 @@ from spam_core.features import engineered, text
 from spam_core.features.engineered import SPAM_PHRASES, engineered_features, spam_phrase_count
 from spam_core.features.text import document_text, word_runs
 from spam_core.features.tfidf import WORD_RUN_TOKEN_PATTERNS, TfidfTransform
+from spam_core.message import decoding as decoding_module
 from spam_core.message import feed
+from spam_core.message import headers as headers_module
 from spam_core.message import parse as parse_module
 from spam_core.message.parse import parse_fields, parse_raw
 from spam_core.message.record import EmailRecord
@@ -464,7 +466,7 @@ def test_message_from_bytes_is_the_reference_fuzz() -> None:
     rng = random.Random(9)
     for _ in range(4000):
         raw = _fuzz_message(rng).encode("ascii", "surrogateescape")
-        fast = parse_module._message_from_bytes(raw)
+        fast = headers_module._message_from_bytes(raw)
         assert _tree(fast) == _tree(_reference_message_from_bytes(raw)), raw
 
 
@@ -479,7 +481,7 @@ def test_header_blocks_are_parsed_as_the_feed_parser_parses_them() -> None:
     for _ in range(20000):
         source = "".join(rng.choice(lines) + rng.choice(breaks) for _ in range(rng.randint(0, 12)))
         raw = source.encode("ascii", "surrogateescape")
-        fast = parse_module._message_from_bytes(raw)
+        fast = headers_module._message_from_bytes(raw)
         assert _tree(fast) == _tree(_reference_message_from_bytes(raw)), raw
 
 
@@ -488,7 +490,7 @@ def test_feed_port_and_message_from_bytes_on_the_corpus(corpus_raw: list[bytes])
         for data in (raw, raw[raw.find(b"\n") + 1 :]):
             source = data.decode("ascii", "surrogateescape")
             assert _tree(feed.parse_text(source)) == _tree(email.parser.Parser().parsestr(source))
-            fast = parse_module._message_from_bytes(data)
+            fast = headers_module._message_from_bytes(data)
             assert _tree(fast) == _tree(_reference_message_from_bytes(data))
 
 
@@ -504,7 +506,7 @@ def test_split_lines_breaks_where_the_feed_parser_does() -> None:
 
 
 def test_indexed_header_lookups_follow_changes() -> None:
-    message = parse_module._Message()
+    message = headers_module._Message()
     reference = email.message.Message()
     for m in (message, reference):
         m["Content-Type"] = "text/plain"
@@ -586,8 +588,8 @@ def test_parseaddr_fast_forms_are_parseaddr() -> None:
                 f"{addr} ({perturb(name)})",
             ]
         )
-        value = parse_module.decode_header_text(perturb(value))
-        assert parse_module._parseaddr(value) == email.utils.parseaddr(value), value
+        value = decoding_module.decode_header_text(perturb(value))
+        assert decoding_module._parseaddr(value) == email.utils.parseaddr(value), value
 
 
 def test_rfc_dates_are_parsedate_to_datetime() -> None:
@@ -618,8 +620,8 @@ def test_rfc_dates_are_parsedate_to_datetime() -> None:
         if rng.random() < 0.2:
             i = rng.randint(0, len(value))
             value = value[:i] + rng.choice([" ", ",", ":", "-", "+", "x", "١"]) + value[i:]
-        value = parse_module.decode_header_text(value)
-        fast = outcome(parse_module._parsedate_to_datetime, value)
+        value = decoding_module.decode_header_text(value)
+        fast = outcome(decoding_module._parsedate_to_datetime, value)
         assert fast == outcome(email.utils.parsedate_to_datetime, value), value
 
 
@@ -627,17 +629,17 @@ def test_header_values_on_the_corpus(corpus_raw: list[bytes]) -> None:
     checked = 0
     for raw in corpus_raw:
         message = email.message_from_bytes(raw)
-        sender = parse_module.decode_header_text(message.get("From"))
-        assert parse_module._parseaddr(sender) == email.utils.parseaddr(sender)
-        date = parse_module.decode_header_text(message.get("Date"))
+        sender = decoding_module.decode_header_text(message.get("From"))
+        assert decoding_module._parseaddr(sender) == email.utils.parseaddr(sender)
+        date = decoding_module.decode_header_text(message.get("Date"))
         if date:
             try:
                 expected = email.utils.parsedate_to_datetime(date)
             except (TypeError, ValueError, IndexError, OverflowError) as exc:
                 with pytest.raises(type(exc)):
-                    parse_module._parsedate_to_datetime(date)
+                    decoding_module._parsedate_to_datetime(date)
             else:
-                assert parse_module._parsedate_to_datetime(date) == expected
+                assert decoding_module._parsedate_to_datetime(date) == expected
         for part in message.walk():
             fast = _charset_as_walk_reads_it(parse_module._content_charset, part)
             assert fast == _charset_as_walk_reads_it(

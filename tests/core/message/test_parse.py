@@ -14,7 +14,8 @@ import pytest
 
 from spam_core.errors import InvalidEmailError
 from spam_core.message import parse_fields, parse_raw
-from spam_core.message.parse import MAX_RAW_BYTES, decode_header_text, parse_date
+from spam_core.message.decoding import decode_header_text, parse_date
+from spam_core.message.parse import MAX_RAW_BYTES
 from spam_core.message.record import MAX_TEXT_CHARS
 from tests.utils.emails import nested_multipart, simple
 
