@@ -225,11 +225,10 @@ def run_job(
     """Run one job to completion (the status document says how it ended).
 
     ``feast_repo``: the Feast repository (``feature_store.yaml``) whose online store gives
-    the sender reputation, as for the transformer.
+    the sender reputation, as for the transformer. The stages: check the reputation store,
+    resolve the model, start (or join) Ray, read the input, score, publish, count.
     """
     import ray
-
-    from spam_core.bundle import resolve_model_ref
 
     status.state, status.started_at = "running", datetime.now(UTC)
     store.write(status)
@@ -237,64 +236,17 @@ def run_job(
     try:
         with tempfile.TemporaryDirectory(prefix="spam-batch-", dir=cache_dir) as tmp:
             work = Path(tmp)
-            from spam_core.reputation.repo import FEATURE_STORE_YAML
-
-            if not (Path(feast_repo) / FEATURE_STORE_YAML).is_file():
-                raise FileNotFoundError(
-                    f"{feast_repo}: no {FEATURE_STORE_YAML} (the Feast repository of the "
-                    "sender reputation; --feast-repo / SPAM_FEAST_REPO)"
-                )
-            bundle_dir, version = resolve_model_ref(status.model_ref, work)
-            # the registry's version, else what the caller deployed, else the bundle's own
-            status.model_version = version or status.model_version or _bundle_version(bundle_dir)
-            if not ray.is_initialized():
-                os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-                os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-                address = os.environ.get("RAY_ADDRESS")  # set inside a KubeRay RayJob
-                ray.init(
-                    address=address,
-                    num_cpus=None if address else num_cpus,
-                    include_dashboard=False,
-                    log_to_driver=False,
-                    _temp_dir=None if address else tempfile.mkdtemp(prefix="ray-", dir="/tmp"),
-                )
-                started_ray = True
-            fs, path = fsspec.core.url_to_fs(status.input_path)
-            if not fs.exists(path):
-                raise FileNotFoundError(f"input not found: {status.input_path}")
-            if _is_parquet(fs, path):
-                source = status.input_path
-                ds = ray.data.read_parquet(source if "://" in source else path)
-            else:
-                ds = ray.data.read_parquet(str(_stage_source(status.input_path, work)))
-            # one CPU stays free for the read and write tasks, or the actors starve them
-            cpus = int(ray.cluster_resources().get("CPU", 1))
-            workers = max(1, min(cpus - 1, 8))
-            scored = ds.map_batches(
-                Scorer,
-                fn_constructor_args=(str(bundle_dir), status.model_version, str(feast_repo)),
-                batch_size=256,
-                batch_format="pyarrow",
-                num_cpus=1,
-                compute=ray.data.ActorPoolStrategy(size=workers),
-            )
-            out_dir = work / "output"
-            scored.write_parquet(str(out_dir))
-            scored_table = pq.read_table(out_dir, schema=SCORED_SCHEMA)
+            _require_feast_repo(feast_repo)
+            bundle_dir = _resolve_model(status, work)
+            started_ray = _start_ray(num_cpus)
+            scored_table = _score(_read_input(status, work), status, bundle_dir, feast_repo, work)
             table = scored_table.select(PREDICTION_SCHEMA.names)
             _publish(table, status.output_path)
             if inference_log_url:
                 write_inference_log(
                     scored_table, status, inference_log_url, threshold=_threshold(bundle_dir)
                 )
-        status.counts.input = table.num_rows
-        preds = table.column("prediction").to_pylist()
-        status.counts.spam = sum(1 for p in preds if p == "spam")
-        status.counts.ham = sum(1 for p in preds if p == "ham")
-        status.counts.scored = status.counts.spam + status.counts.ham
-        errs = [e for e in table.column("error").to_pylist() if e]
-        status.counts.errors = len(errs)
-        status.errors = errs[:20]
+        _count(status, table)
         status.state = "succeeded"
     except Exception as exc:  # the status document says why
         status.state = "failed"
@@ -307,9 +259,95 @@ def run_job(
     return status
 
 
-def _publish(table: pa.Table, output_uri: str) -> None:
-    """One Parquet file at ``output_uri`` (``….parquet``) or ``part-0.parquet`` inside it."""
-    fs, path = fsspec.core.url_to_fs(output_uri)
+def _require_feast_repo(feast_repo: str | Path) -> None:
+    from spam_core.reputation.repo import FEATURE_STORE_YAML
+
+    if not (Path(feast_repo) / FEATURE_STORE_YAML).is_file():
+        raise FileNotFoundError(
+            f"{feast_repo}: no {FEATURE_STORE_YAML} (the Feast repository of the "
+            "sender reputation; --feast-repo / SPAM_FEAST_REPO)"
+        )
+
+
+def _resolve_model(status: JobStatus, work: Path) -> Path:
+    """The model's bundle directory; sets ``status.model_version``."""
+    from spam_core.bundle import resolve_model_ref
+
+    bundle_dir, version = resolve_model_ref(status.model_ref, work)
+    # the registry's version, else what the caller deployed, else the bundle's own
+    status.model_version = version or status.model_version or _bundle_version(bundle_dir)
+    return bundle_dir
+
+
+def _start_ray(num_cpus: int | None) -> bool:
+    """Join the RayJob's cluster (``RAY_ADDRESS``) or start a local Ray; ``True`` when this
+    call started it (and so must shut it down)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    address = os.environ.get("RAY_ADDRESS")  # set inside a KubeRay RayJob
+    ray.init(
+        address=address,
+        num_cpus=None if address else num_cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        _temp_dir=None if address else tempfile.mkdtemp(prefix="ray-", dir="/tmp"),
+    )
+    return True
+
+
+def _read_input(status: JobStatus, work: Path) -> Any:
+    """The input as a Ray dataset: a Parquet of e-mails as it is, anything else staged."""
+    import ray
+
+    fs, path = fsspec.core.url_to_fs(status.input_path)
+    if not fs.exists(path):
+        raise FileNotFoundError(f"input not found: {status.input_path}")
+    if _is_parquet(fs, path):
+        source = status.input_path
+        return ray.data.read_parquet(source if "://" in source else path)
+    return ray.data.read_parquet(str(_stage_source(status.input_path, work)))
+
+
+def _score(
+    ds: Any, status: JobStatus, bundle_dir: Path, feast_repo: str | Path, work: Path
+) -> pa.Table:
+    """Every row scored by a pool of :class:`Scorer` actors (``SCORED_SCHEMA``)."""
+    import ray
+
+    # one CPU stays free for the read and write tasks, or the actors starve them
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    workers = max(1, min(cpus - 1, 8))
+    scored = ds.map_batches(
+        Scorer,
+        fn_constructor_args=(str(bundle_dir), status.model_version, str(feast_repo)),
+        batch_size=256,
+        batch_format="pyarrow",
+        num_cpus=1,
+        compute=ray.data.ActorPoolStrategy(size=workers),
+    )
+    out_dir = work / "output"
+    scored.write_parquet(str(out_dir))
+    return pq.read_table(out_dir, schema=SCORED_SCHEMA)
+
+
+def _count(status: JobStatus, table: pa.Table) -> None:
+    status.counts.input = table.num_rows
+    preds = table.column("prediction").to_pylist()
+    status.counts.spam = sum(1 for p in preds if p == "spam")
+    status.counts.ham = sum(1 for p in preds if p == "ham")
+    status.counts.scored = status.counts.spam + status.counts.ham
+    errs = [e for e in table.column("error").to_pylist() if e]
+    status.counts.errors = len(errs)
+    status.errors = errs[:20]
+
+
+def _publish(table: pa.Table, output_path: str) -> None:
+    """One Parquet file at ``output_path`` (``….parquet``) or ``predictions.parquet`` inside it."""
+    fs, path = fsspec.core.url_to_fs(output_path)
     target = path if path.endswith(".parquet") else f"{path.rstrip('/')}/predictions.parquet"
     fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
     with fs.open(target, "wb") as fh:
