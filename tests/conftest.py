@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.serving_fixtures"]
+pytest_plugins = ["tests.utils.serving_fixtures"]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CORPUS = Path(

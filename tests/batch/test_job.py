@@ -18,9 +18,9 @@ from spam_core.bundle import ModelBundle
 from spam_core.features.spec import NAMED_FEATURES, REPUTATION_NAMES
 from spam_core.jobs import JobStatus, StatusStore, new_job_id, valid_job_id
 from spam_core.message import parse_fields
-from tests.transformer.stack import DEFAULT_REPUTATION, UNKNOWN_SENDER
 from tests.utils.bundles import fixed_bundle
 from tests.utils.emails import simple
+from tests.utils.serving import DEFAULT_REPUTATION, UNKNOWN_SENDER
 
 pytestmark = pytest.mark.slow
 
@@ -213,7 +213,7 @@ def test_a_job_fails_with_the_reason_when_the_reputation_store_is_down(
 ):
     """Batch scoring never quietly uses default reputation for a whole batch: with the
     store's Redis stopped the job fails and says why; with it back the same job succeeds."""
-    from tests.transformer.stack import redis_feast_repo
+    from tests.utils.serving import redis_feast_repo
 
     repo = redis_feast_repo(dataset_dir, tmp_path / "feast", redis_server.connection_string)
     archive = corpus_dir / "20030228_spam.tar.bz2"

@@ -3,7 +3,7 @@
 Each fast path is run side by side with a plain reference (the regular expression, the
 standard-library call or the earlier implementation that it replaces, written out here) on
 tricky inputs, on fuzzed inputs and on the corpus, and the results must be equal (floats
-bit for bit). No timing here: ``python -m tests.perf features`` measures speed.
+bit for bit). No timing here: ``python -m tests.benchmarks features`` measures speed.
 
 * features: word runs (``text.word_runs``) and the TF-IDF counts read from them, the
   spam-phrase count, the engineered values;

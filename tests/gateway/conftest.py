@@ -1,7 +1,7 @@
 """Gateway fixtures: the real serving stack behind a real gateway, and a real Azurite.
 
 The bundles, the bundled Triton and the ``spam-transformer`` subprocess come from the shared
-serving fixtures (``tests/serving_fixtures.py``, nothing mocked): the gateway tests call the
+serving fixtures (``tests/utils/serving_fixtures.py``, nothing mocked): the gateway tests call the
 real chain gateway → transformer (gRPC) → Triton (python backend, onnxruntime).
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.gateway.stack import AZURITE_BIN, Azurite, GatewayServer, gateway_settings
+from tests.utils.gateway import AZURITE_BIN, Azurite, GatewayServer, gateway_settings
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
@@ -50,7 +50,7 @@ def gateway(make_gateway, transformer) -> GatewayServer:
 @pytest.fixture(scope="session")
 def down_gateway(make_gateway) -> GatewayServer:
     """A gateway whose transformer is not running (nothing listens on its port)."""
-    from tests.gateway.stack import free_port
+    from tests.utils.gateway import free_port
 
     return make_gateway(TRANSFORMER_URL=f"http://127.0.0.1:{free_port()}", RETRY_AFTER_S=3)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.gateway.stack import API_KEYS_JSON, VIEWER, GatewayProcess, local_rows
+from tests.utils.gateway import API_KEYS_JSON, VIEWER, GatewayProcess, local_rows
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -16,8 +16,8 @@ import pytest
 from spam_core.features import N_TFIDF, NAMED_FEATURES
 from spam_core.message import parse_fields, parse_raw
 from spam_core.scoring import confidence
-from tests.transformer.stack import TRACKS, TRITON_MODELS
 from tests.utils import emails
+from tests.utils.serving import TRACKS, TRITON_MODELS
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -208,7 +208,7 @@ def test_health_ready_metrics_and_openapi(transformer) -> None:
 def test_sigterm_stops_the_entry_point_cleanly(
     model_bundles, triton_server, feast_repo, tmp_path
 ) -> None:
-    from tests.transformer.stack import TransformerProcess, transformer_env
+    from tests.utils.serving import TransformerProcess, transformer_env
 
     process = TransformerProcess(
         transformer_env(model_bundles, triton_server, "grpc", feast_repo), tmp_path / "t.log"

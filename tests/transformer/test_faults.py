@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.transformer.stack import InProcessTransformer, transformer_env
+from tests.utils.serving import InProcessTransformer, transformer_env
 
 pytestmark = pytest.mark.timeout(180)
 

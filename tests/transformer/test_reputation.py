@@ -23,7 +23,7 @@ import pytest
 
 from spam_core.features.spec import REPUTATION_NAMES
 from spam_core.message import parse_raw
-from tests.transformer.stack import (
+from tests.utils.serving import (
     DEFAULT_REPUTATION,
     UNKNOWN_SENDER,
     InProcessTransformer,

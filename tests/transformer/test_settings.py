@@ -87,9 +87,9 @@ def test_defaults_and_environment(clean_env: pytest.MonkeyPatch) -> None:
 
 
 def test_the_benchmark_peer_uses_the_transformers_reputation_defaults() -> None:
-    """The KServe peer (tests/perf/kserve_peer.py) does the same reputation lookups: same
+    """The KServe peer (tests/benchmarks/kserve_peer.py) does the same reputation lookups: same
     cache and retry settings as a transformer left at its defaults."""
-    from tests.perf.reputation_cost import REPUTATION_DEFAULTS
+    from tests.benchmarks.reputation_cost import REPUTATION_DEFAULTS
 
     fields = TransformerSettings.model_fields
     transformer = {

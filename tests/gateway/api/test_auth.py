@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.gateway.stack import OPERATOR, VIEWER
+from tests.utils.gateway import OPERATOR, VIEWER
 
 EMAIL = {"email_id": "auth", "subject": "hi", "body": "see you at 3pm", "sender": "a@b.example"}
 

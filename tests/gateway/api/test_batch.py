@@ -13,7 +13,7 @@ import yaml
 
 from spam_core.features.spec import REPUTATION_NAMES
 from spam_core.jobs import JobStatus
-from tests.gateway.stack import OPERATOR, VIEWER
+from tests.utils.gateway import OPERATOR, VIEWER
 
 pytestmark = pytest.mark.slow
 
@@ -128,7 +128,7 @@ def test_disabled_backend_answers_503(make_gateway, transformer):
 def test_rayjob_manifest_comes_from_the_chart_template(tmp_path):
     from spam_gateway.app.batch_jobs import BatchJobs
     from tests.charts import chartlib
-    from tests.gateway.stack import gateway_settings
+    from tests.utils.gateway import gateway_settings
 
     docs = chartlib.render_docs(chartlib.minimal_values())
     configmap = next(

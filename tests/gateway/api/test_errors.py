@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.gateway.conftest import MAX_BODY_BYTES
-from tests.gateway.stack import VIEWER
+from tests.utils.gateway import VIEWER
 
 JSON = {**VIEWER, "Content-Type": "application/json"}
 

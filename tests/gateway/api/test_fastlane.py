@@ -13,7 +13,7 @@ import pytest
 
 from spam_gateway.app.api.deps import get_scorer
 from spam_gateway.app.api.fastlane import PredictFastLane
-from tests.gateway.stack import VIEWER
+from tests.utils.gateway import VIEWER
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.gateway.stack import VIEWER, GatewayServer, gateway_settings
-from tests.transformer.stack import InProcessTransformer, redis_feast_repo, transformer_env
+from tests.utils.gateway import VIEWER, GatewayServer, gateway_settings
+from tests.utils.serving import InProcessTransformer, redis_feast_repo, transformer_env
 
 pytestmark = pytest.mark.timeout(180)
 

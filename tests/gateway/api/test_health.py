@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from tests.gateway.stack import VIEWER
+from tests.utils.gateway import VIEWER
 
 EMAIL = {"email_id": "h", "subject": "hello", "body": "see you at 3pm", "sender": "a@b.example"}
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.gateway.stack import VIEWER
 from tests.utils import emails
+from tests.utils.gateway import VIEWER
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -132,7 +132,7 @@ def test_batch_sync_limits_are_422(gateway, n) -> None:
 
 
 def test_corpus_messages_score(gateway, corpus_dir) -> None:
-    from tests.transformer.stack import corpus_messages
+    from tests.utils.serving import corpus_messages
 
     messages = [{"email_id": i, "raw": raw} for i, raw in corpus_messages(corpus_dir, 10)]
     docs = post(gateway, "/predict/batch-sync", {"emails": messages}).json()

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.gateway.stack import VIEWER, GatewayServer, wait_until
-from tests.transformer.stack import TransformerProcess, transformer_env
+from tests.utils.gateway import VIEWER, GatewayServer, wait_until
+from tests.utils.serving import TransformerProcess, transformer_env
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from spam_gateway.app.core.config import Settings
-from tests.gateway.stack import API_KEYS_JSON
+from tests.utils.gateway import API_KEYS_JSON
 
 
 def test_api_keys_are_required() -> None:

@@ -17,7 +17,7 @@ from azure.core.exceptions import ServiceRequestError
 
 from spam_core.features.spec import REPUTATION_NAMES
 from spam_gateway.app.inference_log import LogStore
-from tests.gateway.stack import VIEWER, blob_rows, read_blobs, wait_until
+from tests.utils.gateway import VIEWER, blob_rows, read_blobs, wait_until
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -13,7 +13,7 @@ import pytest
 from spam_core.features.spec import NAMED_FEATURES
 from spam_core.inference_log import SCHEMA_VERSION
 from spam_gateway.app.inference_log import InferenceLogger, LogStore
-from tests.gateway.stack import local_rows, wait_until
+from tests.utils.gateway import local_rows, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -50,7 +50,7 @@ class TransformerSettings(BaseSettings):
     PROTOCOL: Protocol = Field(
         "grpc",
         description="How the transformer talks to Triton. gRPC measured faster here "
-        "(tests/perf/bench_transformer.py); the URL ports must match the protocol.",
+        "(tests/benchmarks/bench_transformer.py); the URL ports must match the protocol.",
     )
     TRITON_MODEL_STAGING: str = Field("spam-detector", description="Triton model name (staging).")
     TRITON_MODEL_PRODUCTION: str = Field(

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.transformer.stack import (
+from tests.utils.serving import (
     InProcessTransformer,
     TransformerProcess,
     build_bundles,
@@ -58,7 +58,7 @@ def online_reputation(feast_repo: Path):
 @pytest.fixture(scope="session")
 def known_sender(dataset_dir: Path):
     """The train split's top spam sender and its expected reputation (stack.known_sender)."""
-    from tests.transformer.stack import known_sender as find
+    from tests.utils.serving import known_sender as find
 
     return find(dataset_dir)
 

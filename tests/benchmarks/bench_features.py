@@ -7,7 +7,7 @@ The vector's reputation block needs a source: the training paths (records -> mat
 point-in-time statistics of the reputation stage (``StatsByEmailId``), the serving paths (raw
 -> vector) the Feast online store (SQLite) through an ``OnlineReputation`` with the
 transformer's cache settings, as the transformer does. The lookup itself is measured apart
-(:mod:`tests.perf.reputation_cost`: SQLite and Redis, cached and uncached).
+(:mod:`tests.benchmarks.reputation_cost`: SQLite and Redis, cached and uncached).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from spam_core.features import FeatureExtractor
 from spam_core.ingest import ingest, read_records
 from spam_core.message import parse_raw
 from spam_trainer.features import fit_features
+from tests.benchmarks import reputation_cost
 from tests.conftest import SHARED_CORPUS
-from tests.perf import reputation_cost
 
 ARCHIVES = (
     "20030228_easy_ham.tar.bz2",

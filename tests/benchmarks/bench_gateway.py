@@ -2,7 +2,7 @@
 
 Chain: the ``spam-gateway`` entry point (one uvicorn worker, access log off like the peer's)
 → the ``spam-transformer`` entry point (gRPC) → the bundled tritonserver (python backend,
-dynamic batching) serving two real bundles (tests/transformer/stack.py); the transformer reads
+dynamic batching) serving two real bundles (tests/utils/serving.py); the transformer reads
 the sender reputation from a SQLite Feast repository holding the corpus's train history
 (default cache). The transformer is also measured alone (``POST /v1/predict`` with one
 e-mail), so the gateway's own share shows.
@@ -144,8 +144,8 @@ def main(corpus: str | None = None) -> dict[str, dict]:
     from spam_core.ingest import ingest
     from spam_gateway.app.core.security import hash_key
     from spam_local.tritonserver import LocalTritonServer
-    from tests.gateway.stack import GatewayProcess, local_rows
-    from tests.transformer.stack import (
+    from tests.utils.gateway import GatewayProcess, local_rows
+    from tests.utils.serving import (
         TransformerProcess,
         corpus_messages,
         reputation_bundles,

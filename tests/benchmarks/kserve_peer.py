@@ -12,9 +12,9 @@ Benchmark code, not product.
 
 Run as the KServe CLI runs a model (KServe's own flags, parsed by ``kserve.model_server``)::
 
-    python -m tests.perf.kserve_peer --bundle DIR --feast_repo REPO --model_name spam-detector \\
-        --http_port 8080 --enable_grpc false --enable_latency_logging false \\
-        --log_config_file quiet.json
+    python -m tests.benchmarks.kserve_peer --bundle DIR --feast_repo REPO \\
+        --model_name spam-detector --http_port 8080 --enable_grpc false \\
+        --enable_latency_logging false --log_config_file quiet.json
 
 ``--enable_latency_logging false`` drops KServe's per-request latency line; the access log
 and the timing middleware's ``kserve.trace`` lines are turned off through KServe's
@@ -40,7 +40,7 @@ from spam_core.errors import InvalidEmailError
 from spam_core.features import ReputationSource
 from spam_core.message import parse_fields, parse_raw
 from spam_core.scoring import prediction
-from tests.perf.reputation_cost import REPUTATION_DEFAULTS
+from tests.benchmarks.reputation_cost import REPUTATION_DEFAULTS
 
 
 def quiet_log_config() -> dict[str, Any]:

@@ -4,9 +4,9 @@ One run, one table, the same real corpus messages (raw RFC 822 as ``{"email_id",
 the same model bundle (the ``staging`` track, the gateway's default) everywhere:
 
 * **floor** — in this process: spam_core parse + features + onnxruntime on one e-mail at a
-  time (:func:`tests.perf.bench_transformer._floor`), p50/p99 per e-mail;
+  time (:func:`tests.benchmarks.bench_transformer._floor`), p50/p99 per e-mail;
 * **peer** — what a user would deploy instead: one KServe 0.21 Python model server process
-  (:mod:`tests.perf.kserve_peer`: the same parse, features and ONNX model in process, KServe's
+  (:mod:`tests.benchmarks.kserve_peer`: the same parse, features and ONNX model in process, KServe's
   latency and access logs off), called on its v1 route ``/v1/models/<name>:predict``;
 * **chain** — the local platform: ``spam-gateway`` ``/predict`` (API key, inference log on) →
   ``spam-transformer`` (gRPC) → the bundled tritonserver (python backend, dynamic batching).
@@ -16,9 +16,9 @@ Feast repository (the corpus's train history, materialized), each through an
 ``OnlineReputation`` with the same cache and retry settings (the transformer's defaults). The
 lookup's own cost — ``OnlineReputation.stats`` for one e-mail, cached and uncached, SQLite and
 (when redis-server is installed) Redis — gets rows of its own
-(:mod:`tests.perf.reputation_cost`).
+(:mod:`tests.benchmarks.reputation_cost`).
 
-Load: ``wrk`` (C) with the per-request-timing Lua script of :mod:`tests.perf.bench_gateway`
+Load: ``wrk`` (C) with the per-request-timing Lua script of :mod:`tests.benchmarks.bench_gateway`
 (one connection per thread, every request timed with ``CLOCK_MONOTONIC``; p50/p99 from those
 times, not from wrk's coordinated-omission-corrected histogram), at 1 and 16 clients. After a
 warm-up, peer and chain runs alternate for ``ROUNDS`` rounds, so background load on a shared
@@ -44,11 +44,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from tests.benchmarks import reputation_cost
+from tests.benchmarks.bench_gateway import API_KEY, LUA, WRK, _cpu_ticks, _wrk
+from tests.benchmarks.bench_transformer import _floor
+from tests.benchmarks.reputation_cost import REPUTATION_DEFAULTS
 from tests.conftest import SHARED_CORPUS
-from tests.perf import reputation_cost
-from tests.perf.bench_gateway import API_KEY, LUA, WRK, _cpu_ticks, _wrk
-from tests.perf.bench_transformer import _floor
-from tests.perf.reputation_cost import REPUTATION_DEFAULTS
 
 DURATION_S = 5
 """Seconds per round and row."""
@@ -66,14 +66,16 @@ GOALS = {
 
 
 class PeerProcess:
-    """:mod:`tests.perf.kserve_peer` under KServe's own ModelServer, on a free port."""
+    """:mod:`tests.benchmarks.kserve_peer` under KServe's own ModelServer, on a free port."""
 
     def __init__(self, bundle: Path, feast_repo: Path, tmp: Path) -> None:
         from spam_local.tritonserver import free_port
 
         self.port = free_port()
-        self.repo = Path(__file__).resolve().parents[2]  # ``-m tests.perf.kserve_peer`` from here
-        module = [sys.executable, "-m", "tests.perf.kserve_peer"]
+        self.repo = (
+            Path(__file__).resolve().parents[2]
+        )  # ``-m tests.benchmarks.kserve_peer`` from here
+        module = [sys.executable, "-m", "tests.benchmarks.kserve_peer"]
         log_config = tmp / "kserve-log.json"
         subprocess.run(
             [*module, "--write_log_config", str(log_config)], cwd=self.repo, check=True, timeout=60
@@ -108,7 +110,7 @@ class PeerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 60.0) -> PeerProcess:
-        from tests.transformer.stack import wait_http
+        from tests.utils.serving import wait_http
 
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -203,8 +205,8 @@ def main(corpus: str | None = None) -> dict:
     from spam_core.message import parse_raw
     from spam_gateway.app.core.security import hash_key
     from spam_local.tritonserver import LocalTritonServer
-    from tests.gateway.stack import GatewayProcess
-    from tests.transformer.stack import (
+    from tests.utils.gateway import GatewayProcess
+    from tests.utils.serving import (
         TransformerProcess,
         corpus_messages,
         reputation_bundles,

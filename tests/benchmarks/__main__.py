@@ -1,10 +1,10 @@
-"""``python -m tests.perf [NAME ...]``: run the benchmarks and print their tables."""
+"""``python -m tests.benchmarks [NAME ...]``: run the benchmarks and print their tables."""
 
 from __future__ import annotations
 
 import argparse
 
-from tests.perf import (
+from tests.benchmarks import (
     bench_features,
     bench_gateway,
     bench_score,
@@ -22,7 +22,7 @@ BENCHMARKS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.perf")
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks")
     parser.add_argument(
         "names", nargs="*", metavar="NAME", help=f"default: all of {list(BENCHMARKS)}"
     )

@@ -1,6 +1,6 @@
 """Transformer latency and throughput through the real Triton, gRPC vs HTTP, real corpus e-mails.
 
-Stack: two real model bundles (tests/transformer/stack.py, trained on the point-in-time sender
+Stack: two real model bundles (tests/utils/serving.py, trained on the point-in-time sender
 reputation of a SQLite Feast repository), the bundled tritonserver (python backend, dynamic
 batching) serving both, and the real ``spam-transformer`` entry point (one uvicorn worker, the
 reputation from that repository's online store, default cache) per protocol. Load: ``wrk`` (C, one
@@ -22,11 +22,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from tests.conftest import SHARED_CORPUS
-
 # the Lua script and runner are the gateway benchmark's (a path from BENCH_PATH, per-request timing)
-from tests.perf.bench_gateway import LUA, WRK, _wrk
-from tests.perf.reputation_cost import REPUTATION_DEFAULTS
+from tests.benchmarks.bench_gateway import LUA, WRK, _wrk
+from tests.benchmarks.reputation_cost import REPUTATION_DEFAULTS
+from tests.conftest import SHARED_CORPUS
 
 DURATION_S = 8
 WARMUP_S = 2
@@ -106,7 +105,7 @@ def main(corpus: str | None = None) -> dict:
     from spam_core.ingest import ingest
     from spam_core.message import parse_raw
     from spam_local.tritonserver import LocalTritonServer
-    from tests.transformer.stack import (
+    from tests.utils.serving import (
         TRITON_MODELS,
         TransformerProcess,
         corpus_messages,
