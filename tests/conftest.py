@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.utils.serving_fixtures"]
+from tests.utils.paths import SHARED_CORPUS
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_CORPUS = Path(
-    os.environ.get("SPAM_TEST_CORPUS", REPO.parent / "shared" / "data" / "spamassassin")
-)
+pytest_plugins = ["tests.utils.serving_fixtures"]
 
 
 @pytest.fixture(scope="session")

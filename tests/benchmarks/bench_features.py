@@ -28,7 +28,7 @@ from spam_core.ingest import ingest, read_records
 from spam_core.message import parse_raw
 from spam_trainer.features import fit_features
 from tests.benchmarks import reputation_cost
-from tests.conftest import SHARED_CORPUS
+from tests.utils.paths import SHARED_CORPUS
 
 ARCHIVES = (
     "20030228_easy_ham.tar.bz2",

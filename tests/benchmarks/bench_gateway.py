@@ -28,7 +28,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from tests.conftest import SHARED_CORPUS
+from tests.utils.paths import SHARED_CORPUS
 
 WRK = "/usr/bin/wrk"
 DURATION_S = 8

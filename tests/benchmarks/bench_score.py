@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from tests.conftest import SHARED_CORPUS
+from tests.utils.paths import SHARED_CORPUS
 
 
 def quick_bundle(corpus: Path, work: Path) -> tuple[Path, Path]:

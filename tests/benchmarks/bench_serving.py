@@ -48,7 +48,7 @@ from tests.benchmarks import reputation_cost
 from tests.benchmarks.bench_gateway import API_KEY, LUA, WRK, _cpu_ticks, _wrk
 from tests.benchmarks.bench_transformer import _floor
 from tests.benchmarks.reputation_cost import REPUTATION_DEFAULTS
-from tests.conftest import SHARED_CORPUS
+from tests.utils.paths import SHARED_CORPUS
 
 DURATION_S = 5
 """Seconds per round and row."""

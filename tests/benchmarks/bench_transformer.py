@@ -25,7 +25,7 @@ from rich.table import Table
 # the Lua script and runner are the gateway benchmark's (a path from BENCH_PATH, per-request timing)
 from tests.benchmarks.bench_gateway import LUA, WRK, _wrk
 from tests.benchmarks.reputation_cost import REPUTATION_DEFAULTS
-from tests.conftest import SHARED_CORPUS
+from tests.utils.paths import SHARED_CORPUS
 
 DURATION_S = 8
 WARMUP_S = 2

@@ -277,3 +277,14 @@ def crd_errors(body: Mapping[str, Any]) -> list[str]:
         f"{'/'.join(str(p) for p in err.absolute_path) or '<root>'}: {err.message}"
         for err in sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
     ]
+
+
+# name -> values of one `helm install`: the environment files and the ci/ scenarios
+SCENARIOS: dict[str, dict[str, Any]] = {
+    **{f"values/{env}.yaml": env_values(env) for env in ENV_FILES},
+    **{f"ci/{name}": ci_values(name) for name in CI_FILES},
+}
+
+
+def networkpolicies_on(values: dict[str, Any]) -> bool:
+    return bool(values.get("global", {}).get("networkPolicy", {}).get("enabled"))

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from tests.charts import chartlib
-from tests.charts.conftest import SCENARIOS
+from tests.charts.chartlib import SCENARIOS
 
 FEAST_REPO = "/etc/spam-platform/feast"
 FEAST_CONFIGMAP = "spam-platform-batch-feast"

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.charts import chartlib
-from tests.charts.conftest import SCENARIOS, networkpolicies_on
+from tests.charts.chartlib import SCENARIOS, networkpolicies_on
 
 # check id -> why the chart may skip it (the annotation's reason must start with this)
 JUSTIFIED = {

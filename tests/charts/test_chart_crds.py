@@ -43,7 +43,7 @@ def test_custom_resources_match_their_crd(scenario):
 
 
 def test_every_custom_kind_is_rendered_by_some_scenario():
-    from tests.charts.conftest import SCENARIOS
+    from tests.charts.chartlib import SCENARIOS
 
     seen = set()
     for values in SCENARIOS.values():

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from tests.charts import chartlib
-from tests.charts.conftest import SCENARIOS
+from tests.charts.chartlib import SCENARIOS
 
 WARNING = 2
 

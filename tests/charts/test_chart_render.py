@@ -6,7 +6,7 @@ import helm_python
 import pytest
 
 from tests.charts import chartlib
-from tests.charts.conftest import SCENARIOS
+from tests.charts.chartlib import SCENARIOS
 
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Namespace"}
 

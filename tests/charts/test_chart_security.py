@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.charts import chartlib
-from tests.charts.conftest import SCENARIOS, networkpolicies_on
+from tests.charts.chartlib import SCENARIOS, networkpolicies_on
 
 VALUES_FILES = sorted(
     [

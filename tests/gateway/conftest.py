@@ -12,9 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.utils.gateway import AZURITE_BIN, Azurite, GatewayServer, gateway_settings
-
-MAX_BODY_BYTES = 2 * 1024 * 1024
+from tests.utils.gateway import (
+    AZURITE_BIN,
+    MAX_BODY_BYTES,
+    Azurite,
+    GatewayServer,
+    gateway_settings,
+)
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 from spam_core.features import REPUTATION_NAMES, STAT_COLUMNS
-from tests.conftest import REPO
+from tests.utils.paths import REPO
 
 pytestmark = pytest.mark.slow
 

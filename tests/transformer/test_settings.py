@@ -29,7 +29,7 @@ from spam_transformer.errors import (
     UnknownEnvironment,
 )
 from spam_transformer.protocol.rest.server import status_for
-from tests.conftest import REPO
+from tests.utils.paths import REPO
 
 CHART = REPO / "charts" / "spam-platform" / "charts" / "transformer"
 REQUIRED = {

@@ -21,9 +21,11 @@ import httpx
 import orjson
 
 from spam_gateway.app.core.security import hash_key
+from tests.utils.paths import REPO
 from tests.utils.services import ServiceProcess, free_port
 
-REPO = Path(__file__).resolve().parents[2]
+MAX_BODY_BYTES = 2 * 1024 * 1024
+"""The request body limit the test gateways run with."""
 AZURITE_BIN = REPO / ".tools" / "node_modules" / ".bin" / "azurite-blob"
 AZURITE_ACCOUNT = "devstoreaccount1"
 AZURITE_KEY = (

@@ -8,8 +8,7 @@ from datetime import datetime
 import httpx
 import pytest
 
-from tests.gateway.conftest import MAX_BODY_BYTES
-from tests.utils.gateway import VIEWER
+from tests.utils.gateway import MAX_BODY_BYTES, VIEWER
 
 JSON = {**VIEWER, "Content-Type": "application/json"}
 
