@@ -14,7 +14,7 @@ PYTHON_VERSION := 3.11
 DOCKER_IMAGES := $(patsubst images/%/Dockerfile,%,$(wildcard images/*/Dockerfile))
 UV := uv
 
-.PHONY: help setup up down status demo test lint format bench requirements lock clean
+.PHONY: help setup up down status demo test test-fast lint format bench requirements lock clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ demo: ## walk through the running local platform (health, tracks, batch, inferen
 test: setup lint ## lint + the whole test suite (what .ci/run calls)
 	$(UV) run pytest
 
+test-fast: ## day-to-day: the tests not marked slow, in parallel on every core (pytest-xdist)
+	$(UV) run pytest -m "not slow" -n auto
+
 lint: ## ruff (lint + format check), hadolint on every Dockerfile, lock/requirements current
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
@@ -54,8 +57,8 @@ format: ## apply ruff formatting and autofixes
 	$(UV) run ruff format .
 	$(UV) run ruff check --fix .
 
-bench: setup ## benchmarks: prints the tables (tests/perf/)
-	$(UV) run python -m tests.perf
+bench: setup ## benchmarks: prints the tables (tests/benchmarks/)
+	$(UV) run python -m tests.benchmarks
 
 requirements: ## export each image's pinned requirements from the one shared lock
 	@for i in $(DOCKER_IMAGES); do \
