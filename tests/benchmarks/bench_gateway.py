@@ -141,16 +141,13 @@ def _metric(text: str, name: str) -> float:
 def main(corpus: str | None = None) -> dict[str, dict]:
     import httpx
 
-    from spam_core.ingest import ingest
     from spam_gateway.app.core.security import hash_key
     from spam_local.tritonserver import LocalTritonServer
     from tests.utils.gateway import GatewayProcess, local_rows
     from tests.utils.serving import (
         TransformerProcess,
-        corpus_messages,
-        reputation_bundles,
+        benchmark_stack,
         transformer_env,
-        write_triton_repository,
     )
 
     corpus_dir = Path(corpus) if corpus else SHARED_CORPUS
@@ -159,10 +156,9 @@ def main(corpus: str | None = None) -> dict[str, dict]:
     with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp_name:
         tmp = Path(tmp_name)
         console.print("building the stack: ingest, two bundles, Triton, transformer, gateway…")
-        ingest(corpus_dir, tmp / "dataset")
-        feast_repo, bundles = reputation_bundles(tmp / "dataset", tmp)
-        repository = write_triton_repository(bundles, tmp / "triton-repo")
-        messages = list(corpus_messages(corpus_dir, MESSAGES_PER_ARCHIVE))
+        feast_repo, bundles, repository, messages = benchmark_stack(
+            corpus_dir, tmp, MESSAGES_PER_ARCHIVE
+        )
         gateway_bodies = tmp / "gateway.jsonl"
         transformer_bodies = tmp / "transformer.jsonl"
         with gateway_bodies.open("w") as g, transformer_bodies.open("w") as t:

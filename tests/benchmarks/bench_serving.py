@@ -49,6 +49,7 @@ from tests.benchmarks.bench_gateway import API_KEY, LUA, WRK, _cpu_ticks, _wrk
 from tests.benchmarks.bench_transformer import _floor
 from tests.benchmarks.reputation_cost import REPUTATION_DEFAULTS
 from tests.utils.paths import SHARED_CORPUS
+from tests.utils.services import terminate
 
 DURATION_S = 5
 """Seconds per round and row."""
@@ -129,13 +130,7 @@ class PeerProcess:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        terminate(process, 15)
 
 
 def _children(pid: int) -> list[int]:
@@ -201,17 +196,14 @@ def _ratios(results: dict) -> dict[str, dict]:
 
 
 def main(corpus: str | None = None) -> dict:
-    from spam_core.ingest import ingest
     from spam_core.message import parse_raw
     from spam_gateway.app.core.security import hash_key
     from spam_local.tritonserver import LocalTritonServer
     from tests.utils.gateway import GatewayProcess
     from tests.utils.serving import (
         TransformerProcess,
-        corpus_messages,
-        reputation_bundles,
+        benchmark_stack,
         transformer_env,
-        write_triton_repository,
     )
 
     if not Path(WRK).is_file():
@@ -222,10 +214,9 @@ def main(corpus: str | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as tmp_name:
         tmp = Path(tmp_name)
         console.print("building: ingest, two bundles, Triton repository, KServe peer, chain…")
-        ingest(corpus_dir, tmp / "dataset")
-        feast_repo, bundles = reputation_bundles(tmp / "dataset", tmp)
-        repository = write_triton_repository(bundles, tmp / "triton-repo")
-        messages = list(corpus_messages(corpus_dir, MESSAGES_PER_ARCHIVE))
+        feast_repo, bundles, repository, messages = benchmark_stack(
+            corpus_dir, tmp, MESSAGES_PER_ARCHIVE
+        )
         bodies = tmp / "emails.jsonl"
         with bodies.open("w") as fh:
             for email_id, raw in messages:

@@ -102,16 +102,13 @@ def _summary(times: list[float]) -> dict[str, float]:
 
 def main(corpus: str | None = None) -> dict:
     from spam_core.features import FeatureExtractor
-    from spam_core.ingest import ingest
     from spam_core.message import parse_raw
     from spam_local.tritonserver import LocalTritonServer
     from tests.utils.serving import (
         TRITON_MODELS,
         TransformerProcess,
-        corpus_messages,
-        reputation_bundles,
+        benchmark_stack,
         transformer_env,
-        write_triton_repository,
     )
 
     if not Path(WRK).is_file():
@@ -120,10 +117,7 @@ def main(corpus: str | None = None) -> dict:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-transformer-") as tmp_name:
         tmp = Path(tmp_name)
-        ingest(corpus_dir, tmp / "dataset")
-        feast_repo, bundles = reputation_bundles(tmp / "dataset", tmp)
-        repo = write_triton_repository(bundles, tmp / "triton")
-        messages = list(corpus_messages(corpus_dir, MESSAGES_PER_ARCHIVE))
+        feast_repo, bundles, repo, messages = benchmark_stack(corpus_dir, tmp, MESSAGES_PER_ARCHIVE)
         bodies = tmp / "bodies.jsonl"
         with bodies.open("w") as fh:
             for email_id, raw in messages:

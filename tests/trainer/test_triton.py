@@ -31,6 +31,7 @@ from spam_trainer.triton import (
     validate_model_repository,
     write_model_repository,
 )
+from tests.utils.serving import bundled_triton_or_skip
 
 STAGING = "spam-detector-staging"
 PRODUCTION = "spam-detector-production"
@@ -181,12 +182,7 @@ def test_n_features_mismatch_is_refused(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def triton_dist():
-    from spam_local.tritonserver import TritonNotInstalledError, find_distribution
-
-    try:
-        return find_distribution()
-    except TritonNotInstalledError as exc:
-        pytest.skip(f"bundled tritonserver not available: {exc}")
+    return bundled_triton_or_skip()
 
 
 @pytest.fixture(scope="module")

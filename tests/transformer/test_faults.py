@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.utils.serving import InProcessTransformer, transformer_env
+from tests.utils.serving import InProcessTransformer, transformer_env, triton_on_fixed_ports
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -40,17 +40,7 @@ def stack(
     feast_repo: Path,
     tmp_path_factory,
 ) -> Iterator[Stack]:
-    from spam_local.tritonserver import LocalTritonServer, free_ports
-
-    http_port, grpc_port, metrics_port = free_ports(3)
-    triton = LocalTritonServer(
-        [triton_repository],
-        http_port=http_port,
-        grpc_port=grpc_port,
-        metrics_port=metrics_port,
-        log_dir=tmp_path_factory.mktemp("fault-triton"),
-        startup_timeout=90,
-    ).start()
+    triton = triton_on_fixed_ports(triton_repository, tmp_path_factory.mktemp("fault-triton"))
     settings = {"triton_timeout_s": TIMEOUT_S, "ready_timeout_s": 0.5, "retry_after_s": 1}
     transformers = {
         protocol: InProcessTransformer(

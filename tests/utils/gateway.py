@@ -22,7 +22,7 @@ import orjson
 
 from spam_gateway.app.core.security import hash_key
 from tests.utils.paths import REPO
-from tests.utils.services import ServiceProcess, free_port
+from tests.utils.services import ServiceProcess, free_port, terminate
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 """The request body limit the test gateways run with."""
@@ -184,13 +184,7 @@ class Azurite:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+        terminate(process, 10)
 
     def container(self, name: str):
         from azure.storage.blob import ContainerClient

@@ -17,6 +17,20 @@ import httpx
 import pytest
 
 
+def terminate(process: subprocess.Popen | None, timeout: float = 10.0) -> int | None:
+    """SIGTERM, ``timeout`` seconds, then SIGKILL; the exit code (``None``: no process)."""
+    if process is None:
+        return None
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+    return process.returncode
+
+
 def free_port() -> int:
     from spam_local.tritonserver import free_port as _free_port
 
@@ -72,16 +86,7 @@ class ServiceProcess:
 
     def stop(self, timeout: float | None = None) -> int | None:
         process, self.process = self.process, None
-        if process is None:
-            return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(self.stop_timeout if timeout is None else timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        return process.returncode
+        return terminate(process, self.stop_timeout if timeout is None else timeout)
 
     def __enter__(self):
         return self.start()
@@ -139,7 +144,5 @@ class RedisServer:
         raise RuntimeError(f"redis-server did not start on port {self.port}")
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+        terminate(self.process, 10)
         self.process = None

@@ -325,3 +325,43 @@ def corpus_messages(corpus: Path, per_archive: int) -> Iterator[tuple[str, str]]
                     text = data.decode("latin-1")
                 taken += 1
                 yield f"{name.split('.')[0]}/{Path(member.name).name}", text
+
+
+def bundled_triton_or_skip():
+    """The tritonserver bundled in nvidia-pytriton; the calling test is skipped without it."""
+    import pytest
+
+    from spam_local.tritonserver import TritonNotInstalledError, find_distribution
+
+    try:
+        return find_distribution()
+    except TritonNotInstalledError as exc:
+        pytest.skip(f"bundled tritonserver not available: {exc}")
+
+
+def triton_on_fixed_ports(repository: Path, log_dir: Path):
+    """A started bundled Triton serving ``repository`` on ports chosen once, so that a fault
+    test can stop it and start it again where the transformer expects it."""
+    from spam_local.tritonserver import LocalTritonServer, free_ports
+
+    http_port, grpc_port, metrics_port = free_ports(3)
+    return LocalTritonServer(
+        [repository],
+        http_port=http_port,
+        grpc_port=grpc_port,
+        metrics_port=metrics_port,
+        log_dir=log_dir,
+        startup_timeout=90,
+    ).start()
+
+
+def benchmark_stack(corpus_dir: Path, tmp: Path, per_archive: int):
+    """What a serving benchmark starts from: the corpus ingested, the reputation stage and two
+    bundles (:func:`reputation_bundles`), their Triton repository and the corpus messages.
+    Returns ``(feast_repo, bundles, triton_repository, messages)``."""
+    from spam_core.ingest import ingest
+
+    ingest(corpus_dir, tmp / "dataset")
+    feast_repo, bundles = reputation_bundles(tmp / "dataset", tmp)
+    repository = write_triton_repository(bundles, tmp / "triton-repo")
+    return feast_repo, bundles, repository, list(corpus_messages(corpus_dir, per_archive))

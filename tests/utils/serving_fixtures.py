@@ -26,6 +26,7 @@ from tests.utils.serving import (
     InProcessTransformer,
     TransformerProcess,
     build_bundles,
+    bundled_triton_or_skip,
     corpus_messages,
     transformer_env,
     write_triton_repository,
@@ -72,12 +73,7 @@ def triton_repository(
 
 @pytest.fixture(scope="session")
 def triton_dist():
-    from spam_local.tritonserver import TritonNotInstalledError, find_distribution
-
-    try:
-        return find_distribution()
-    except TritonNotInstalledError as exc:
-        pytest.skip(f"bundled tritonserver not available: {exc}")
+    return bundled_triton_or_skip()
 
 
 @pytest.fixture(scope="session")

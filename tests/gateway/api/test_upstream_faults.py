@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.utils.gateway import VIEWER, GatewayServer, wait_until
-from tests.utils.serving import TransformerProcess, transformer_env
+from tests.utils.serving import TransformerProcess, transformer_env, triton_on_fixed_ports
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -42,17 +42,7 @@ def stack(
     make_gateway,
     tmp_path_factory,
 ) -> Iterator[Stack]:
-    from spam_local.tritonserver import LocalTritonServer, free_ports
-
-    http_port, grpc_port, metrics_port = free_ports(3)
-    triton = LocalTritonServer(
-        [triton_repository],
-        http_port=http_port,
-        grpc_port=grpc_port,
-        metrics_port=metrics_port,
-        log_dir=tmp_path_factory.mktemp("gw-fault-triton"),
-        startup_timeout=90,
-    ).start()
+    triton = triton_on_fixed_ports(triton_repository, tmp_path_factory.mktemp("gw-fault-triton"))
     env = transformer_env(
         model_bundles,
         triton,
