@@ -78,3 +78,49 @@ def test_xgboost_cpu_not_cuda_xgboost():
     lock = (REPO / "uv.lock").read_text()
     assert 'name = "xgboost"\n' not in lock
     assert "nvidia-nccl" not in lock
+
+
+# Which workspace packages each package may import: core at the bottom; the images above it;
+# the local platform (development only) on top of the trainer. Pipelines import none.
+LAYERS = {
+    "core": set(),
+    "trainer": {"spam_core"},
+    "transformer": {"spam_core"},
+    "gateway": {"spam_core"},
+    "batch": {"spam_core"},
+    "local": {"spam_core", "spam_trainer"},
+}
+
+
+def _workspace_imports(package_dir: Path) -> dict[str, set[str]]:
+    """Per file: the workspace packages (``spam_*``) it imports."""
+    import ast
+
+    found: dict[str, set[str]] = {}
+    for path in package_dir.rglob("*.py"):
+        names: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module.split(".")[0])
+        found[str(path.relative_to(REPO))] = {n for n in names if n.startswith("spam_")}
+    return found
+
+
+def test_every_workspace_package_has_a_layer():
+    assert {p.name for p in (REPO / "images").iterdir() if (p / "pyproject.toml").is_file()} == set(
+        LAYERS
+    )
+
+
+@pytest.mark.parametrize("package", sorted(LAYERS))
+def test_layers_flow_one_way(package):
+    own = f"spam_{package}"
+    allowed = LAYERS[package] | {own}
+    wrong = {
+        path: sorted(names - allowed)
+        for path, names in _workspace_imports(REPO / "images" / package / "src").items()
+        if names - allowed
+    }
+    assert not wrong, f"{own} may import only {sorted(allowed)}"
