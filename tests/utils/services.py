@@ -63,7 +63,9 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 30.0):
+    def start(self, timeout: float = 90.0):
+        # generous: a transformer imports Feast and the Triton clients first, which on two
+        # loaded cores (``make test-fast`` runs two workers) took over 30 s
         exe = Path(sys.executable).parent / self.script
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
