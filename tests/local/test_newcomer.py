@@ -10,6 +10,7 @@ run directory). Output is checked as a terminal shows it (Rich's live display fo
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -23,6 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_PORTS = (8080, 8081, 8000, 8001, 8002, 5000)  # gateway, transformer, Triton x3, MLflow
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 NOISE = ("Failed to infer model signature", "pip version", "WARNING mlflow", "Traceback")
 
 
@@ -85,7 +87,7 @@ def test_a_newcomer_runs_up_predict_down_from_a_fresh_clone(tmp_path, corpus_dir
     env.update({"SPAM_UP_TRIALS": "2", "TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1"})
     try:
         up = _cli(["up"], cwd=clone, env=env)
-        out = up.stdout
+        out = ANSI.sub("", up.stdout)
         assert up.returncode == 0, out[-4000:]
         home = clone / ".spam-platform"
         assert (home / "run" / "api-key").is_file(), "SPAM_HOME did not default to .spam-platform"
