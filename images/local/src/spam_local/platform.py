@@ -26,6 +26,7 @@ import signal
 import sys
 import tempfile
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -419,8 +420,57 @@ class UpResult:
     versions: dict[str, str]
 
 
+@dataclass
+class Step:
+    """The step ``up`` is in (named in its error message)."""
+
+    name: str
+
+
 def up(
     settings: LocalSettings, log: Log, on_trial_done: Callable[[int, int], None] | None = None
+) -> UpResult:
+    """Start what is missing and return once the gateway is ready. If any step fails (or the
+    user interrupts), what this call started is stopped again and a :class:`PlatformError`
+    names the step and the log; what was already running before the call is left alone."""
+    started: list[str] = []
+    step = Step("preparing")
+    try:
+        return _up(settings, log, on_trial_done, started, step)
+    except BaseException as exc:
+        stopped = _stop_started(settings, started)
+        log_file = settings.logs_dir / "up.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("a") as fh:
+            fh.write(f"--- up failed while {step.name}\n")
+            fh.write("".join(traceback.format_exception(exc)))
+        if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: stop, then re-raise
+            raise
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first_line = first_line.removesuffix(":").split("; last lines of ")[0]
+        details = getattr(exc, "log_file", None) or log_file
+        cleanup = f"; stopped {', '.join(stopped)}" if stopped else ""
+        raise PlatformError(
+            f"up failed while {step.name}: {first_line}{cleanup} (log: {details})"
+        ) from exc
+
+
+def _stop_started(settings: LocalSettings, started: list[str]) -> list[str]:
+    stopped = []
+    for name in reversed(started):
+        pid = read_pid(settings.pid_file(name))
+        if pid is not None and stop_pid(pid, timeout=60):
+            stopped.append("MLflow" if name == "mlflow" else name)
+        settings.pid_file(name).unlink(missing_ok=True)
+    return stopped
+
+
+def _up(
+    settings: LocalSettings,
+    log: Log,
+    on_trial_done: Callable[[int, int], None] | None,
+    started: list[str],
+    step: Step,
 ) -> UpResult:
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     supervisor_pid = read_pid(settings.pid_file("supervisor"))
@@ -428,7 +478,11 @@ def up(
         raise PlatformError(
             f"port {settings.gateway_port} is taken by another process (set SPAM_GATEWAY_PORT)"
         )
+    step.name = "starting the MLflow server"
+    if read_pid(settings.pid_file("mlflow")) is None:
+        started.append("mlflow")
     os.environ["MLFLOW_TRACKING_URI"] = ensure_mlflow(settings, log)
+    step.name = "preparing the models (ingest, training, promotion)"
     versions = ensure_models(settings, log, on_trial_done)
     if supervisor_pid is not None:
         served = settings.run_dir / "versions.json"
@@ -441,12 +495,16 @@ def up(
             log("the platform is already running with these versions")
             return UpResult(settings.gateway_url, key, generated, versions)
         log("restarting the services with the current model versions")
+        step.name = "stopping the running services"
         stop_pid(supervisor_pid, timeout=60)
+    step.name = "publishing the models to the local Triton repository"
     publish_models(settings, versions)
     (settings.run_dir / "versions.json").write_text(json.dumps(versions) + "\n")
     key, generated = ensure_api_key(settings)
+    step.name = "starting Triton, transformer and gateway"
     log_file = settings.logs_dir / "supervisor.log"
     env = {**os.environ, "SPAM_HOME": str(settings.home)}
+    started.append("supervisor")
     process = spawn(
         "supervisor",
         [str(BIN / "spam-platform"), "local-supervise"],

@@ -14,7 +14,11 @@ from pathlib import Path
 
 
 class ProcessError(RuntimeError):
-    pass
+    """A child process that exited or never became ready; ``log_file`` is where it logged."""
+
+    def __init__(self, message: str, log_file: Path | None = None) -> None:
+        super().__init__(message)
+        self.log_file = log_file
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -113,10 +117,11 @@ def wait_http(
             return
         if process is not None and process.poll() is not None:
             raise ProcessError(
-                f"{what or url} exited with code {process.returncode}" + _tail(log_file)
+                f"{what or url} exited with code {process.returncode}" + _tail(log_file),
+                log_file,
             )
         time.sleep(0.25)
-    raise ProcessError(f"{what or url} not ready after {timeout:.0f} s" + _tail(log_file))
+    raise ProcessError(f"{what or url} not ready after {timeout:.0f} s" + _tail(log_file), log_file)
 
 
 def _tail(log_file: Path | None, lines: int = 15) -> str:

@@ -1,4 +1,10 @@
-"""Rich progress for long steps; silent under ``--quiet`` or ``CI``."""
+"""Rich progress for long steps; silent under ``--quiet`` or ``CI``.
+
+Every note starts a step: its line is printed, and a spinner with the elapsed time stays below
+it until the next note (or the end), so a step that takes a while visibly works. Counted and
+byte tasks (Ray Tune trials, downloads) get a bar. The live display is transient: when the
+command ends nothing of it is left on the screen, so the command's own summary prints last.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,11 @@ from rich.progress import (
     BarColumn,
     Progress,
     ProgressColumn,
+    SpinnerColumn,
     Task,
     TaskID,
     TextColumn,
-    TimeRemainingColumn,
+    TimeElapsedColumn,
 )
 from rich.text import Text
 
@@ -23,6 +30,8 @@ class _AmountColumn(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         total = task.total if task.total is not None else 0
+        if task.fields.get("unit") == "step":
+            return Text("")
         if task.fields.get("unit") == "bytes":
             return Text(
                 f"{decimal(int(task.completed))}/{decimal(int(total))}", style="progress.download"
@@ -38,15 +47,18 @@ class Reporter:
         self.console = console
         self._progress: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
+        self._step: TaskID | None = None
 
     def __enter__(self) -> Reporter:
         if not self.quiet:
             self._progress = Progress(
+                SpinnerColumn(),
                 TextColumn("{task.description}"),
                 BarColumn(),
                 _AmountColumn(),
-                TimeRemainingColumn(),
+                TimeElapsedColumn(),
                 console=self.console,
+                transient=True,
             )
             self._progress.start()
         return self
@@ -61,8 +73,18 @@ class Reporter:
             self._progress.stop()
 
     def note(self, message: str) -> None:
-        if not self.quiet:
-            self.console.print(f"[dim]{message}[/]", soft_wrap=True)
+        if self.quiet:
+            return
+        self.console.print(f"[dim]{message}[/]", soft_wrap=True)
+        if self._progress is None:
+            return
+        for task in self._progress.tasks:  # finished bars make room for the new step
+            if task.id != self._step and task.finished:
+                self._progress.update(task.id, visible=False)
+        if self._step is None:
+            self._step = self._progress.add_task(message, total=None, unit="step")
+        else:
+            self._progress.reset(self._step, description=message, total=None)
 
     def _task(self, name: str, total: float | None, unit: str) -> TaskID:
         assert self._progress is not None

@@ -7,6 +7,7 @@ the audit log.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,12 +26,11 @@ def configure_mlflow(settings: TrainerSettings) -> str:
     """Point MLflow at the configured store; create the local SQLite store when needed."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    import logging
-
     import mlflow
 
     for noisy in ("mlflow", "optuna", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    _quiet_pip_version_warning()
 
     uri = settings.tracking_uri()
     if uri.startswith("sqlite:///"):
@@ -70,6 +70,45 @@ def pip_requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in ("onnxruntime", "numpy", "pandas", "pydantic")]
 
 
+class _DropMessage(logging.Filter):
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefix)
+
+
+def _quiet_pip_version_warning() -> None:
+    """uv environments carry no pip, so MLflow warns that it cannot pin pip in the model's
+    conda.yaml; the model's requirements are pinned explicitly (:func:`pip_requirements`), so
+    that warning only confuses a first run. Other MLflow warnings still show."""
+    env_logger = logging.getLogger("mlflow.utils.environment")
+    if not any(isinstance(f, _DropMessage) for f in env_logger.filters):
+        env_logger.addFilter(_DropMessage("Failed to resolve installed pip version"))
+
+
+def model_signature():
+    """Input: e-mails as ``raw`` RFC 822 text or ``subject``/``body``/``sender``/``date``."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = Schema(
+        [
+            ColSpec("string", name, required=False)
+            for name in ("email_id", "raw", "subject", "body", "sender", "date")
+        ]
+    )
+    outputs = Schema(
+        [
+            ColSpec("string", "email_id"),
+            ColSpec("double", "spam_probability"),
+            ColSpec("string", "prediction"),
+        ]
+    )
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
 def log_and_register(
     bundle_dir: Path, *, settings: TrainerSettings, register: bool
 ) -> tuple[str | None, Any]:
@@ -83,6 +122,7 @@ def log_and_register(
         python_model=str(Path(pyfunc.__file__)),
         artifacts={"bundle": str(bundle_dir)},
         pip_requirements=pip_requirements(),
+        signature=model_signature(),
         registered_model_name=settings.model_name if register else None,
     )
     version = str(info.registered_model_version) if register else None

@@ -21,6 +21,9 @@ def up(corpus: CorpusOpt = None) -> None:
     if corpus:
         os.environ["SPAM_CORPUS"] = corpus
         get_local_settings.cache_clear()
+    # the summary below names the MLflow URL; MLflow's own "View run at" lines would only
+    # interleave with the progress display
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     settings = get_local_settings()
     with Reporter(quiet=state.quiet, console=err) as reporter:
         try:
