@@ -28,11 +28,9 @@ import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Literal
 
 from spam_core.errors import SourceError
-
-Label = Literal["spam", "ham"]
+from spam_core.scoring import Label  # a corpus label is a decision's: spam or ham
 
 PUBLIC_CORPUS_URL = "https://spamassassin.apache.org/old/publiccorpus/"
 """Where real users download the SpamAssassin public corpus."""
