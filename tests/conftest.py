@@ -8,7 +8,7 @@ import pytest
 
 from tests.utils.paths import SHARED_CORPUS
 
-pytest_plugins = ["tests.utils.serving_fixtures"]
+pytest_plugins = ["tests.utils.serving_fixtures", "tests.utils.toy_models"]
 
 
 @pytest.fixture(scope="session")
