@@ -216,7 +216,20 @@ def gateway() -> Schema:
             "apiKeys": obj(
                 {"existingSecret": s(), "key": s(minLength=1), "testKey": s(minLength=1)}
             ),
-            "asyncBatch": obj({"enabled": b()}),
+            "asyncBatch": obj(
+                {
+                    "enabled": b(),
+                    "allowedInputs": arr(
+                        s(pattern=r"^(abfs://[^/\s]+(/\S*)?|/\S*)$"),
+                        "Locations batch jobs may read (abfs://<container>/<prefix> or absolute "
+                        "directories)",
+                    ),
+                    "allowedOutputs": arr(
+                        s(pattern=r"^(abfs://[^/\s]+(/\S*)?|/\S*)$"),
+                        "Locations batch jobs may write",
+                    ),
+                }
+            ),
             "service": obj(
                 {
                     "type": s(enum=["ClusterIP", "NodePort", "LoadBalancer"]),

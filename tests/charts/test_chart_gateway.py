@@ -41,8 +41,18 @@ def test_configmap_renders_the_settings_contract_from_globals():
         "SPAM_GATEWAY_BATCH_RAYJOB_TEMPLATE": "/etc/spam-platform/batch/rayjob.yaml",
         "SPAM_GATEWAY_BATCH_STATUS_URL": f"abfs://{DATASETS}/batch/status",
         "SPAM_GATEWAY_BATCH_OUTPUT_URL": f"abfs://{DATASETS}/batch/output",
+        "SPAM_GATEWAY_BATCH_INPUT_ROOTS": f'["abfs://{DATASETS}/batch/input"]',
+        "SPAM_GATEWAY_BATCH_OUTPUT_ROOTS": f'["abfs://{DATASETS}/batch/output"]',
         "AZURE_STORAGE_ACCOUNT_NAME": "stspamci",
     }
+
+
+def test_configmap_renders_the_allowed_batch_locations_when_set():
+    roots = ["abfs://archive/exports", "/mnt/mail"]
+    data = chartlib.only(
+        docs_for({"gateway": {"asyncBatch": {"allowedInputs": roots}}}), "ConfigMap", NAME
+    ).body["data"]
+    assert data["SPAM_GATEWAY_BATCH_INPUT_ROOTS"] == '["abfs://archive/exports","/mnt/mail"]'
 
 
 def test_configmap_uses_the_explicit_default_track_when_set():

@@ -71,6 +71,16 @@ class Settings(BaseSettings):
         ".spam-platform/batch/output",
         description="Default prefix of job outputs (<prefix>/<job_id>/predictions.parquet).",
     )
+    BATCH_INPUT_ROOTS: list[Location] = Field(
+        [".spam-platform/batch/input"],
+        description="Where batch inputs may be read (JSON list): absolute local directories "
+        "and abfs://<container>/<prefix> roots; anything else is refused with 422.",
+    )
+    BATCH_OUTPUT_ROOTS: list[Location] = Field(
+        [],
+        description="Where batch outputs may be written (JSON list, as BATCH_INPUT_ROOTS); "
+        "empty: BATCH_OUTPUT_URL only.",
+    )
     BATCH_MODEL_REF_STAGING: str | None = Field(
         None, description="Model of staging batch jobs; default models:/<MODEL_NAME>/<version>."
     )
@@ -169,6 +179,12 @@ class Settings(BaseSettings):
                 '[{"name", "sha256", "role"}]) or SPAM_GATEWAY_API_KEYS (the same JSON); '
                 "hash a key with `spam-gateway hash-key`"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _default_output_root(self) -> Settings:
+        if not self.BATCH_OUTPUT_ROOTS:
+            self.BATCH_OUTPUT_ROOTS = [self.BATCH_OUTPUT_URL]
         return self
 
     @computed_field  # type: ignore[prop-decorator]
