@@ -182,6 +182,10 @@ def subchart(props: Schema, desc: str) -> Schema:
     return obj({**umbrella_keys, **props}, required=list(props), desc=desc)
 
 
+RATE_PATTERN = r"^$|^[0-9]+ ?(/|per) ?([0-9]+ )?(second|minute|hour|day)s?$"
+"""A rate in the ``limits`` library's syntax (``20/minute``, ``100 per hour``) or empty (off)."""
+
+
 def gateway() -> Schema:
     ingress = obj(
         {
@@ -227,6 +231,15 @@ def gateway() -> Schema:
                     "allowedOutputs": arr(
                         s(pattern=r"^(abfs://[^/\s]+(/\S*)?|/\S*)$"),
                         "Locations batch jobs may write",
+                    ),
+                }
+            ),
+            "limits": obj(
+                {
+                    "bodyTimeoutSeconds": n(exclusiveMinimum=0),
+                    "authFailuresPerClient": s(pattern=RATE_PATTERN),
+                    "quotas": obj(
+                        {"viewer": s(pattern=RATE_PATTERN), "operator": s(pattern=RATE_PATTERN)}
                     ),
                 }
             ),

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader
 
+from spam_gateway.app.api.gate import SCOPE_KEY
 from spam_gateway.app.core.access import (
     ROLE_ATTRIBUTE,
     authenticate,
@@ -68,7 +69,10 @@ def requires(role: Role):
     async def key_with_role(
         request: Request, presented: Annotated[str | None, Depends(_api_key_header)]
     ) -> ApiKey:
-        return authorize(authenticate(request.app.state.key_store, presented), role)
+        key = request.scope.get(SCOPE_KEY)  # authenticated by the gate (app/api/gate.py)
+        if key is None:
+            key = authenticate(request.app.state.key_store, presented)
+        return authorize(key, role)
 
     setattr(key_with_role, ROLE_ATTRIBUTE, role)
     key_with_role.__name__ = f"requires_{role.name}"

@@ -30,6 +30,7 @@ STATUS: dict[type[errors.GatewayError], int] = {
     errors.UpstreamError: 502,
     errors.NotReady: 503,
     errors.NotFound: 404,
+    errors.TooManyRequests: 429,
     BatchUnavailable: 503,
 }
 HTTP_CODES = {
@@ -38,6 +39,7 @@ HTTP_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_input",
@@ -107,6 +109,10 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    return http_error_response(request, exc)
+
+
+def http_error_response(request: Request, exc: StarletteHTTPException) -> Response:
     code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     return error_response(request, exc.status_code, code, message, headers=exc.headers)

@@ -13,7 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, computed_field, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from spam_core.scoring import TRACKS, Track
@@ -123,6 +130,20 @@ class Settings(BaseSettings):
     MAX_BATCH_SIZE: int = Field(
         100, ge=1, le=100, description="Most e-mails per POST /predict/batch-sync."
     )
+    BODY_TIMEOUT_S: float = Field(
+        10.0, gt=0, description="Longest time to receive a request body (then 408)."
+    )
+    AUTH_FAILURES_PER_CLIENT: str = Field(
+        "20/minute",
+        description="Failed authentications (401) a client address may make per window before "
+        "its requests get 429 with Retry-After (limits syntax: 20/minute, 100/hour); empty: off.",
+    )
+    QUOTA_VIEWER: str = Field(
+        "", description="Requests per window of each viewer key (e.g. 600/minute); empty: none."
+    )
+    QUOTA_OPERATOR: str = Field(
+        "", description="Requests per window of each operator key; empty: none."
+    )
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     LOG_FORMAT: Literal["console", "json"] = "json"
     ACCESS_LOG: bool = Field(True, description="One structured log line per request.")
@@ -180,6 +201,15 @@ class Settings(BaseSettings):
                 "hash a key with `spam-gateway hash-key`"
             )
         return self
+
+    @field_validator("AUTH_FAILURES_PER_CLIENT", "QUOTA_VIEWER", "QUOTA_OPERATOR")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        if value:
+            parse(value)  # ValueError names what it cannot read
+        return value
 
     @model_validator(mode="after")
     def _default_output_root(self) -> Settings:
