@@ -26,6 +26,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +36,11 @@ from spam_local.config import TRACKS, LocalSettings
 from spam_local.processes import (
     ProcessError,
     alive,
+    child_environ,
     http_status,
     read_pid,
     spawn,
+    spawn_rotating,
     stop_pid,
     wait_http,
 )
@@ -63,7 +66,7 @@ def ensure_mlflow(settings: LocalSettings, log: Log) -> str:
     store = settings.mlflow_dir
     (store / "artifacts").mkdir(parents=True, exist_ok=True)
     env = {
-        **os.environ,
+        **child_environ(),
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         "MLFLOW_DISABLE_TELEMETRY": "true",
     }
@@ -276,7 +279,7 @@ def ensure_api_key(settings: LocalSettings) -> tuple[str, bool]:
 # --------------------------------------------------------------------------- services
 def transformer_env(settings: LocalSettings, versions: dict[str, str]) -> dict[str, str]:
     env = {
-        **os.environ,
+        **child_environ(),
         "SPAM_LOG_FORMAT": "json",
         "SPAM_TRANSFORMER_PORT": str(settings.transformer_port),
         "SPAM_TRANSFORMER_HOST": "127.0.0.1",
@@ -297,7 +300,7 @@ def transformer_env(settings: LocalSettings, versions: dict[str, str]) -> dict[s
 def gateway_env(settings: LocalSettings, versions: dict[str, str]) -> dict[str, str]:
     settings.inference_log_dir.mkdir(parents=True, exist_ok=True)
     return {
-        **os.environ,
+        **child_environ(),
         "SPAM_LOG_FORMAT": "json",
         "SPAM_GATEWAY_PORT": str(settings.gateway_port),
         "SPAM_GATEWAY_HOST": "127.0.0.1",
@@ -330,10 +333,15 @@ class _Child:
     ready_url: str
     process: object = None
     restarts: int = 0
+    answered: float = 0.0
+    """``time.monotonic()`` of its last answered health check."""
 
 
 def supervise(settings: LocalSettings) -> int:
-    """Run Triton, transformer and gateway until SIGTERM; restart any that dies."""
+    """Run Triton, transformer and gateway until SIGTERM; restart any that exits, and any
+    whose /health has not answered for ``liveness_timeout`` seconds (hung or frozen: it is
+    killed, SIGTERM then SIGKILL, and started again). Service logs rotate by size
+    (``processes.LOG_MAX_BYTES``)."""
     from spam_local.tritonserver import LocalTritonServer
 
     versions = json.loads((settings.run_dir / "versions.json").read_text())
@@ -365,7 +373,7 @@ def supervise(settings: LocalSettings) -> int:
 
     def start_child(child: _Child) -> None:
         log_file = settings.logs_dir / f"{child.name}.log"
-        child.process = spawn(child.name, child.command, env=child.env, log_file=log_file)
+        child.process = spawn_rotating(child.name, child.command, env=child.env, log_file=log_file)
         wait_http(
             child.ready_url,
             timeout=120,
@@ -373,6 +381,14 @@ def supervise(settings: LocalSettings) -> int:
             what=child.name,
             log_file=log_file,
         )
+        child.answered = time.monotonic()
+
+    def hung(child: _Child) -> bool:
+        """No answer from its /health for ``liveness_timeout`` seconds."""
+        if http_status(child.ready_url, timeout=1.0) is not None:
+            child.answered = time.monotonic()
+            return False
+        return time.monotonic() - child.answered > settings.liveness_timeout
 
     try:
         triton.start()
@@ -391,7 +407,22 @@ def supervise(settings: LocalSettings) -> int:
                     stop.wait(backoff)
                     backoff = min(backoff * 2, 30.0)
             for child in children:
-                if child.process.poll() is not None:  # type: ignore[attr-defined]
+                exited = child.process.poll() is not None  # type: ignore[attr-defined]
+                if not exited and hung(child):
+                    child.restarts += 1
+                    print(
+                        f"supervisor: {child.name} has not answered /health for "
+                        f"{settings.liveness_timeout:g} s; killing it, restart #{child.restarts}",
+                        flush=True,
+                    )
+                    stop_pid(child.process.pid, timeout=5)  # type: ignore[attr-defined]
+                    child.process.wait()  # type: ignore[attr-defined]
+                    try:
+                        start_child(child)
+                    except ProcessError as exc:
+                        print(f"supervisor: {exc}", flush=True)
+                    continue
+                if exited:
                     child.restarts += 1
                     print(
                         f"supervisor: {child.name} exited "
@@ -447,7 +478,7 @@ def up(
     (settings.run_dir / "versions.json").write_text(json.dumps(versions) + "\n")
     key, generated = ensure_api_key(settings)
     log_file = settings.logs_dir / "supervisor.log"
-    env = {**os.environ, "SPAM_HOME": str(settings.home)}
+    env = {**child_environ(), "SPAM_HOME": str(settings.home)}
     process = spawn(
         "supervisor",
         [str(BIN / "spam-platform"), "local-supervise"],

@@ -37,14 +37,18 @@ class ServiceStatus(BaseModel):
 
 
 class HealthOut(BaseModel):
+    """The status; ``version`` and ``services`` only for an ``operator`` key."""
+
     status: Literal["healthy", "degraded", "unhealthy"]
-    version: str
-    services: list[ServiceStatus]
+    version: str | None = None
+    services: list[ServiceStatus] | None = None
 
 
 class ReadyOut(BaseModel):
+    """``transformer`` (the upstream's readiness document) only for an ``operator`` key."""
+
     ready: bool
-    transformer: dict[str, Any]
+    transformer: dict[str, Any] | None = None
 
 
 class ErrorBody(BaseModel):
