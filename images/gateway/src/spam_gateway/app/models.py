@@ -68,8 +68,16 @@ class BatchJobIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    input_path: str = Field(description="Parquet or archive in blob storage.")
-    output_path: str | None = Field(None, description="Where the predictions Parquet goes.")
+    input_path: str = Field(
+        description="Parquet or archive: a local path or abfs:// URL under the configured "
+        "allowed locations (else 422 with the reason).",
+        pattern=r"^[A-Za-z0-9_./:@=+%~-]{1,1024}$",
+    )
+    output_path: str | None = Field(
+        None,
+        description="Where the predictions Parquet goes (under the allowed output locations).",
+        pattern=r"^[A-Za-z0-9_./:@=+%~-]{1,1024}$",
+    )
 
 
 class BatchJobOut(BaseModel):

@@ -14,6 +14,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 
 from spam_gateway.app.batch_jobs import BatchUnavailable
@@ -47,10 +48,9 @@ HTTP_CODES = {
 }
 
 
-class JSONResponse(Response):
-    """orjson-rendered JSON (what every route returns)."""
-
-    media_type = "application/json"
+class JSONResponse(StarletteJSONResponse):
+    """orjson-rendered JSON (what every route returns). A ``JSONResponse`` subclass, so the
+    OpenAPI document shows each route's response model (not ``{"type": "string"}``)."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
@@ -18,7 +18,6 @@ from spam_gateway.app.api.deps import (
     MetricsDep,
     SettingsDep,
     TransformerDep,
-    _api_key_header,
 )
 from spam_gateway.app.api.errors import JSONResponse
 from spam_gateway.app.core.errors import GatewayError, NotReady
@@ -29,7 +28,14 @@ router = APIRouter(tags=["health"])
 
 
 async def operator_detail(
-    request: Request, presented: Annotated[str | None, Depends(_api_key_header)]
+    request: Request,
+    presented: Annotated[
+        str | None,
+        Header(
+            alias="X-API-Key",
+            description="Optional: an operator key adds the details (no key: the status only).",
+        ),
+    ] = None,
 ) -> bool:
     """Whether the caller may see the details: an ``operator`` key, not throttled."""
     if not presented:
