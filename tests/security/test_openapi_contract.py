@@ -61,7 +61,7 @@ def test_openapi_declares_bodies_errors_and_the_email_rule(real_gateway) -> None
     assert [b["title"] for b in email["oneOf"]] == ["raw", "fields"]
 
 
-def _schemathesis(url: str, *selection: str) -> subprocess.CompletedProcess:
+def _schemathesis(url: str, cwd: Path, *selection: str) -> subprocess.CompletedProcess:
     examples = os.environ.get("SPAM_SCHEMATHESIS_EXAMPLES", "25")
     exe = Path(sys.executable).parent / "schemathesis"
     return subprocess.run(
@@ -83,16 +83,18 @@ def _schemathesis(url: str, *selection: str) -> subprocess.CompletedProcess:
         capture_output=True,
         text=True,
         timeout=800,
+        cwd=cwd,  # its .schemathesis/ cache stays out of the checkout
     )
 
 
-def test_schemathesis_finds_no_failure(real_gateway) -> None:
-    done = _schemathesis(real_gateway.url, "--exclude-name", "POST /predict/batch")
+def test_schemathesis_finds_no_failure(real_gateway, tmp_path: Path) -> None:
+    done = _schemathesis(real_gateway.url, tmp_path, "--exclude-name", "POST /predict/batch")
     assert done.returncode == 0, done.stdout[-8000:] + done.stderr[-2000:]
     # a schema-valid location outside the configured roots is refused (422 with the reason):
     # the roots are settings, not part of the static schema, so that one check is left out
     done = _schemathesis(
         real_gateway.url,
+        tmp_path,
         "--include-name",
         "POST /predict/batch",
         "--exclude-checks",
