@@ -206,7 +206,7 @@ def test_row12_children_get_no_plain_api_key_and_logs_rotate(platform):
         assert b"SPAM_API_KEY=" not in environ and KEY.encode() not in environ
     from spam_local.processes import LOG_MAX_BYTES
 
-    logs = platform["home"] / "logs"
+    logs = platform["home"] / "run" / "logs"
     assert (logs / "gateway.log").stat().st_size <= LOG_MAX_BYTES
 
 
