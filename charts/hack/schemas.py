@@ -182,6 +182,10 @@ def subchart(props: Schema, desc: str) -> Schema:
     return obj({**umbrella_keys, **props}, required=list(props), desc=desc)
 
 
+RATE_PATTERN = r"^$|^[0-9]+ ?(/|per) ?([0-9]+ )?(second|minute|hour|day)s?$"
+"""A rate in the ``limits`` library's syntax (``20/minute``, ``100 per hour``) or empty (off)."""
+
+
 def gateway() -> Schema:
     ingress = obj(
         {
@@ -216,7 +220,29 @@ def gateway() -> Schema:
             "apiKeys": obj(
                 {"existingSecret": s(), "key": s(minLength=1), "testKey": s(minLength=1)}
             ),
-            "asyncBatch": obj({"enabled": b()}),
+            "asyncBatch": obj(
+                {
+                    "enabled": b(),
+                    "allowedInputs": arr(
+                        s(pattern=r"^(abfs://[^/\s]+(/\S*)?|/\S*)$"),
+                        "Locations batch jobs may read (abfs://<container>/<prefix> or absolute "
+                        "directories)",
+                    ),
+                    "allowedOutputs": arr(
+                        s(pattern=r"^(abfs://[^/\s]+(/\S*)?|/\S*)$"),
+                        "Locations batch jobs may write",
+                    ),
+                }
+            ),
+            "limits": obj(
+                {
+                    "bodyTimeoutSeconds": n(exclusiveMinimum=0),
+                    "authFailuresPerClient": s(pattern=RATE_PATTERN),
+                    "quotas": obj(
+                        {"viewer": s(pattern=RATE_PATTERN), "operator": s(pattern=RATE_PATTERN)}
+                    ),
+                }
+            ),
             "service": obj(
                 {
                     "type": s(enum=["ClusterIP", "NodePort", "LoadBalancer"]),

@@ -21,6 +21,8 @@ PLACEHOLDERS = (
     "{status_uri}",
     "{environment}",
     "{model_version}",
+    "{input_roots}",
+    "{output_roots}",
 )
 
 
@@ -64,6 +66,7 @@ def test_rayjob_template_targets_the_raycluster_and_keeps_the_placeholders():
         "spam-batch run --input {input_uri} --output {output_uri}"
         " --model models:/spam-detector/{model_version} --status-dir {status_uri}"
         " --job-id {job_id} --environment {environment}"
+        " --input-roots '{input_roots}' --output-roots '{output_roots}'"
     )
     text = yaml.safe_dump(job)
     for placeholder in PLACEHOLDERS:
@@ -242,6 +245,8 @@ def test_the_job_the_gateway_submits_runs_spam_batch_with_the_mounted_feast_repo
         BATCH_RAYJOB_TEMPLATE=template,
         BATCH_STATUS_URL=str(status_dir),
         MODEL_VERSION_PRODUCTION="1",
+        BATCH_INPUT_ROOTS=["abfs://datasets/in"],
+        BATCH_OUTPUT_ROOTS=["abfs://datasets/out"],
     )
     status = JobStatus(
         job_id="batch-20261126-000000-abcdef12",

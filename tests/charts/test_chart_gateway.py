@@ -35,14 +35,36 @@ def test_configmap_renders_the_settings_contract_from_globals():
         "SPAM_GATEWAY_MODEL_VERSION_STAGING": "2",
         "SPAM_GATEWAY_MODEL_VERSION_PRODUCTION": "1",
         "SPAM_GATEWAY_API_KEYS_FILE": "/var/run/secrets/spam-platform/api-keys/api-keys.json",
+        "SPAM_GATEWAY_BODY_TIMEOUT_S": "10",
+        "SPAM_GATEWAY_AUTH_FAILURES_PER_CLIENT": "20/minute",
+        "SPAM_GATEWAY_QUOTA_VIEWER": "",
+        "SPAM_GATEWAY_QUOTA_OPERATOR": "",
         "SPAM_GATEWAY_INFERENCE_LOG_URL": "abfs://logs/inference-logs",
         "SPAM_GATEWAY_BATCH_BACKEND": "rayjob",
         "SPAM_GATEWAY_BATCH_NAMESPACE": chartlib.NAMESPACE,
         "SPAM_GATEWAY_BATCH_RAYJOB_TEMPLATE": "/etc/spam-platform/batch/rayjob.yaml",
         "SPAM_GATEWAY_BATCH_STATUS_URL": f"abfs://{DATASETS}/batch/status",
         "SPAM_GATEWAY_BATCH_OUTPUT_URL": f"abfs://{DATASETS}/batch/output",
+        "SPAM_GATEWAY_BATCH_INPUT_ROOTS": f'["abfs://{DATASETS}/batch/input"]',
+        "SPAM_GATEWAY_BATCH_OUTPUT_ROOTS": f'["abfs://{DATASETS}/batch/output"]',
         "AZURE_STORAGE_ACCOUNT_NAME": "stspamci",
     }
+
+
+def test_configmap_renders_the_abuse_limits_when_set():
+    limits = {"authFailuresPerClient": "5/minute", "quotas": {"viewer": "600/minute"}}
+    data = chartlib.only(docs_for({"gateway": {"limits": limits}}), "ConfigMap", NAME).body["data"]
+    assert data["SPAM_GATEWAY_AUTH_FAILURES_PER_CLIENT"] == "5/minute"
+    assert data["SPAM_GATEWAY_QUOTA_VIEWER"] == "600/minute"
+    assert data["SPAM_GATEWAY_QUOTA_OPERATOR"] == ""
+
+
+def test_configmap_renders_the_allowed_batch_locations_when_set():
+    roots = ["abfs://archive/exports", "/mnt/mail"]
+    data = chartlib.only(
+        docs_for({"gateway": {"asyncBatch": {"allowedInputs": roots}}}), "ConfigMap", NAME
+    ).body["data"]
+    assert data["SPAM_GATEWAY_BATCH_INPUT_ROOTS"] == '["abfs://archive/exports","/mnt/mail"]'
 
 
 def test_configmap_uses_the_explicit_default_track_when_set():

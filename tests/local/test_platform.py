@@ -3,6 +3,7 @@ Triton killed and restarted by the supervisor, `up` again, `down`."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -83,6 +84,7 @@ def platform(tmp_path_factory, dataset_dir, corpus_dir):
             "SPAM_TRITON_GRPC_PORT": str(ports[3]),
             "SPAM_TRITON_METRICS_PORT": str(ports[4]),
             "SPAM_MLFLOW_PORT": str(ports[5]),
+            "SPAM_LIVENESS_TIMEOUT": "5",
         }
     )
     result = _cli(env, "--quiet", "up")
@@ -93,6 +95,8 @@ def platform(tmp_path_factory, dataset_dir, corpus_dir):
             "env": env,
             "url": url,
             "transformer_url": f"http://127.0.0.1:{ports[1]}",
+            "transformer_port": ports[1],
+            "gateway_port": ports[0],
             "home": home,
             "up_output": result.stdout,
         }
@@ -174,6 +178,73 @@ def test_triton_killed_gives_503_then_the_supervisor_brings_it_back(platform):
             break
         time.sleep(1)
     assert _predict(platform["url"], SCAM).json()["prediction"] == "spam"
+
+
+def _service_pid(script: str, port_variable: str, port: int) -> int:
+    """The pid of the ``spam-<script>`` process serving on ``port`` (from /proc)."""
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(c.endswith(script.encode()) for c in cmd[:2]) and (
+            f"{port_variable}={port}".encode() in environ
+        ):
+            return int(proc.name)
+    raise AssertionError(f"no {script} on port {port}")
+
+
+def test_row12_children_get_no_plain_api_key_and_logs_rotate(platform):
+    for script, variable, port in (
+        ("spam-transformer", "SPAM_TRANSFORMER_PORT", platform["transformer_port"]),
+        ("spam-gateway", "SPAM_GATEWAY_PORT", platform["gateway_port"]),
+    ):
+        environ = Path(f"/proc/{_service_pid(script, variable, port)}/environ").read_bytes()
+        assert b"SPAM_API_KEY=" not in environ and KEY.encode() not in environ
+    from spam_local.processes import LOG_MAX_BYTES
+
+    logs = platform["home"] / "run" / "logs"
+    assert (logs / "gateway.log").stat().st_size <= LOG_MAX_BYTES
+
+
+def test_a_frozen_transformer_is_restarted_by_the_supervisor(platform):
+    """SIGSTOP under load: the process does not exit, it stops answering; the supervisor
+    notices within SPAM_LIVENESS_TIMEOUT (5 s here), kills it and starts a new one."""
+    import threading
+
+    port = platform["transformer_port"]
+    frozen = _service_pid("spam-transformer", "SPAM_TRANSFORMER_PORT", port)
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(httpx.HTTPError):
+                _predict(platform["url"], MEETING)
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        os.kill(frozen, signal.SIGSTOP)
+        deadline = time.monotonic() + 120
+        answered = False
+        while time.monotonic() < deadline and not answered:
+            time.sleep(1)
+            with contextlib.suppress(httpx.HTTPError):
+                answered = (
+                    httpx.get(f"{platform['transformer_url']}/health", timeout=1).status_code == 200
+                )
+        assert answered, "the frozen transformer was not replaced"
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    assert _predict(platform["url"], MEETING).status_code == 200
+    assert _service_pid("spam-transformer", "SPAM_TRANSFORMER_PORT", port) != frozen
+    assert not Path(f"/proc/{frozen}").exists() or "Z" in Path(f"/proc/{frozen}/stat").read_text()
 
 
 def test_up_again_reuses_the_running_platform_and_down_stops_it(platform):

@@ -106,10 +106,15 @@ def test_unknown_environment(transformer) -> None:
 
 
 def test_unparseable_email_names_its_position(transformer) -> None:
-    batch = [OK, {"email_id": "empty", "raw": "  \r\n "}]
+    nested = "".join(f"Content-Type: multipart/mixed; boundary=b{i}\n\n--b{i}\n" for i in range(30))
+    batch = [OK, {"email_id": "nested", "raw": nested}]  # valid JSON, over MAX_MIME_DEPTH
     error = error_of(post(transformer.url, body(batch)), 422, "invalid_input")
-    assert "'empty'" in error["message"]
+    assert "'nested'" in error["message"]
     assert error["details"][0]["loc"] == ["emails", 1]
+    # a raw of blanks only is refused by the wire schema already
+    blank = [OK, {"email_id": "empty", "raw": "  \r\n "}]
+    error = error_of(post(transformer.url, body(blank)), 422, "validation_error")
+    assert error["details"][0]["loc"] == ["emails", 1, "raw"]
 
 
 def test_oversized_body_is_413(limited) -> None:

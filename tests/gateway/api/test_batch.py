@@ -19,17 +19,20 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def batch_gateway(make_gateway, transformer, model_bundles, feast_repo, tmp_path_factory):
+def batch_gateway(
+    make_gateway, transformer, model_bundles, feast_repo, corpus_dir, tmp_path_factory
+):
     tmp = tmp_path_factory.mktemp("batch")
     # the local backend's `spam-batch` subprocesses inherit the gateway's environment: the
     # Feast repository reaches them as SPAM_FEAST_REPO (as on the local platform)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SPAM_FEAST_REPO", str(feast_repo))
-        yield _batch_gateway(make_gateway, transformer, model_bundles, tmp)
+        yield _batch_gateway(make_gateway, transformer, model_bundles, tmp, corpus_dir)
 
 
-def _batch_gateway(make_gateway, transformer, model_bundles, tmp):
+def _batch_gateway(make_gateway, transformer, model_bundles, tmp, corpus_dir):
     return make_gateway(
+        BATCH_INPUT_ROOTS=[str(corpus_dir), str(tmp / "in")],
         TRANSFORMER_URL=transformer.url,
         MODEL_VERSION_STAGING="2",
         MODEL_VERSION_PRODUCTION="1",
@@ -95,9 +98,7 @@ def test_batch_routes_need_the_operator_role_and_known_jobs(batch_gateway):
     assert r.status_code == 404
 
 
-def test_unsafe_paths_are_refused_and_a_bad_input_fails_the_job_not_the_gateway(
-    batch_gateway, tmp_path
-):
+def test_unsafe_paths_are_refused_and_a_bad_input_fails_the_job_not_the_gateway(batch_gateway):
     r = httpx.post(
         _url(batch_gateway, "/predict/batch"),
         json={"input_path": "a b'; rm -rf /"},
@@ -106,7 +107,7 @@ def test_unsafe_paths_are_refused_and_a_bad_input_fails_the_job_not_the_gateway(
     assert r.status_code == 422 and "input_path" in r.text
     r = httpx.post(
         _url(batch_gateway, "/predict/batch"),
-        json={"input_path": str(tmp_path / "missing.parquet")},
+        json={"input_path": batch_gateway.settings.BATCH_INPUT_ROOTS[-1] + "/missing.parquet"},
         headers=OPERATOR,
     )
     assert r.status_code == 202

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.utils.gateway import VIEWER, GatewayServer, gateway_settings
+from tests.utils.gateway import OPERATOR, VIEWER, GatewayServer, gateway_settings
 from tests.utils.serving import InProcessTransformer, redis_feast_repo, transformer_env
 
 pytestmark = pytest.mark.timeout(180)
@@ -54,7 +54,7 @@ def stack(
 
 
 def health(gateway: GatewayServer) -> tuple[str, dict[str, dict]]:
-    response = httpx.get(gateway.url + "/health", timeout=10)
+    response = httpx.get(gateway.url + "/health", headers=OPERATOR, timeout=10)
     assert response.status_code == 200, response.text  # never a reason to restart the gateway
     doc = response.json()
     return doc["status"], {s["name"]: s for s in doc["services"]}

@@ -6,13 +6,13 @@ import time
 
 import httpx
 
-from tests.utils.gateway import VIEWER
+from tests.utils.gateway import OPERATOR, VIEWER
 
 EMAIL = {"email_id": "h", "subject": "hello", "body": "see you at 3pm", "sender": "a@b.example"}
 
 
 def test_health_is_healthy_with_services(gateway) -> None:
-    r = httpx.get(gateway.url + "/health", timeout=10)
+    r = httpx.get(gateway.url + "/health", headers=OPERATOR, timeout=10)
     assert r.status_code == 200
     doc = r.json()
     assert doc["status"] == "healthy"
@@ -31,7 +31,7 @@ def test_health_is_healthy_with_services(gateway) -> None:
 
 
 def test_ready_when_the_transformer_and_both_tracks_are(gateway) -> None:
-    r = httpx.get(gateway.url + "/ready", timeout=10)
+    r = httpx.get(gateway.url + "/ready", headers=OPERATOR, timeout=10)
     assert r.status_code == 200
     tracks = r.json()["transformer"]["response"]["tracks"]
     assert tracks["staging"]["ready"] and tracks["production"]["ready"]
@@ -72,7 +72,7 @@ def test_transformer_down_is_503_with_retry_after_quickly(down_gateway) -> None:
 
 
 def test_transformer_down_health_is_degraded_and_not_ready(down_gateway) -> None:
-    health = httpx.get(down_gateway.url + "/health", timeout=10)
+    health = httpx.get(down_gateway.url + "/health", headers=OPERATOR, timeout=10)
     assert health.status_code == 200  # liveness must not restart the gateway for this
     doc = health.json()
     assert doc["status"] == "degraded"

@@ -17,7 +17,7 @@ from azure.core.exceptions import ServiceRequestError
 
 from spam_core.features.spec import REPUTATION_NAMES
 from spam_gateway.app.inference_log import LogStore
-from tests.utils.gateway import VIEWER, blob_rows, read_blobs, wait_until
+from tests.utils.gateway import OPERATOR, VIEWER, blob_rows, read_blobs, wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -99,7 +99,7 @@ def test_outage_spools_and_retries_and_every_answer_is_logged(
     azurite.stop()  # outage: answers go on, logs go to the spool
     answered |= send(gateway, emails("during", 30))
     wait_until(lambda: stats()["records_in_spool"] == 30, 15)
-    health = httpx.get(gateway.url + "/health", timeout=10).json()
+    health = httpx.get(gateway.url + "/health", headers=OPERATOR, timeout=10).json()
     assert health["status"] == "degraded"
     log_service = {s["name"]: s for s in health["services"]}["inference_log"]
     assert log_service["status"] == "degraded"

@@ -44,6 +44,24 @@ def run(
         str, typer.Option("--status-dir", help="Directory (or URL) of the job status documents.")
     ],
     job_id: Annotated[str | None, typer.Option(help="Job id (default: a new one).")] = None,
+    input_roots: Annotated[
+        str | None,
+        typer.Option(
+            "--input-roots",
+            envvar="SPAM_BATCH_INPUT_ROOTS",
+            help="Where the input may be (space-separated absolute directories and "
+            "abfs://<container>/<prefix> roots); set, the input must lie under one. The gateway "
+            "always passes its own SPAM_GATEWAY_BATCH_INPUT_ROOTS.",
+        ),
+    ] = None,
+    output_roots: Annotated[
+        str | None,
+        typer.Option(
+            "--output-roots",
+            envvar="SPAM_BATCH_OUTPUT_ROOTS",
+            help="Where the output may go (as --input-roots).",
+        ),
+    ] = None,
     environment: Annotated[str, typer.Option(help="staging or production.")] = "production",
     cpus: Annotated[int | None, typer.Option(help="CPUs for a local Ray instance.")] = None,
     inference_log: Annotated[
@@ -66,6 +84,7 @@ def run(
     """Score every e-mail of the input; exit 0 when the job succeeded, 1 when it failed."""
     from spam_batch.job import run_job
     from spam_core.jobs import JobStatus, StatusStore, new_job_id, valid_job_id
+    from spam_core.locations import LocationRefused, confine
     from spam_core.scoring import TRACKS
 
     job_id = job_id or new_job_id()
@@ -84,6 +103,17 @@ def run(
             err=True,
         )
         raise typer.Exit(2)
+    # the gateway's location rule again, here (defence in depth: whoever started the job)
+    for what, value, roots in (
+        ("input_path", input_path, input_roots),
+        ("output_path", output_path, output_roots),
+    ):
+        if roots is not None:
+            try:
+                confine(value, roots.split(), what)
+            except LocationRefused as exc:
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from None
     store = StatusStore(status_uri)
     status = store.read(job_id) or JobStatus(
         job_id=job_id,

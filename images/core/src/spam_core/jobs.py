@@ -21,7 +21,7 @@ import fsspec
 from pydantic import AliasChoices, BaseModel, Field, field_validator
 
 State = Literal["pending", "running", "succeeded", "failed"]
-_JOB_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+_JOB_ID = re.compile(r"[a-z0-9][a-z0-9-]{2,62}")
 
 
 class JobCounts(BaseModel):
@@ -58,7 +58,7 @@ def new_job_id() -> str:
 
 
 def valid_job_id(job_id: str) -> bool:
-    return bool(_JOB_ID.match(job_id))
+    return _JOB_ID.fullmatch(job_id) is not None
 
 
 class StatusStore:

@@ -20,6 +20,7 @@ import orjson
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from spam_gateway.app.api.http_protocol import JsonErrorHttpToolsProtocol
     from spam_gateway.app.core.config import get_settings
 
     settings = get_settings()
@@ -30,7 +31,7 @@ def _serve(args: argparse.Namespace) -> None:
         port=args.port or settings.PORT,
         workers=args.workers or settings.WORKERS,
         loop="uvloop",
-        http="httptools",
+        http=JsonErrorHttpToolsProtocol,  # httptools; malformed HTTP in the JSON envelope
         access_log=False,  # the gateway writes its own structured access log
         log_config=None,  # stdlib logging is routed through structlog by the app
         server_header=False,

@@ -25,6 +25,12 @@ class LocalSettings(TrainerSettings):
     )
     up_trials: int = Field(8, ge=1, description="Ray Tune trials when `up` has to train.")
     ready_timeout: float = Field(180.0, description="Seconds `up` waits for /ready.")
+    liveness_timeout: float = Field(
+        15.0,
+        gt=0,
+        description="The supervisor restarts a service whose /health has not answered for this "
+        "many seconds (a hung or frozen process, not only one that exited).",
+    )
 
     @property
     def run_dir(self) -> Path:

@@ -47,7 +47,7 @@ def run(
     headers = {"X-API-Key": api_key}
     results: dict[str, object] = {}
     with httpx.Client(base_url=settings.gateway_url, timeout=30) as client:
-        health = client.get("/health").json()
+        health = client.get("/health", headers=headers).json()
         say(
             f"GET /health -> {health.get('status')} "
             f"({', '.join(str(s.get('name', s)) for s in health.get('services', []))})"

@@ -26,6 +26,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,9 +37,11 @@ from spam_local.config import TRACKS, LocalSettings
 from spam_local.processes import (
     ProcessError,
     alive,
+    child_environ,
     http_status,
     read_pid,
     spawn,
+    spawn_rotating,
     stop_pid,
     wait_http,
 )
@@ -64,7 +67,7 @@ def ensure_mlflow(settings: LocalSettings, log: Log) -> str:
     store = settings.mlflow_dir
     (store / "artifacts").mkdir(parents=True, exist_ok=True)
     env = {
-        **os.environ,
+        **child_environ(),
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         "MLFLOW_DISABLE_TELEMETRY": "true",
     }
@@ -277,7 +280,7 @@ def ensure_api_key(settings: LocalSettings) -> tuple[str, bool]:
 # --------------------------------------------------------------------------- services
 def transformer_env(settings: LocalSettings, versions: dict[str, str]) -> dict[str, str]:
     env = {
-        **os.environ,
+        **child_environ(),
         "SPAM_LOG_FORMAT": "json",
         "SPAM_TRANSFORMER_PORT": str(settings.transformer_port),
         "SPAM_TRANSFORMER_HOST": "127.0.0.1",
@@ -298,7 +301,7 @@ def transformer_env(settings: LocalSettings, versions: dict[str, str]) -> dict[s
 def gateway_env(settings: LocalSettings, versions: dict[str, str]) -> dict[str, str]:
     settings.inference_log_dir.mkdir(parents=True, exist_ok=True)
     return {
-        **os.environ,
+        **child_environ(),
         "SPAM_LOG_FORMAT": "json",
         "SPAM_GATEWAY_PORT": str(settings.gateway_port),
         "SPAM_GATEWAY_HOST": "127.0.0.1",
@@ -313,6 +316,7 @@ def gateway_env(settings: LocalSettings, versions: dict[str, str]) -> dict[str, 
         "SPAM_GATEWAY_BATCH_BACKEND": "local",
         "SPAM_GATEWAY_BATCH_STATUS_URL": str(settings.home / "batch" / "status"),
         "SPAM_GATEWAY_BATCH_OUTPUT_URL": str(settings.home / "batch" / "output"),
+        "SPAM_GATEWAY_BATCH_INPUT_ROOTS": json.dumps([str(settings.home / "batch" / "input")]),
         "SPAM_GATEWAY_BATCH_MODEL_REF_STAGING": str(settings.models_run_dir / "staging"),
         "SPAM_GATEWAY_BATCH_MODEL_REF_PRODUCTION": str(settings.models_run_dir / "production"),
         "SPAM_GATEWAY_BATCH_LOG_DIR": str(settings.logs_dir / "batch"),
@@ -330,10 +334,15 @@ class _Child:
     ready_url: str
     process: object = None
     restarts: int = 0
+    answered: float = 0.0
+    """``time.monotonic()`` of its last answered health check."""
 
 
 def supervise(settings: LocalSettings) -> int:
-    """Run Triton, transformer and gateway until SIGTERM; restart any that dies."""
+    """Run Triton, transformer and gateway until SIGTERM; restart any that exits, and any
+    whose /health has not answered for ``liveness_timeout`` seconds (hung or frozen: it is
+    killed, SIGTERM then SIGKILL, and started again). Service logs rotate by size
+    (``processes.LOG_MAX_BYTES``)."""
     from spam_local.tritonserver import LocalTritonServer
 
     versions = json.loads((settings.run_dir / "versions.json").read_text())
@@ -365,7 +374,7 @@ def supervise(settings: LocalSettings) -> int:
 
     def start_child(child: _Child) -> None:
         log_file = settings.logs_dir / f"{child.name}.log"
-        child.process = spawn(child.name, child.command, env=child.env, log_file=log_file)
+        child.process = spawn_rotating(child.name, child.command, env=child.env, log_file=log_file)
         wait_http(
             child.ready_url,
             timeout=120,
@@ -373,6 +382,14 @@ def supervise(settings: LocalSettings) -> int:
             what=child.name,
             log_file=log_file,
         )
+        child.answered = time.monotonic()
+
+    def hung(child: _Child) -> bool:
+        """No answer from its /health for ``liveness_timeout`` seconds."""
+        if http_status(child.ready_url, timeout=1.0) is not None:
+            child.answered = time.monotonic()
+            return False
+        return time.monotonic() - child.answered > settings.liveness_timeout
 
     try:
         triton.start()
@@ -391,7 +408,22 @@ def supervise(settings: LocalSettings) -> int:
                     stop.wait(backoff)
                     backoff = min(backoff * 2, 30.0)
             for child in children:
-                if child.process.poll() is not None:  # type: ignore[attr-defined]
+                exited = child.process.poll() is not None  # type: ignore[attr-defined]
+                if not exited and hung(child):
+                    child.restarts += 1
+                    print(
+                        f"supervisor: {child.name} has not answered /health for "
+                        f"{settings.liveness_timeout:g} s; killing it, restart #{child.restarts}",
+                        flush=True,
+                    )
+                    stop_pid(child.process.pid, timeout=5)  # type: ignore[attr-defined]
+                    child.process.wait()  # type: ignore[attr-defined]
+                    try:
+                        start_child(child)
+                    except ProcessError as exc:
+                        print(f"supervisor: {exc}", flush=True)
+                    continue
+                if exited:
                     child.restarts += 1
                     print(
                         f"supervisor: {child.name} exited "
@@ -503,7 +535,7 @@ def _up(
     key, generated = ensure_api_key(settings)
     step.name = "starting Triton, transformer and gateway"
     log_file = settings.logs_dir / "supervisor.log"
-    env = {**os.environ, "SPAM_HOME": str(settings.home)}
+    env = {**child_environ(), "SPAM_HOME": str(settings.home)}
     started.append("supervisor")
     process = spawn(
         "supervisor",

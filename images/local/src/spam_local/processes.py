@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import logging.handlers
 import os
 import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,6 +21,63 @@ class ProcessError(RuntimeError):
     def __init__(self, message: str, log_file: Path | None = None) -> None:
         super().__init__(message)
         self.log_file = log_file
+
+
+SECRET_ENV = ("SPAM_API_KEY",)
+"""Variables no child process gets: the plain API key stays with the command that was given
+it (``up`` writes its SHA-256 to the key file the gateway reads)."""
+
+LOG_MAX_BYTES = 10 * 1024 * 1024
+LOG_BACKUPS = 3
+"""Service logs rotate by size: ``<name>.log`` up to 10 MiB, then ``<name>.log.1`` … ``.3``."""
+
+
+def child_environ(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default ``os.environ``) without ``SECRET_ENV``: the start of every child's
+    environment."""
+    return {k: v for k, v in (os.environ if base is None else base).items() if k not in SECRET_ENV}
+
+
+def _pump(stream, log_file: Path, max_bytes: int, backups: int) -> None:
+    handler = logging.handlers.RotatingFileHandler(
+        log_file, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", errors="replace"
+    )
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    with contextlib.suppress(ValueError, OSError):
+        for line in iter(stream.readline, b""):
+            handler.emit(
+                logging.makeLogRecord({"msg": line.rstrip(b"\n").decode("utf-8", "replace")})
+            )
+    handler.close()
+
+
+def spawn_rotating(
+    name: str,
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    log_file: Path,
+    max_bytes: int = LOG_MAX_BYTES,
+    backups: int = LOG_BACKUPS,
+) -> subprocess.Popen[bytes]:
+    """Start ``command`` in its own session, its output through a size-rotated log (a thread
+    of this process writes it: for services whose parent lives as long as they do)."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        list(command),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=dict(env),
+        start_new_session=True,
+    )
+    threading.Thread(
+        target=_pump,
+        args=(process.stdout, log_file, max_bytes, backups),
+        name=f"log-{name}",
+        daemon=True,
+    ).start()
+    return process
 
 
 def read_pid(pid_file: Path) -> int | None:

@@ -29,11 +29,12 @@ Usage: {{ include "batch.rayJobTemplateName" . }}
 {{/*
 The job's command: the trainer CLI's `score`, which resolves models:/<model>/<version> through
 MLflow (global.mlflow.trackingUri). The gateway replaces {input_uri}, {output_uri},
-{model_version}, {environment} and {job_id}.
+{model_version}, {environment}, {job_id} and the locations the job may read and write,
+{input_roots} and {output_roots} (its own SPAM_GATEWAY_BATCH_*_ROOTS: spam-batch checks them again).
 Usage: {{ include "batch.entrypoint" . }}
 */}}
 {{- define "batch.entrypoint" -}}
-{{- .Values.rayJob.entrypoint | default (printf "spam-batch run --input {input_uri} --output {output_uri} --model models:/%s/{model_version} --status-dir {status_uri} --job-id {job_id} --environment {environment}" .Values.global.model.name) -}}
+{{- .Values.rayJob.entrypoint | default (printf "spam-batch run --input {input_uri} --output {output_uri} --model models:/%s/{model_version} --status-dir {status_uri} --job-id {job_id} --environment {environment} --input-roots '{input_roots}' --output-roots '{output_roots}'" .Values.global.model.name) -}}
 {{- end -}}
 
 {{/*

@@ -15,6 +15,8 @@ import email.utils
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
+from spam_core.message.limits import MAX_HEADER_DECODE_CHARS
+
 _FOLD_RE = re.compile(r"\s+")
 _MIN_YEAR, _MAX_YEAR = 1980, 2100
 
@@ -64,15 +66,17 @@ def decode_header_text(value: object) -> str:
     """Header value (str, ``email.header.Header`` or ``None``) -> decoded, whitespace collapsed.
 
     RFC 2047 encoded words are decoded with the same fallbacks as payloads. Used for raw
-    headers and for API fields alike.
+    headers and for API fields alike. Only the first ``MAX_HEADER_DECODE_CHARS`` characters
+    are read (``decode_header`` is quadratic in the length; see ``limits``).
     """
     if value is None:
         return ""
     if isinstance(value, email.header.Header):
         chunks = value._chunks  # (str with surrogates, charset) pairs; no public accessor
         text = "".join(_unescape_surrogates(str(s)) for s, _ in chunks)
+        text = text[:MAX_HEADER_DECODE_CHARS]
     else:
-        text = _unescape_surrogates(str(value))
+        text = _unescape_surrogates(str(value)[:MAX_HEADER_DECODE_CHARS])
     if "=?" in text:
         try:
             pieces = email.header.decode_header(text)

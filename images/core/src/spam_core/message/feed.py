@@ -11,6 +11,10 @@ or a blank-line matcher, accepts), this port finds that line among the few that 
 takes the lines before it as one slice. The body of a multipart message then costs a few
 Python steps per part instead of a few per line. (Nor is a pattern compiled for each
 boundary: see :func:`_boundary_matcher`.)
+
+Unlike the parser, it refuses input over the limits of :mod:`spam_core.message.limits`
+(MIME depth and parts, header bytes and fields) as soon as it meets them, with
+``EmailLimitExceeded``: the parser recurses per MIME level, so depth must be bounded.
 """
 
 from __future__ import annotations
@@ -21,6 +25,14 @@ import email.message
 import re
 from collections.abc import Callable
 from operator import itemgetter
+
+from spam_core.message.limits import (
+    MAX_HEADER_BYTES,
+    MAX_HEADERS,
+    MAX_MIME_DEPTH,
+    MAX_MIME_PARTS,
+    EmailLimitExceeded,
+)
 
 _HEADER_LINE_RE = email.feedparser.headerRE
 _NLCRE = email.feedparser.NLCRE
@@ -82,6 +94,8 @@ class _Parse:
         self.cur: email.message.Message | None = None
         self.last: email.message.Message | None = None
         self._candidates: list[int] | None = None
+        self.parts = 0  # MIME entities so far
+        self.headers = 0  # header fields so far, all parts together
 
     # ------------------------------------------------------------------ input
     def _at_eof(self, line: str) -> bool:
@@ -134,6 +148,13 @@ class _Parse:
 
     # ------------------------------------------------------------------ messages
     def new_message(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_MIME_PARTS:
+            raise EmailLimitExceeded("MAX_MIME_PARTS", self.parts, MAX_MIME_PARTS, "MIME parts")
+        if len(self.msgstack) > MAX_MIME_DEPTH:
+            raise EmailLimitExceeded(
+                "MAX_MIME_DEPTH", len(self.msgstack), MAX_MIME_DEPTH, "MIME nesting depth"
+            )
         msg = self.factory()
         if self.cur and self.cur.get_content_type() == "multipart/digest":
             msg.set_default_type("message/rfc822")
@@ -182,16 +203,23 @@ class _Parse:
         """``FeedParser._parsegen`` (all input present, so nothing ever waits for data)."""
         self.new_message()
         headers = []
+        size = 0
         while True:
             line = self.readline()
             if line == "":
                 break
+            size += len(line)
+            if size > MAX_HEADER_BYTES:
+                raise EmailLimitExceeded("MAX_HEADER_BYTES", size, MAX_HEADER_BYTES, "header bytes")
             if not _HEADER_LINE_RE.match(line):
                 if not _NLCRE.match(line):
                     self.unreadline(line)  # MissingHeaderBodySeparatorDefect
                 break
             headers.append(line)
         self.parse_headers(headers)
+        self.headers += len(self.cur._headers)
+        if self.headers > MAX_HEADERS:
+            raise EmailLimitExceeded("MAX_HEADERS", self.headers, MAX_HEADERS, "headers")
         self.parse_body()
 
     def parse_body(self) -> None:
@@ -301,6 +329,7 @@ def parse_body(message: email.message.Message, body: str) -> email.message.Messa
     headers, so the result is the parse of the whole text, provided no header line was
     given back to the body (a last header line starting with "From ")."""
     run = _Parse(split_lines(body), type(message))
+    run.parts, run.headers = 1, len(message._headers)
     run.msgstack.append(message)
     run.cur = run.last = message
     run.parse_body()

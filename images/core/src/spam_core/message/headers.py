@@ -12,6 +12,11 @@ import email.utils
 import re
 
 from spam_core.message.feed import parse_body, parse_text
+from spam_core.message.limits import (
+    MAX_HEADER_BYTES,
+    MAX_HEADERS,
+    EmailLimitExceeded,
+)
 
 
 class _Message(email.message.Message):
@@ -143,6 +148,8 @@ def _message_from_bytes(data: bytes) -> email.message.Message:
     """
     text = data.decode("ascii", "surrogateescape")  # what BytesParser.parsebytes does
     header_end = _header_end(text)
+    if header_end > MAX_HEADER_BYTES:
+        raise EmailLimitExceeded("MAX_HEADER_BYTES", header_end, MAX_HEADER_BYTES, "header bytes")
     # the first line that is not a header: dropped when it is an empty line (the separator)
     if text.startswith("\r\n", header_end):
         body_start = header_end + 2
@@ -170,6 +177,8 @@ def _message_from_bytes(data: bytes) -> email.message.Message:
             whole_headers = False
         else:  # the usual block: every header a name line and its continuation lines
             message._headers = _FIELD_RE.findall(block)
+    if len(message._headers) > MAX_HEADERS:
+        raise EmailLimitExceeded("MAX_HEADERS", len(message._headers), MAX_HEADERS, "headers")
     if message.get_content_maintype() in ("multipart", "message"):
         if whole_headers:
             return parse_body(message, text[body_start:])

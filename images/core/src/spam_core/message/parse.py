@@ -35,6 +35,12 @@ from spam_core.message.decoding import (
     parse_sender,
 )
 from spam_core.message.headers import _message_from_bytes
+from spam_core.message.limits import (
+    MAX_DECODED_CHARS,
+    MAX_MIME_DEPTH,
+    MAX_RAW_BYTES,
+    EmailLimitExceeded,
+)
 from spam_core.message.record import (
     MAX_PART_CHARS,
     MAX_SUBJECT_CHARS,
@@ -42,9 +48,6 @@ from spam_core.message.record import (
     MAX_URLS,
     EmailRecord,
 )
-
-MAX_RAW_BYTES = 10 * 1024 * 1024
-"""Largest raw message accepted; bigger input is refused with :class:`InvalidEmailError`."""
 
 _TEXT_URL_RE = re.compile(
     # ``(?i)(?:https?://|www\.)`` spelled out (Python's case folding adds U+017F to "s"), and
@@ -65,6 +68,7 @@ class _Body:
     """Accumulates decoded text parts; the one place body normalization happens."""
 
     __slots__ = (
+        "budget",
         "html_parts",
         "html_texts",
         "n_attachments",
@@ -84,10 +88,14 @@ class _Body:
         self.html_parts = 0
         self.n_attachments = 0
         self.tags = 0
+        self.budget = MAX_DECODED_CHARS
+        """Decoded characters that later text parts may still bring (``limits``)."""
 
     def add_text(self, content: str, subtype: str) -> None:
         self.n_parts += 1
-        content = content[:MAX_PART_CHARS].replace("\r\n", "\n").replace("\r", "\n")
+        content = content[: min(MAX_PART_CHARS, self.budget)]
+        self.budget -= len(content)
+        content = content.replace("\r\n", "\n").replace("\r", "\n")
         if subtype == "html" or _html.looks_like_html(content):
             self.html_parts += 1
             self.tags += _html.count_tags(content)
@@ -189,7 +197,7 @@ def _content_charset(message: email.message.Message) -> str | None:
 
 
 def _walk(message: email.message.Message, acc: _Body, depth: int = 0) -> None:
-    if depth > 20:  # pathological nesting: stop, keep what we have
+    if depth > MAX_MIME_DEPTH:  # the parser refuses deeper input: not reached
         return
     if message.is_multipart():
         payload = message.get_payload()
@@ -213,6 +221,9 @@ def _walk(message: email.message.Message, acc: _Body, depth: int = 0) -> None:
             acc.add_attachment()
             return
         subtype = "plain"
+    if acc.budget <= 0:  # the text budget is spent: counted, not decoded (``limits``)
+        acc.add_text("", subtype)
+        return
     try:
         data = message.get_payload(decode=True)
     except (ValueError, TypeError, LookupError, AssertionError):
@@ -231,7 +242,8 @@ def parse_raw(raw: bytes | str, email_id: str | None = None) -> EmailRecord:
     """A full RFC 822 message (bytes or str) -> record. Never raises on malformed content.
 
     Raises :class:`InvalidEmailError` only for input that is not a message at all
-    (wrong type, empty, larger than ``MAX_RAW_BYTES``).
+    (wrong type, empty) and :class:`~spam_core.message.limits.EmailLimitExceeded` for one over
+    a limit of :mod:`spam_core.message.limits` (size, headers, MIME depth and parts).
     """
     if isinstance(raw, str):
         data = raw.encode("utf-8", "surrogateescape")
@@ -242,7 +254,7 @@ def parse_raw(raw: bytes | str, email_id: str | None = None) -> EmailRecord:
     if not data.strip():
         raise InvalidEmailError("raw message is empty")
     if len(data) > MAX_RAW_BYTES:
-        raise InvalidEmailError(f"raw message is {len(data)} bytes, limit is {MAX_RAW_BYTES}")
+        raise EmailLimitExceeded("MAX_RAW_BYTES", len(data), MAX_RAW_BYTES, "raw message bytes")
     if email_id is None:
         email_id = email_id_for(data)
     # mbox "From " separator lines are not headers

@@ -24,6 +24,25 @@ class EmailIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            # the either/or rule of _fields_or_raw, for the OpenAPI document
+            "oneOf": [
+                {
+                    "title": "raw",
+                    "required": ["raw"],
+                    "properties": {
+                        "raw": {"type": "string"},
+                        **{n: {"type": "null"} for n in (*_FIELDS, "date")},
+                    },
+                },
+                {
+                    "title": "fields",
+                    "required": list(_FIELDS),
+                    "properties": {
+                        **{n: {"type": "string"} for n in _FIELDS},
+                        "raw": {"type": "null"},
+                    },
+                },
+            ],
             "examples": [
                 {
                     "email_id": "msg-001",
@@ -33,7 +52,7 @@ class EmailIn(BaseModel):
                     "date": "Tue, 03 Sep 2002 10:15:00 +0200",
                 },
                 {"email_id": "msg-002", "raw": "From: a@b.example\r\nSubject: hi\r\n\r\nbody\r\n"},
-            ]
+            ],
         },
     )
 
@@ -46,7 +65,13 @@ class EmailIn(BaseModel):
     date: str | None = Field(
         None, max_length=200, description="RFC 2822 or ISO 8601 send date (optional)."
     )
-    raw: str | None = Field(None, min_length=1, description="Full RFC 822 message.")
+    raw: str | None = Field(
+        None,
+        min_length=1,
+        # not only blanks (what parse_raw refuses as empty: bytes.strip's whitespace)
+        pattern=r"[^ \t\n\r\x0b\x0c]",
+        description="Full RFC 822 message.",
+    )
 
     @model_validator(mode="after")
     def _fields_or_raw(self) -> EmailIn:

@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from spam_core.jobs import JobStatus, StatusStore, new_job_id
+from spam_core.locations import LocationRefused, confine
 from spam_gateway.app.core.config import Settings
 from spam_gateway.app.core.errors import GatewayError, InvalidInput
-
-# what may stand in a URI that is pasted into a command line and a YAML template
-_SAFE_URI = re.compile(r"^[A-Za-z0-9_./:@=+%~-]{1,1024}$")
 
 
 class BatchUnavailable(GatewayError):
@@ -44,14 +41,12 @@ def model_ref(settings: Settings, environment: str) -> str:
     return f"models:/{settings.MODEL_NAME}/{version}"
 
 
-def _check_uri(name: str, value: str) -> str:
-    if not _SAFE_URI.match(value) or ".." in value.split("/"):
-        raise InvalidInput(
-            f"{name} may contain only letters, digits and _ . / : @ = + % ~ - "
-            "(no spaces, quotes or '..')",
-            details={name: value},
-        )
-    return value
+def _check_uri(name: str, value: str, roots: list[str]) -> str:
+    """The one location rule (``spam_core.locations.confine``), as a 422 naming the reason."""
+    try:
+        return confine(value, roots, name)
+    except LocationRefused as exc:
+        raise InvalidInput(str(exc), details={"field": name, "allowed": roots}) from None
 
 
 class BatchJobs:
@@ -67,11 +62,13 @@ class BatchJobs:
         if backend == "none":
             raise BatchUnavailable("async batch jobs are disabled (SPAM_GATEWAY_BATCH_BACKEND)")
         job_id = new_job_id()
-        input_path = _check_uri("input_path", input_path)
+        settings = self.settings
+        input_path = _check_uri("input_path", input_path, settings.BATCH_INPUT_ROOTS)
         output_path = _check_uri(
             "output_path",
             output_path
-            or (f"{self.settings.BATCH_OUTPUT_URL.rstrip('/')}/{job_id}/predictions.parquet"),
+            or (f"{settings.BATCH_OUTPUT_URL.rstrip('/')}/{job_id}/predictions.parquet"),
+            settings.BATCH_OUTPUT_ROOTS,
         )
         status = JobStatus(
             job_id=job_id,
@@ -118,6 +115,8 @@ class BatchJobs:
         if self.settings.BATCH_CPUS:
             args += ["--cpus", str(self.settings.BATCH_CPUS)]
         env = dict(os.environ)
+        env["SPAM_BATCH_INPUT_ROOTS"] = " ".join(self.settings.BATCH_INPUT_ROOTS)
+        env["SPAM_BATCH_OUTPUT_ROOTS"] = " ".join(self.settings.BATCH_OUTPUT_ROOTS)
         if self.settings.INFERENCE_LOG_URL:
             env["SPAM_INFERENCE_LOG_URL"] = self.settings.INFERENCE_LOG_URL
         log_dir = Path(self.settings.BATCH_LOG_DIR)
@@ -153,6 +152,9 @@ class BatchJobs:
             "environment": status.environment,
             "model_version": version,
             "status_uri": self.settings.BATCH_STATUS_URL,
+            # the job checks its locations again against the gateway's roots
+            "input_roots": " ".join(self.settings.BATCH_INPUT_ROOTS),
+            "output_roots": " ".join(self.settings.BATCH_OUTPUT_ROOTS),
         }.items():
             text = text.replace("{" + key + "}", value)
         manifest = yaml.safe_load(text)

@@ -18,12 +18,14 @@ from fastapi.routing import APIRoute
 from spam_gateway import __version__
 from spam_gateway.app.api.errors import JSONResponse, register_exception_handlers
 from spam_gateway.app.api.fastlane import PredictFastLane
-from spam_gateway.app.api.main import api_router
+from spam_gateway.app.api.gate import AccessGate
+from spam_gateway.app.api.main import ROUTERS, api_router
 from spam_gateway.app.api.middleware import RequestContextMiddleware
 from spam_gateway.app.batch_jobs import BatchJobs
 from spam_gateway.app.core.config import Settings, get_settings
 from spam_gateway.app.core.logging import configure_logging
-from spam_gateway.app.core.security import ApiKeyStore
+from spam_gateway.app.core.security import ApiKeyStore, Role
+from spam_gateway.app.core.throttle import Throttle
 from spam_gateway.app.inference_log import InferenceLogger, LogStore
 from spam_gateway.app.metrics import Metrics
 from spam_gateway.app.scoring import Scorer
@@ -122,12 +124,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.key_store = key_store
     app.state.metrics = metrics
     app.state.inference_logger = None
-    # added first, so it runs inside RequestContextMiddleware (app/api/fastlane.py)
+    app.state.throttle = Throttle(
+        settings.AUTH_FAILURES_PER_CLIENT,
+        {Role.viewer: settings.QUOTA_VIEWER, Role.operator: settings.QUOTA_OPERATOR},
+    )
+    # innermost first: RequestContextMiddleware → AccessGate (the key, before any body is
+    # read: app/api/gate.py) → PredictFastLane (app/api/fastlane.py) → FastAPI
     app.add_middleware(PredictFastLane)
+    app.add_middleware(AccessGate, routes=[r for router in ROUTERS for r in router.routes])
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,
         max_body_bytes=settings.MAX_BODY_BYTES,
+        body_timeout_s=settings.BODY_TIMEOUT_S,
         access_log=settings.ACCESS_LOG,
     )
     register_exception_handlers(app)

@@ -60,6 +60,18 @@ class Metrics:
             ("environment", "kind"),
             registry=self.registry,
         )
+        self.auth_failures = Counter(
+            "spam_gateway_auth_failures",
+            "Requests refused for a missing or unknown API key (401).",
+            registry=self.registry,
+        )
+        self.throttled = Counter(
+            "spam_gateway_throttled",
+            "Requests refused with 429: reason auth (failed-authentication budget of the "
+            "client spent) or quota (the key's request quota spent).",
+            ("reason",),
+            registry=self.registry,
+        )
         self._log_collector: _InferenceLogCollector | None = None
         self._request_children: dict[tuple[str, ...], tuple[Any, Any]] = {}
 

@@ -37,14 +37,18 @@ class ServiceStatus(BaseModel):
 
 
 class HealthOut(BaseModel):
+    """The status; ``version`` and ``services`` only for an ``operator`` key."""
+
     status: Literal["healthy", "degraded", "unhealthy"]
-    version: str
-    services: list[ServiceStatus]
+    version: str | None = None
+    services: list[ServiceStatus] | None = None
 
 
 class ReadyOut(BaseModel):
+    """``transformer`` (the upstream's readiness document) only for an ``operator`` key."""
+
     ready: bool
-    transformer: dict[str, Any]
+    transformer: dict[str, Any] | None = None
 
 
 class ErrorBody(BaseModel):
@@ -64,8 +68,16 @@ class BatchJobIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    input_path: str = Field(description="Parquet or archive in blob storage.")
-    output_path: str | None = Field(None, description="Where the predictions Parquet goes.")
+    input_path: str = Field(
+        description="Parquet or archive: a local path or abfs:// URL under the configured "
+        "allowed locations (else 422 with the reason).",
+        pattern=r"^[A-Za-z0-9_./:@=+%~-]{1,1024}$",
+    )
+    output_path: str | None = Field(
+        None,
+        description="Where the predictions Parquet goes (under the allowed output locations).",
+        pattern=r"^[A-Za-z0-9_./:@=+%~-]{1,1024}$",
+    )
 
 
 class BatchJobOut(BaseModel):

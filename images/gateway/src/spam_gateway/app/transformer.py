@@ -29,6 +29,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import structlog
 from yarl import URL
 
 from spam_core.scoring import PREDICTION_FIELDS
@@ -40,6 +41,8 @@ from spam_gateway.app.core.errors import (
     UpstreamUnavailable,
 )
 from spam_gateway.app.metrics import Metrics
+
+log = structlog.get_logger("spam_gateway.transformer")
 
 PREDICT_PATH = "/v1/predict"
 JSON_HEADERS = {"content-type": "application/json"}
@@ -296,9 +299,11 @@ class TransformerClient:
 
     def _unavailable(self, environment: str, kind: str, exc: Exception) -> GatewayError:
         self._count_error(environment, kind)
+        # the cause goes to the log; the caller gets a stable reason, no address or exception text
+        log.warning("transformer unreachable", kind=kind, error=f"{type(exc).__name__}: {exc}")
         return UpstreamUnavailable(
             "the transformer cannot be reached",
-            details={"upstream": self.base_url, "reason": f"{type(exc).__name__}: {exc}".strip()},
+            details={"reason": kind},
             retry_after=self.retry_after_s,
         )
 
@@ -322,13 +327,18 @@ class TransformerClient:
             )
         if status in (429, 502, 503, 504):
             self._count_error(environment, "unavailable")
+            log.warning("transformer unavailable", **upstream)
             return UpstreamUnavailable(
-                error.get("message") or "the model is not available",
-                details=upstream,
+                "the model is not available",
+                details={"status_code": status, "code": upstream["code"]},
                 retry_after=_retry_after(retry_after, self.retry_after_s),
             )
         self._count_error(environment, f"status_{status}")
-        return UpstreamError(f"the transformer answered {status}", details=upstream)
+        log.warning("transformer error", **upstream)
+        return UpstreamError(
+            f"the transformer answered {status}",
+            details={"status_code": status, "code": upstream["code"]},
+        )
 
 
 def _retry_after(value: str | None, default: int) -> int:

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader
 
+from spam_gateway.app.api.gate import SCOPE_KEY
 from spam_gateway.app.core.access import (
     ROLE_ATTRIBUTE,
     authenticate,
@@ -68,7 +69,10 @@ def requires(role: Role):
     async def key_with_role(
         request: Request, presented: Annotated[str | None, Depends(_api_key_header)]
     ) -> ApiKey:
-        return authorize(authenticate(request.app.state.key_store, presented), role)
+        key = request.scope.get(SCOPE_KEY)  # authenticated by the gate (app/api/gate.py)
+        if key is None:
+            key = authenticate(request.app.state.key_store, presented)
+        return authorize(key, role)
 
     setattr(key_with_role, ROLE_ATTRIBUTE, role)
     key_with_role.__name__ = f"requires_{role.name}"
@@ -81,15 +85,24 @@ ViewerKey = Annotated[ApiKey, Depends(requires(Role.viewer))]
 OperatorKey = Annotated[ApiKey, Depends(requires(Role.operator))]
 
 
+ENVIRONMENT_PATTERN = (
+    r"^[ \t]*([Ss][Tt][Aa][Gg][Ii][Nn][Gg]|[Pp][Rr][Oo][Dd][Uu][Cc][Tt][Ii][Oo][Nn])[ \t]*$"
+)
+"""What ``access.resolve_environment`` accepts, for the OpenAPI document (the function decides:
+an unknown track is its 422 ``invalid_environment``)."""
+
+
 async def environment(
     request: Request,
     x_environment: Annotated[
-        str | None,
+        str,  # noqa: RUF013  optional (None when absent); "str | None" would document null
         Header(
             alias="X-Environment",
-            description="Model track: staging or production (default from settings).",
+            description="Model track: staging or production, any case, blanks around ignored "
+            "(default from settings).",
+            json_schema_extra={"pattern": ENVIRONMENT_PATTERN},  # documented, not enforced here
         ),
-    ] = None,
+    ] = None,  # type: ignore[assignment]
 ) -> Environment:
     value = resolve_environment(x_environment, request.app.state.settings.DEFAULT_ENVIRONMENT)
     request.scope["spam.environment"] = value

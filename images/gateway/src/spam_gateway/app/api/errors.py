@@ -14,6 +14,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse as StarletteJSONResponse
 from starlette.responses import Response
 
 from spam_gateway.app.batch_jobs import BatchUnavailable
@@ -30,6 +31,7 @@ STATUS: dict[type[errors.GatewayError], int] = {
     errors.UpstreamError: 502,
     errors.NotReady: 503,
     errors.NotFound: 404,
+    errors.TooManyRequests: 429,
     BatchUnavailable: 503,
 }
 HTTP_CODES = {
@@ -38,6 +40,7 @@ HTTP_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid_input",
@@ -45,10 +48,9 @@ HTTP_CODES = {
 }
 
 
-class JSONResponse(Response):
-    """orjson-rendered JSON (what every route returns)."""
-
-    media_type = "application/json"
+class JSONResponse(StarletteJSONResponse):
+    """orjson-rendered JSON (what every route returns). A ``JSONResponse`` subclass, so the
+    OpenAPI document shows each route's response model (not ``{"type": "string"}``)."""
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
@@ -107,6 +109,10 @@ async def validation_error_handler(request: Request, exc: Exception) -> Response
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    return http_error_response(request, exc)
+
+
+def http_error_response(request: Request, exc: StarletteHTTPException) -> Response:
     code = HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
     return error_response(request, exc.status_code, code, message, headers=exc.headers)

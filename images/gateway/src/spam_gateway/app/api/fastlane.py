@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from spam_core.message.wire import EmailIn
 from spam_gateway.app.api.errors import JSONResponse, gateway_error_handler
+from spam_gateway.app.api.gate import SCOPE_KEY
 from spam_gateway.app.core.access import (
     authenticate,
     authorize,
@@ -124,7 +125,8 @@ class PredictFastLane:
                 break
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-        email = self._accept(state, self._role, key, environment, body)
+        role = None if scope.get(SCOPE_KEY) is not None else self._role  # the gate checked it
+        email = self._accept(state, role, key, environment, body)
         if email is None:
             await self.app(scope, _replay(body, receive), send)
             return

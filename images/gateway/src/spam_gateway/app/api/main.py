@@ -6,8 +6,9 @@ from fastapi import APIRouter
 
 from spam_gateway.app.api.routes import admin, batch, health, predict
 
+ROUTERS = (predict.router, health.router, admin.router, batch.router)
+"""The route modules' routers (their routes carry the full paths: no prefix is added here)."""
+
 api_router = APIRouter()
-api_router.include_router(predict.router)
-api_router.include_router(health.router)
-api_router.include_router(admin.router)
-api_router.include_router(batch.router)
+for _router in ROUTERS:
+    api_router.include_router(_router)

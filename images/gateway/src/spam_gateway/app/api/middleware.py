@@ -4,7 +4,9 @@
   ``A-Z a-z 0-9 . _ : -``), else generated; bound to the structlog context and echoed on the
   response.
 * Body limit: a declared ``Content-Length`` above the limit is refused at once (413); a
-  chunked body is counted as it is read and refused when it crosses the limit.
+  chunked body is counted as it is read and refused when it crosses the limit. A body not
+  received within ``BODY_TIMEOUT_S`` of the request's start is refused (408): a slowly sent
+  body cannot hold a connection and its buffer for long.
 * Metrics: count and latency (to the response start) per route template, method, status,
   environment and model version (set by the predict routes in the scope).
 * An exception that escapes the application still gets the JSON error envelope (500).
@@ -14,6 +16,7 @@ Pure ASGI rather than ``BaseHTTPMiddleware``: no extra task or body copy per req
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -23,7 +26,11 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from spam_gateway.app.api.errors import error_response, unexpected_error_response
+from spam_gateway.app.api.errors import (
+    error_response,
+    http_error_response,
+    unexpected_error_response,
+)
 from spam_gateway.app.metrics import Metrics
 
 _CORRELATION_RE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -34,11 +41,18 @@ access_log = structlog.get_logger("spam_gateway.access")
 
 class RequestContextMiddleware:
     def __init__(
-        self, app: ASGIApp, *, metrics: Metrics, max_body_bytes: int, access_log: bool = True
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        max_body_bytes: int,
+        body_timeout_s: float = 10.0,
+        access_log: bool = True,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -88,11 +102,15 @@ class RequestContextMiddleware:
             )
             await response(scope, receive, send_wrapper)
         else:
-            app_receive = receive
+            app_receive = _timed(receive, self.body_timeout_s)
             if content_length is None:
-                app_receive = _limited(receive, limit)
+                app_receive = _limited(app_receive, limit)
             try:
                 await self.app(scope, app_receive, send_wrapper)
+            except HTTPException as exc:  # the body's limits, met outside a FastAPI route
+                if response_started:
+                    raise
+                await http_error_response(Request(scope), exc)(scope, receive, send_wrapper)
             except Exception as exc:
                 if response_started:
                     raise
@@ -134,6 +152,32 @@ def _limited(receive: Receive, limit: int) -> Receive:
             if seen > limit:
                 # an HTTPException passes through FastAPI's body reading unchanged
                 raise HTTPException(413, f"request body exceeds the limit of {limit} bytes")
+        return message
+
+    return wrapped
+
+
+def _timed(receive: Receive, timeout_s: float) -> Receive:
+    """``receive`` that refuses (408) a body not complete ``timeout_s`` after the first read."""
+    deadline: float | None = None
+    complete = False
+
+    async def wrapped() -> Message:
+        nonlocal deadline, complete
+        if complete:  # after the body: waiting for a disconnect is not bounded here
+            return await receive()
+        loop = asyncio.get_running_loop()
+        if deadline is None:
+            deadline = loop.time() + timeout_s
+        try:
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
+        except TimeoutError:
+            raise HTTPException(
+                408, f"the request body was not received within {timeout_s:g} s"
+            ) from None
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            complete = True
         return message
 
     return wrapped

@@ -13,7 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, computed_field, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from spam_core.scoring import TRACKS, Track
@@ -71,6 +78,16 @@ class Settings(BaseSettings):
         ".spam-platform/batch/output",
         description="Default prefix of job outputs (<prefix>/<job_id>/predictions.parquet).",
     )
+    BATCH_INPUT_ROOTS: list[Location] = Field(
+        [".spam-platform/batch/input"],
+        description="Where batch inputs may be read (JSON list): absolute local directories "
+        "and abfs://<container>/<prefix> roots; anything else is refused with 422.",
+    )
+    BATCH_OUTPUT_ROOTS: list[Location] = Field(
+        [],
+        description="Where batch outputs may be written (JSON list, as BATCH_INPUT_ROOTS); "
+        "empty: BATCH_OUTPUT_URL only.",
+    )
     BATCH_MODEL_REF_STAGING: str | None = Field(
         None, description="Model of staging batch jobs; default models:/<MODEL_NAME>/<version>."
     )
@@ -112,6 +129,20 @@ class Settings(BaseSettings):
     )
     MAX_BATCH_SIZE: int = Field(
         100, ge=1, le=100, description="Most e-mails per POST /predict/batch-sync."
+    )
+    BODY_TIMEOUT_S: float = Field(
+        10.0, gt=0, description="Longest time to receive a request body (then 408)."
+    )
+    AUTH_FAILURES_PER_CLIENT: str = Field(
+        "20/minute",
+        description="Failed authentications (401) a client address may make per window before "
+        "its requests get 429 with Retry-After (limits syntax: 20/minute, 100/hour); empty: off.",
+    )
+    QUOTA_VIEWER: str = Field(
+        "", description="Requests per window of each viewer key (e.g. 600/minute); empty: none."
+    )
+    QUOTA_OPERATOR: str = Field(
+        "", description="Requests per window of each operator key; empty: none."
     )
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     LOG_FORMAT: Literal["console", "json"] = "json"
@@ -169,6 +200,21 @@ class Settings(BaseSettings):
                 '[{"name", "sha256", "role"}]) or SPAM_GATEWAY_API_KEYS (the same JSON); '
                 "hash a key with `spam-gateway hash-key`"
             )
+        return self
+
+    @field_validator("AUTH_FAILURES_PER_CLIENT", "QUOTA_VIEWER", "QUOTA_OPERATOR")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse
+
+        if value:
+            parse(value)  # ValueError names what it cannot read
+        return value
+
+    @model_validator(mode="after")
+    def _default_output_root(self) -> Settings:
+        if not self.BATCH_OUTPUT_ROOTS:
+            self.BATCH_OUTPUT_ROOTS = [self.BATCH_OUTPUT_URL]
         return self
 
     @computed_field  # type: ignore[prop-decorator]

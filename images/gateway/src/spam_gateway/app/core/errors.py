@@ -64,3 +64,9 @@ class NotReady(GatewayError):
 
 class NotFound(GatewayError):
     code = "not_found"
+
+
+class TooManyRequests(GatewayError):
+    """Throttled: too many failed authentications from this client, or the key's quota."""
+
+    code = "too_many_requests"

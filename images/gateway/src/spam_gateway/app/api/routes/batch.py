@@ -11,12 +11,15 @@ from fastapi import APIRouter, Request
 
 from spam_core.jobs import JobStatus
 from spam_gateway.app.api.deps import EnvironmentDep, OperatorKey
-from spam_gateway.app.api.responses import AUTH
+from spam_gateway.app.api.responses import BATCH
+from spam_gateway.app.api.routing import OrjsonRoute
 from spam_gateway.app.batch_jobs import BatchJobs
 from spam_gateway.app.core.errors import NotFound
 from spam_gateway.app.models import BatchJobIn, BatchJobOut
 
-router = APIRouter(prefix="/predict/batch", tags=["batch"], responses=AUTH)
+router = APIRouter(
+    prefix="/predict/batch", tags=["batch"], responses=BATCH, route_class=OrjsonRoute
+)
 
 
 def _out(status: JobStatus) -> BatchJobOut:
