@@ -408,7 +408,9 @@ def train(
             feast_repo=feast_repo or settings.resolved_feast_repo,
             model_name=settings.model_name,
             register=register,
-            gates=Gates(settings.gate_f1_min, settings.gate_roc_auc_min),
+            gates=Gates(
+                settings.gate_f1_min, settings.gate_roc_auc_min, settings.gate_cold_fpr_max
+            ),
             on_trial_done=lambda d, t: reporter.count_progress("Ray Tune trials", d, t),
             log=reporter.note,
         )
@@ -433,6 +435,8 @@ def train(
         str(int(m["fn"])),
     )
     console.print(table)
+    if result.slices:
+        console.print(_slices_table(result.slices))
     console.print(
         f"MLflow run {reg.run_id}; ONNX parity max |dp| "
         f"{result.parity_max_abs_diff:.1e}; {result.seconds['total_s']:.0f} s in total "
@@ -453,6 +457,33 @@ def train(
             soft_wrap=True,
         )
         raise typer.Exit(3)
+
+
+def _slices_table(sliced: dict[str, Any]) -> Table:
+    """The test split by sender history and the sender-disjoint split, both forms."""
+    from spam_trainer.train import slice_table
+
+    table = Table(title=f"by sender history @ threshold {sliced['threshold']:.3f}")
+    for col in ("evaluation", "form", "slice", "ham", "spam", "ROC-AUC", "precision", "recall"):
+        table.add_column(col, justify="left" if col in ("evaluation", "form", "slice") else "right")
+    table.add_column("ham FPR", justify="right")
+
+    def num(v: float, fmt: str) -> str:
+        return "-" if v != v else format(v, fmt)
+
+    for row in slice_table(sliced).to_dict("records"):
+        table.add_row(
+            row["evaluation"],
+            row["form"],
+            row["slice"],
+            str(int(row["ham"])),
+            str(int(row["spam"])),
+            num(row["roc_auc"], ".5f"),
+            num(row["precision"], ".4f"),
+            num(row["recall"], ".4f"),
+            num(row["ham_fpr"], ".2%"),
+        )
+    return table
 
 
 @app.command()
@@ -547,6 +578,16 @@ def score(
     output: Annotated[Path, typer.Option("--output", "-o", help="JSON lines output file.")],
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 256,
     feast_repo: FeastRepoOpt = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            help="Add each message's top contributing features (TreeSHAP, signed, in log-odds) "
+            "as `explanation`."
+        ),
+    ] = False,
+    top: Annotated[
+        int, typer.Option(min=1, max=50, help="Contributions per explanation (with --explain).")
+    ] = 10,
 ) -> None:
     """Score raw e-mails with a model, no server: one JSON line per message."""
     from spam_core.bundle import ModelBundle
@@ -571,6 +612,7 @@ def score(
                 model_version=version,
                 batch_size=batch_size,
                 on_batch=lambda n: reporter.advance("scored", n),
+                explain=top if explain else 0,
             )
     except SpamCoreError as exc:
         raise _fail(str(exc)) from None
