@@ -77,7 +77,12 @@ class PredictFastLane:
         return self._route or None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+        if (
+            scope["type"] != "http"
+            or scope["path"] != PATH
+            or scope["method"] != "POST"
+            or scope.get("query_string")  # ?explain=… and the like: the route reads them
+        ):
             await self.app(scope, receive, send)
             return
         app = scope.get("app")
