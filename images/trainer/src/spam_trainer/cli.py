@@ -459,26 +459,44 @@ def train(
         raise typer.Exit(3)
 
 
+_SLICE_LABELS = {
+    "all": "all",
+    "known_sender": "known sender",
+    "unknown_sender_known_domain": "new sender, old domain",
+    "unknown_sender": "new sender + domain",
+    "cold": "all, as if unknown",
+    "content_only": "known, content only",
+}
+
+
 def _slices_table(sliced: dict[str, Any]) -> Table:
     """The test split by sender history and the sender-disjoint split, both forms."""
+    from rich import box
+
     from spam_trainer.train import slice_table
 
-    table = Table(title=f"by sender history @ threshold {sliced['threshold']:.3f}")
-    for col in ("evaluation", "form", "slice", "ham", "spam", "ROC-AUC", "precision", "recall"):
-        table.add_column(col, justify="left" if col in ("evaluation", "form", "slice") else "right")
-    table.add_column("ham FPR", justify="right")
+    table = Table(
+        title=f"test split by sender history @ threshold {sliced['threshold']:.3f}",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("slice", no_wrap=True)
+    table.add_column("form", no_wrap=True)
+    for col in ("ham", "spam", "AUC", "prec.", "recall", "ham FPR"):
+        table.add_column(col, justify="right", no_wrap=True)
 
     def num(v: float, fmt: str) -> str:
         return "-" if v != v else format(v, fmt)
 
     for row in slice_table(sliced).to_dict("records"):
+        disjoint = row["evaluation"] != "test split"
         table.add_row(
-            row["evaluation"],
+            "sender-disjoint" if disjoint else _SLICE_LABELS.get(row["slice"], row["slice"]),
             row["form"],
-            row["slice"],
             str(int(row["ham"])),
             str(int(row["spam"])),
-            num(row["roc_auc"], ".5f"),
+            num(row["roc_auc"], ".4f"),
             num(row["precision"], ".4f"),
             num(row["recall"], ".4f"),
             num(row["ham_fpr"], ".2%"),

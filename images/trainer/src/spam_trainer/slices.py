@@ -249,7 +249,16 @@ def evaluate_disjoint(
     the unknown default by construction — in both forms, at ``threshold``."""
     from spam_core.features import NoHistory
 
-    score = fit(extractor.transform_records(split.train, reputation), split.train_y)
+    train_fields = [field_form(r) for r in split.train]
+    score = fit(  # both forms, as the served model is fit
+        np.vstack(
+            [
+                extractor.transform_records(split.train, reputation),
+                extractor.transform_records(train_fields, reputation),
+            ]
+        ),
+        np.concatenate([split.train_y, split.train_y]),
+    )
     fields = [field_form(r) for r in split.test]
     out = {}
     for form, records in (("raw", split.test), ("fields", fields)):

@@ -68,6 +68,7 @@ from spam_trainer.evaluate import (
 )
 from spam_trainer.onnx_export import check_parity, to_onnx
 from spam_trainer.reputation import load_reputation, reputation_stage
+from spam_trainer.slices import field_form
 from spam_trainer.tune import TuneOutcome, TuneSettings, run_search, xgb_params
 
 Log = Callable[[str], None]
@@ -82,8 +83,16 @@ def _quiet(_: str) -> None:
 @dataclass
 class SplitData:
     x: np.ndarray
+    """The raw form: each RFC 822 message as ingest read it."""
     y: np.ndarray
     ids: list[str]
+    x_fields: np.ndarray
+    """The same e-mails in the API field form (``slices.field_form``: subject / body / sender /
+    date as a gateway caller sends them, without the MIME and HTML structure)."""
+
+    def both_forms(self) -> tuple[np.ndarray, np.ndarray]:
+        """Raw rows then field-form rows (what the model is fit on: it serves both)."""
+        return np.vstack([self.x, self.x_fields]), np.concatenate([self.y, self.y])
 
 
 @dataclass
@@ -93,16 +102,21 @@ class Matrices:
     test: SplitData
 
     def train_and_validation(self) -> tuple[np.ndarray, np.ndarray]:
+        """Raw form of train + validation."""
         return (
             np.vstack([self.train.x, self.validation.x]),
             np.concatenate([self.train.y, self.validation.y]),
         )
 
+    def train_and_validation_fields(self) -> np.ndarray:
+        return np.vstack([self.train.x_fields, self.validation.x_fields])
+
 
 def build_matrices(
     dataset_dir: Path, features: FeatureArtifacts, reputation: ReputationSource
 ) -> Matrices:
-    """Dense float32 matrices (zeros are values, not missing) and 0/1 labels per split."""
+    """Dense float32 matrices (zeros are values, not missing) in both forms (raw and API
+    fields) and 0/1 labels per split."""
     extractor = FeatureExtractor(features)
     out = {}
     for split in ("train", "validation", "test"):
@@ -118,7 +132,10 @@ def build_matrices(
         if len(set(y.tolist())) < 2:
             raise ValueError(f"{dataset_dir}: the {split} split has only one class")
         out[split] = SplitData(
-            extractor.transform_records(records, reputation), y, [r.email_id for r in records]
+            extractor.transform_records(records, reputation),
+            y,
+            [r.email_id for r in records],
+            extractor.transform_records([field_form(r) for r in records], reputation),
         )
     return Matrices(**out)
 
@@ -143,11 +160,13 @@ def tune_stage(
 ) -> TuneOutcome:
     out = work_dir / "tune"
     out.mkdir(parents=True, exist_ok=True)
-    outcome = run_search(  # the content trees' search: reputation at its defaults
-        without_history(data.train.x),
-        data.train.y,
-        without_history(data.validation.x),
-        data.validation.y,
+    x_train, y_train = data.train.both_forms()
+    x_val, y_val = data.validation.both_forms()
+    outcome = run_search(  # the content trees' search: both forms, reputation at defaults
+        without_history(x_train),
+        y_train,
+        without_history(x_val),
+        y_val,
         settings,
         work_dir=work_dir / "ray",
         on_trial_done=on_trial_done,
@@ -236,29 +255,39 @@ def train_stage(
     """Final model on train + validation (content trees + reputation trees, see
     ``spam_trainer.coldstart``); threshold from out-of-fold scores; test metrics."""
     params = classifier_params(outcome.best_config, settings.seed, nthread)
+    x_train, y_train = data.train.both_forms()
+    x_val, y_val = data.validation.both_forms()
     probe = xgb.XGBClassifier(
         n_estimators=int(outcome.best_config["n_estimators"]),
         early_stopping_rounds=settings.early_stopping_rounds,
         **params,
     )
     probe.fit(
-        without_history(data.train.x),
-        data.train.y,
-        eval_set=[(without_history(data.validation.x), data.validation.y)],
+        without_history(x_train),
+        y_train,
+        eval_set=[(without_history(x_val), y_val)],
         verbose=False,
     )
-    x_all, y_all = data.train_and_validation()
+    # every e-mail twice, raw and as API fields: rows i and n + i are the same e-mail
+    raw_all, y_raw = data.train_and_validation()
+    n = len(y_raw)
+    x_all = np.vstack([raw_all, data.train_and_validation_fields()])
+    y_all = np.concatenate([y_raw, y_raw])
     content_all = without_history(x_all)
-    scale = len(y_all) / len(data.train.y)
+    scale = len(y_all) / len(y_train)
     n_estimators = max(1, round((probe.best_iteration + 1) * scale))
 
     oof_margin = np.zeros(len(y_all), dtype=np.float64)
     folds = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=settings.seed)
-    for fit_idx, held_idx in folds.split(x_all, y_all):
-        fold = fit_content(content_all[fit_idx], y_all[fit_idx], params, n_estimators)
-        oof_margin[held_idx] = fold.predict(content_all[held_idx], output_margin=True)
+    for fit_idx, held_idx in folds.split(raw_all, y_raw):  # by e-mail: both forms together
+        fit_rows, held_rows = (
+            np.concatenate([fit_idx, fit_idx + n]),
+            np.concatenate([held_idx, held_idx + n]),
+        )
+        fold = fit_content(content_all[fit_rows], y_all[fit_rows], params, n_estimators)
+        oof_margin[held_rows] = fold.predict(content_all[held_rows], output_margin=True)
     term = fit_reputation_term(x_all, y_all, oof_margin, seed=settings.seed, nthread=nthread)
-    # out-of-fold content + the reputation term (4 inputs, 60 depth-2 trees) fit on all rows
+    # out-of-fold content + the reputation term (2 inputs, 60 depth-2 trees) fit on all rows
     oof = _sigmoid(oof_margin + reputation_margin(term, x_all))
     # unknown senders get the content trees alone: their out-of-fold scores are oof_margin's
     threshold = served_threshold(y_all, oof, _sigmoid(oof_margin))
@@ -273,9 +302,12 @@ def train_stage(
         test_metrics=classification_metrics(data.test.y, test_scores, threshold),
         test_at_half=classification_metrics(data.test.y, test_scores, 0.5),
         test_scores=test_scores,
-        oof_scores=oof,
+        oof_scores=oof[:n],
     )
+    cold = classification_metrics(y_all, _sigmoid(oof_margin), threshold)
     cold_start = {
+        "oof_unknown_sender_ham_fpr": cold["fp"] / max(1.0, cold["fp"] + cold["tn"]),
+        "oof_unknown_sender_recall": cold["recall"],
         "content_trees": n_estimators,
         "reputation_trees": 0 if term is None else term.num_boosted_rounds(),
         "rows_with_history": int(has_history(x_all).sum()),
@@ -303,7 +335,7 @@ def train_stage(
         )
         + "\n"
     )
-    np.save(out / "oof_scores.npy", oof)
+    np.save(out / "oof_scores.npy", trained.oof_scores)
     save_plots(
         out / "plots",
         data.test.y,
