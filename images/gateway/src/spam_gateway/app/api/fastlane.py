@@ -10,7 +10,8 @@ key store, the ``environment`` rule, ``EmailIn``, ``Scorer.one`` and the JSON er
 ``app/api/errors.py``.
 
 Anything else — no or unknown key, a bad ``X-Environment``, malformed JSON, a body that does
-not validate, another content type, a chunked body, dependency overrides — falls through to
+not validate, another content type, a chunked body, a query string (``?explain=true``),
+dependency overrides — falls through to
 the FastAPI route unchanged, with the body replayed, so every error keeps exactly the
 answer it had. The route stays registered for the OpenAPI contract and for those requests.
 """
