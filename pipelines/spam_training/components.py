@@ -233,15 +233,32 @@ def train_evaluate(
 
     from spam_core import artifacts
     from spam_trainer.reputation import load_reputation
-    from spam_trainer.train import build_matrices, load_tune, load_tune_settings, train_stage
+    from spam_trainer.train import (
+        build_matrices,
+        evaluate_stage,
+        load_tune,
+        load_tune_settings,
+        train_stage,
+    )
 
     fitted = artifacts.load(Path(features.path))
-    data = build_matrices(Path(dataset.path), fitted, load_reputation(Path(reputation.path)))
+    stats = load_reputation(Path(reputation.path))
+    data = build_matrices(Path(dataset.path), fitted, stats)
     with tempfile.TemporaryDirectory(prefix="spam-train-") as tmp:
         work = Path(_work_dir(tmp, {"tune": tuning.path}))
         # the settings the search ran with (seed, early stopping, cpus), as `train` passes them
         settings = load_tune_settings(work)
         trained = train_stage(data, load_tune(work), settings, work, fitted, nthread=settings.cpus)
+        # slices by sender history + the sender-disjoint split -> model/slices.json (gated)
+        evaluate_stage(
+            Path(dataset.path),
+            work,
+            trained,
+            fitted,
+            stats,
+            seed=settings.seed,
+            nthread=settings.cpus,
+        )
         shutil.copytree(work / "model", model.path)
 
     m = trained.test_metrics
@@ -349,6 +366,7 @@ def register(
     register: bool,
     gate_f1_min: float,
     gate_roc_auc_min: float,
+    gate_cold_fpr_max: float,
     registered_bundle: Output[Model],
 ) -> NamedTuple(
     "Registration",
@@ -382,7 +400,9 @@ def register(
             settings=settings,
             tune=load_tune_settings(work),
             register=register,
-            gates=Gates(f1_min=gate_f1_min, roc_auc_min=gate_roc_auc_min),
+            gates=Gates(
+                f1_min=gate_f1_min, roc_auc_min=gate_roc_auc_min, cold_fpr_max=gate_cold_fpr_max
+            ),
         )
         shutil.copytree(work / "bundle", registered_bundle.path)
     failures = "; ".join(result.gate_failures)

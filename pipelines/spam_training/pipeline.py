@@ -100,6 +100,7 @@ def build_pipeline(image: str | None = None):
         register: bool = True,
         gate_f1_min: float = 0.95,
         gate_roc_auc_min: float = 0.99,
+        gate_cold_fpr_max: float = 0.005,
     ) -> PipelineOutputs:
         """Train, evaluate, export and register the spam detector.
 
@@ -123,6 +124,9 @@ def build_pipeline(image: str | None = None):
             register: Register the model version (else: an MLflow run only).
             gate_f1_min: Quality gate for alias staging: F1 on the test split.
             gate_roc_auc_min: Quality gate for alias staging: ROC-AUC on the test split.
+            gate_cold_fpr_max: Quality gate for alias staging: largest ham false-positive
+                rate for unknown senders (test split, reputation at its defaults, raw and
+                API field form).
         """
         ingested = ops["ingest"](corpus=corpus).set_retry(num_retries=2, backoff_duration="60s")
         _resources(ingested, "ingest")
@@ -179,6 +183,7 @@ def build_pipeline(image: str | None = None):
             register=register,
             gate_f1_min=gate_f1_min,
             gate_roc_auc_min=gate_roc_auc_min,
+            gate_cold_fpr_max=gate_cold_fpr_max,
         )
         # a new MLflow run and model version every time: never served from the cache
         _resources(registered, "register").set_caching_options(enable_caching=False)

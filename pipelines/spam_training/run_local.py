@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-register", action="store_true", help="an MLflow run only")
     p.add_argument("--gate-f1-min", type=float, default=0.95, help="gate for alias staging")
     p.add_argument("--gate-roc-auc-min", type=float, default=0.99, help="gate for staging")
+    p.add_argument(
+        "--gate-cold-fpr-max", type=float, default=0.005, help="gate: unknown-sender ham FPR"
+    )
     p.add_argument("--out", type=Path, default=out, help="outputs: one folder per run")
     a = p.parse_args(argv)
     task = run_local(
@@ -95,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         register=not a.no_register,
         gate_f1_min=a.gate_f1_min,
         gate_roc_auc_min=a.gate_roc_auc_min,
+        gate_cold_fpr_max=a.gate_cold_fpr_max,
     )
     o = task.outputs
     print(

@@ -40,3 +40,28 @@ def test_metrics_with_one_class_do_not_crash():
 
 def test_named_importance_maps_xgboost_keys():
     assert named_importance({"f0": 2.0, "f2": 1.0}, ["a", "b", "c"]) == {"a": 2.0, "c": 1.0}
+
+
+def test_cold_floor_keeps_the_ham_false_positive_rate_at_the_target():
+    from spam_trainer.evaluate import cold_floor
+
+    y = np.array([0] * 400 + [1] * 100)
+    rng = np.random.default_rng(0)
+    cold = np.concatenate([rng.random(400) * 0.9, 0.5 + rng.random(100) * 0.5])
+    for target in (0.0, 0.0025, 0.01, 0.05):
+        t = cold_floor(y, cold, target)
+        fpr = ((cold >= t) & (y == 0)).sum() / 400
+        assert fpr <= target
+        # and it is the lowest such threshold: one ham more would be flagged just below it
+        below = np.nextafter(t, -np.inf)
+        assert ((cold >= below) & (y == 0)).sum() / 400 > target
+
+
+def test_served_threshold_is_max_f1_unless_new_senders_ham_pays_for_it():
+    from spam_trainer.evaluate import served_threshold
+
+    y = np.array([0, 0, 0, 1, 1, 1])
+    scores = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    assert served_threshold(y, scores, scores, target=0.0) == pytest.approx(0.7)
+    cold = np.array([0.1, 0.2, 0.75, 0.7, 0.8, 0.9])  # a ham looks like spam without history
+    assert served_threshold(y, scores, cold, target=0.0) > 0.75

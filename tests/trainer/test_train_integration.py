@@ -118,6 +118,27 @@ def test_train_registers_version_1_with_alias_staging(trained):
     assert (work / "model" / "plots" / "roc_curve.png").stat().st_size > 5000
 
 
+def test_slices_are_printed_logged_and_gated(trained):
+    work, output = trained
+    assert "test split by sender history" in output and "sender-disjoint" in output
+    client = _client()
+    version = client.get_model_version_by_alias("spam-detector", "staging")
+    run = client.get_run(version.run_id)
+    m = run.data.metrics
+    for form in ("raw", "fields"):
+        for name in ("all", "known_sender", "unknown_sender", "cold", "content_only"):
+            assert f"slice_{form}_{name}_ham_fpr" in m, (form, name)
+        assert m[f"slice_{form}_cold_ham_fpr"] <= 0.005  # the gate it passed
+        assert f"disjoint_{form}_all_recall" in m
+    assert m["slice_raw_all_n"] == m["test_n"]
+    logged = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
+    assert {"evaluation/slices.json"} <= logged
+    doc = json.loads((work / "model" / "slices.json").read_text())
+    assert doc["threshold"] == pytest.approx(m["test_threshold"])
+    split = doc["sender_disjoint_split"]
+    assert split["train"] > split["test"] > 0 and split["test_groups"] > 0
+
+
 def test_bundle_parity_triton_layout_and_baseline(trained):
     from spam_core.features import N_FEATURES
     from spam_trainer.triton import validate_model_repository
@@ -300,6 +321,29 @@ def test_score_a_directory_and_an_archive_through_the_registry(trained, corpus_d
     ham = [x for x in lines if x["source"].startswith("b/")]
     assert sum(x["prediction"] == "spam" for x in spam) >= 36
     assert sum(x["prediction"] == "ham" for x in ham) >= 38
+
+    explained = tmp_path / "explained.jsonl"
+    r = CliRunner().invoke(
+        app,
+        [
+            "--quiet",
+            "score",
+            str(tmp_path / "in" / "a"),
+            "--model",
+            str(trained[0] / "bundle"),
+            "--output",
+            str(explained),
+            "--explain",
+            "--top",
+            "5",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    for line in map(json.loads, explained.read_text().splitlines()):
+        e = line["explanation"]
+        p = 1 / (1 + np.exp(-e["margin"]))
+        assert p == pytest.approx(line["spam_probability"], abs=1e-5)
+        assert 1 <= len(e["top"]) <= 5
 
     out2 = tmp_path / "archive.jsonl"
     r = CliRunner().invoke(

@@ -218,3 +218,26 @@ def test_sigterm_stops_the_entry_point_cleanly(
     # then re-raises the signal, so the exit status says "terminated by SIGTERM"
     assert process.stop() in (0, -signal.SIGTERM), process.log()
     assert "transformer stopped" in (tmp_path / "t.log").read_text()
+
+
+def test_explain_adds_contributions_that_add_up_to_the_score(transformer) -> None:
+    batch = [{"email_id": "scam", **LOTTERY}, {"email_id": "note", **MEETING}]
+    plain = predict(transformer.url, "production", batch)
+    assert all("explanation" not in p for p in plain["predictions"])
+    response = httpx.post(
+        f"{transformer.url}/v1/predict",
+        json={"environment": "production", "emails": batch, "explain": True},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    for p, q in zip(response.json()["predictions"], plain["predictions"], strict=True):
+        assert p["spam_probability"] == q["spam_probability"]
+        e = p["explanation"]
+        # the explained margin is the log-odds of the probability Triton's ONNX model gave
+        assert 1 / (1 + np.exp(-e["margin"])) == pytest.approx(p["spam_probability"], abs=1e-5)
+        assert 1 <= len(e["top"]) <= 10
+        sizes = [abs(t["contribution"]) for t in e["top"]]
+        assert sizes == sorted(sizes, reverse=True)
+        assert {t["kind"] for t in e["top"]} <= {"term", "content", "reputation"}
+    scam_top = response.json()["predictions"][0]["explanation"]["top"]
+    assert sum(t["contribution"] for t in scam_top) > 0  # what makes the scam spam

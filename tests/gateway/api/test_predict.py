@@ -6,6 +6,8 @@ The session's bundles give the staging track model version "2" (threshold 0.4) a
 
 from __future__ import annotations
 
+import math
+
 import httpx
 import pytest
 
@@ -164,3 +166,20 @@ def test_concurrent_singles_are_merged_and_each_gets_its_own_answer(gateway) -> 
 def upstream_calls(gateway) -> float:
     metric = gateway.app.state.metrics.upstream_batch
     return sum(s.value for s in metric.collect()[0].samples if s.name.endswith("_count"))
+
+
+def test_explain_on_both_routes(gateway) -> None:
+    r = post(gateway, "/predict?explain=true", LOTTERY)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert set(doc) == KEYS | {"explanation"}
+    e = doc["explanation"]
+    assert set(e) == {"margin", "bias", "top"} and e["top"]
+    assert 1 / (1 + math.exp(-e["margin"])) == pytest.approx(doc["spam_probability"], abs=1e-5)
+    assert set(e["top"][0]) == {"feature", "kind", "label", "value", "contribution"}
+    r = post(gateway, "/predict/batch-sync?explain=true", {"emails": [LOTTERY, MEETING]})
+    assert r.status_code == 200, r.text
+    assert [set(d) for d in r.json()] == [KEYS | {"explanation"}] * 2
+    plain = post(gateway, "/predict/batch-sync", {"emails": [LOTTERY, MEETING]}).json()
+    assert [set(d) for d in plain] == [KEYS] * 2
+    assert [d["spam_probability"] for d in plain] == [d["spam_probability"] for d in r.json()]

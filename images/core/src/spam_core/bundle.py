@@ -77,6 +77,7 @@ class ModelBundle:
         self.path = path
         self.meta = meta
         self.extractor = extractor
+        self._explainer = None
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
@@ -124,6 +125,18 @@ class ModelBundle:
             raise
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ArtifactError(f"{onnx_path}: cannot load the ONNX model: {exc}") from exc
+
+    def explainer(self):
+        """TreeSHAP explanations from the bundle's ``xgboost.json`` (``spam_core.explain``;
+        needs xgboost), loaded once on first use."""
+        if self._explainer is None:
+            from spam_core.explain import Explainer
+
+            path = self.path / XGBOOST_FILE
+            if not path.is_file():
+                raise ArtifactError(f"{self.path}: {XGBOOST_FILE} is missing (needed to explain)")
+            self._explainer = Explainer(path.read_bytes(), self.extractor.feature_names)
+        return self._explainer
 
     def predict_matrix(self, matrix: np.ndarray) -> np.ndarray:
         """Spam probabilities for a (n, n_features) float32 matrix."""

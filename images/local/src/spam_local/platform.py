@@ -196,7 +196,7 @@ def _train(
         tune=TuneSettings(trials=settings.up_trials, cpus=settings.cpus, seed=settings.seed),
         feast_repo=settings.resolved_feast_repo,
         model_name=settings.model_name,
-        gates=Gates(settings.gate_f1_min, settings.gate_roc_auc_min),
+        gates=Gates(settings.gate_f1_min, settings.gate_roc_auc_min, settings.gate_cold_fpr_max),
         on_trial_done=on_trial_done,
         log=log,
     )

@@ -92,16 +92,35 @@ def fit_features(
     records, _ = read_records(dataset_dir, split="train")
     if not records:
         raise ValueError(f"{dataset_dir}: the train split is empty")
+    return fit_on_records(
+        records,
+        reputation,
+        FitInfo(
+            dataset=str(dataset_dir),
+            dataset_fingerprint=manifest.fingerprint,
+            n_documents=len(records),
+        ),
+        min_df=min_df,
+        max_df=max_df,
+    )
+
+
+def fit_on_records(
+    records: Sequence[EmailRecord],
+    reputation: ReputationSource,
+    fitted_on: FitInfo,
+    *,
+    min_df: int | float = 2,
+    max_df: float = 0.95,
+) -> FeatureArtifacts:
+    """Fit on exactly ``records`` (``fit_features``' training split, or the training side of
+    another split such as the sender-disjoint evaluation's)."""
     vectorizer = fit_vectorizer(records, min_df=min_df, max_df=max_df)
     params = tfidf_params(vectorizer)
     names = feature_names(params.vocabulary)
     draft = FeatureArtifacts(
         created_at=datetime.now(UTC),
-        fitted_on=FitInfo(
-            dataset=str(dataset_dir),
-            dataset_fingerprint=manifest.fingerprint,
-            n_documents=len(records),
-        ),
+        fitted_on=fitted_on,
         feature_names=names,
         tfidf=params,
     )

@@ -53,9 +53,15 @@ def configure_mlflow(settings: TrainerSettings) -> str:
 class Gates:
     f1_min: float = 0.95
     roc_auc_min: float = 0.99
+    cold_fpr_max: float = 0.005
+    """Largest ham false-positive rate for unknown senders (``cold_ham_fpr``: the test split
+    with the reputation at its unknown defaults, the worse of the raw and the API field form)."""
 
     def failures(self, metrics: dict[str, float]) -> list[str]:
         out = []
+        cold = metrics.get("cold_ham_fpr", float("nan"))
+        if not cold <= self.cold_fpr_max:
+            out.append(f"unknown-sender ham FPR {cold:.4f} > {self.cold_fpr_max}")
         if not metrics.get("f1", 0.0) >= self.f1_min:
             out.append(f"test F1 {metrics.get('f1', 0.0):.4f} < {self.f1_min}")
         if not metrics.get("roc_auc", 0.0) >= self.roc_auc_min:
@@ -158,7 +164,10 @@ def apply_staging_gate(
         STAGING,
         version,
         True,
-        [f"gates passed (F1 >= {gates.f1_min}, ROC-AUC >= {gates.roc_auc_min})"],
+        [
+            f"gates passed (F1 >= {gates.f1_min}, ROC-AUC >= {gates.roc_auc_min}, "
+            f"unknown-sender ham FPR <= {gates.cold_fpr_max})"
+        ],
     )
 
 

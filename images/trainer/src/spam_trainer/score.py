@@ -64,8 +64,11 @@ def score_sources(
     model_version: str | None = None,
     batch_size: int = 256,
     on_batch: Callable[[int], None] | None = None,
+    explain: int = 0,
 ) -> ScoreSummary:
+    """``explain`` > 0: each line gets ``explanation`` with that many top contributions."""
     summary = ScoreSummary(sources=list(sources))
+    explainer = bundle.explainer() if explain else None
     version = model_version or bundle.version
     threshold = bundle.threshold
 
@@ -75,8 +78,15 @@ def score_sources(
 
     for batch in _batches(items(), batch_size, summary):
         ok = [(i, r) for i, r, e in batch if r is not None]
-        probs = bundle.predict_records([r for _, r in ok], reputation) if ok else []
+        matrix = bundle.extractor.transform_records([r for _, r in ok], reputation) if ok else None
+        probs = bundle.predict_matrix(matrix) if ok else []
         by_id = {id(i): float(p) for (i, _), p in zip(ok, probs, strict=True)}
+        why = {}
+        if explainer is not None and ok:
+            why = {
+                id(i): e.as_dict()
+                for (i, _), e in zip(ok, explainer.explain(matrix, explain), strict=True)
+            }
         for item, record, error in batch:
             line: dict[str, object] = {"source": _where(item)}
             if record is None:
@@ -97,6 +107,8 @@ def score_sources(
                     prediction=verdict,
                     model_version=version,
                 )
+                if explainer is not None:
+                    line["explanation"] = why[id(item)]
                 summary.scored += 1
                 summary.spam += verdict == "spam"
             out.write(json.dumps(line, ensure_ascii=False) + "\n")

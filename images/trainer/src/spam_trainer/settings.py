@@ -20,6 +20,13 @@ class TrainerSettings(CoreSettings):
     gate_roc_auc_min: float = Field(
         0.99, ge=0, le=1, description="Quality gate: ROC-AUC on the test split."
     )
+    gate_cold_fpr_max: float = Field(
+        0.005,
+        ge=0,
+        le=1,
+        description="Quality gate: largest ham false-positive rate for unknown senders (the "
+        "test split with the reputation at its unknown defaults, raw and API field form).",
+    )
     promote_tolerance: float = Field(
         0.005,
         ge=0,

@@ -52,15 +52,23 @@ from spam_core.bundle import (
 from spam_core.drift import build_baseline
 from spam_core.features import FEATURE_SET_VERSION, FeatureExtractor, ReputationSource
 from spam_core.ingest import load_manifest, read_records
+from spam_trainer.coldstart import (
+    fit_reputation_term,
+    has_history,
+    merge,
+    reputation_margin,
+    without_history,
+)
 from spam_trainer.evaluate import (
     THRESHOLD_RULE,
-    choose_threshold,
     classification_metrics,
     named_importance,
     save_plots,
+    served_threshold,
 )
 from spam_trainer.onnx_export import check_parity, to_onnx
 from spam_trainer.reputation import load_reputation, reputation_stage
+from spam_trainer.slices import field_form
 from spam_trainer.tune import TuneOutcome, TuneSettings, run_search, xgb_params
 
 Log = Callable[[str], None]
@@ -75,8 +83,16 @@ def _quiet(_: str) -> None:
 @dataclass
 class SplitData:
     x: np.ndarray
+    """The raw form: each RFC 822 message as ingest read it."""
     y: np.ndarray
     ids: list[str]
+    x_fields: np.ndarray
+    """The same e-mails in the API field form (``slices.field_form``: subject / body / sender /
+    date as a gateway caller sends them, without the MIME and HTML structure)."""
+
+    def both_forms(self) -> tuple[np.ndarray, np.ndarray]:
+        """Raw rows then field-form rows (what the model is fit on: it serves both)."""
+        return np.vstack([self.x, self.x_fields]), np.concatenate([self.y, self.y])
 
 
 @dataclass
@@ -86,16 +102,21 @@ class Matrices:
     test: SplitData
 
     def train_and_validation(self) -> tuple[np.ndarray, np.ndarray]:
+        """Raw form of train + validation."""
         return (
             np.vstack([self.train.x, self.validation.x]),
             np.concatenate([self.train.y, self.validation.y]),
         )
 
+    def train_and_validation_fields(self) -> np.ndarray:
+        return np.vstack([self.train.x_fields, self.validation.x_fields])
+
 
 def build_matrices(
     dataset_dir: Path, features: FeatureArtifacts, reputation: ReputationSource
 ) -> Matrices:
-    """Dense float32 matrices (zeros are values, not missing) and 0/1 labels per split."""
+    """Dense float32 matrices (zeros are values, not missing) in both forms (raw and API
+    fields) and 0/1 labels per split."""
     extractor = FeatureExtractor(features)
     out = {}
     for split in ("train", "validation", "test"):
@@ -111,7 +132,10 @@ def build_matrices(
         if len(set(y.tolist())) < 2:
             raise ValueError(f"{dataset_dir}: the {split} split has only one class")
         out[split] = SplitData(
-            extractor.transform_records(records, reputation), y, [r.email_id for r in records]
+            extractor.transform_records(records, reputation),
+            y,
+            [r.email_id for r in records],
+            extractor.transform_records([field_form(r) for r in records], reputation),
         )
     return Matrices(**out)
 
@@ -136,11 +160,13 @@ def tune_stage(
 ) -> TuneOutcome:
     out = work_dir / "tune"
     out.mkdir(parents=True, exist_ok=True)
-    outcome = run_search(
-        data.train.x,
-        data.train.y,
-        data.validation.x,
-        data.validation.y,
+    x_train, y_train = data.train.both_forms()
+    x_val, y_val = data.validation.both_forms()
+    outcome = run_search(  # the content trees' search: both forms, reputation at defaults
+        without_history(x_train),
+        y_train,
+        without_history(x_val),
+        y_val,
         settings,
         work_dir=work_dir / "ray",
         on_trial_done=on_trial_done,
@@ -226,30 +252,47 @@ def train_stage(
     features: FeatureArtifacts,
     nthread: int = 1,
 ) -> Trained:
-    """Final model on train + validation; threshold from out-of-fold scores; test metrics."""
+    """Final model on train + validation (content trees + reputation trees, see
+    ``spam_trainer.coldstart``); threshold from out-of-fold scores; test metrics."""
     params = classifier_params(outcome.best_config, settings.seed, nthread)
+    x_train, y_train = data.train.both_forms()
+    x_val, y_val = data.validation.both_forms()
     probe = xgb.XGBClassifier(
         n_estimators=int(outcome.best_config["n_estimators"]),
         early_stopping_rounds=settings.early_stopping_rounds,
         **params,
     )
     probe.fit(
-        data.train.x, data.train.y, eval_set=[(data.validation.x, data.validation.y)], verbose=False
+        without_history(x_train),
+        y_train,
+        eval_set=[(without_history(x_val), y_val)],
+        verbose=False,
     )
-    x_all, y_all = data.train_and_validation()
-    scale = len(y_all) / len(data.train.y)
+    # every e-mail twice, raw and as API fields: rows i and n + i are the same e-mail
+    raw_all, y_raw = data.train_and_validation()
+    n = len(y_raw)
+    x_all = np.vstack([raw_all, data.train_and_validation_fields()])
+    y_all = np.concatenate([y_raw, y_raw])
+    content_all = without_history(x_all)
+    scale = len(y_all) / len(y_train)
     n_estimators = max(1, round((probe.best_iteration + 1) * scale))
 
-    oof = np.zeros(len(y_all), dtype=np.float64)
+    oof_margin = np.zeros(len(y_all), dtype=np.float64)
     folds = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=settings.seed)
-    for fit_idx, held_idx in folds.split(x_all, y_all):
-        fold = xgb.XGBClassifier(n_estimators=n_estimators, **params)
-        fold.fit(x_all[fit_idx], y_all[fit_idx], verbose=False)
-        oof[held_idx] = fold.predict_proba(x_all[held_idx])[:, 1]
-    threshold = choose_threshold(y_all, oof)
+    for fit_idx, held_idx in folds.split(raw_all, y_raw):  # by e-mail: both forms together
+        fit_rows, held_rows = (
+            np.concatenate([fit_idx, fit_idx + n]),
+            np.concatenate([held_idx, held_idx + n]),
+        )
+        fold = fit_content(content_all[fit_rows], y_all[fit_rows], params, n_estimators)
+        oof_margin[held_rows] = fold.predict(content_all[held_rows], output_margin=True)
+    term = fit_reputation_term(x_all, y_all, oof_margin, seed=settings.seed, nthread=nthread)
+    # out-of-fold content + the reputation term (2 inputs, 60 depth-2 trees) fit on all rows
+    oof = _sigmoid(oof_margin + reputation_margin(term, x_all))
+    # unknown senders get the content trees alone: their out-of-fold scores are oof_margin's
+    threshold = served_threshold(y_all, oof, _sigmoid(oof_margin))
 
-    model = xgb.XGBClassifier(n_estimators=n_estimators, **params)
-    model.fit(x_all, y_all, verbose=False)
+    model = merge(fit_content(content_all, y_all, params, n_estimators), term)
     test_scores = model.predict_proba(data.test.x)[:, 1]
     trained = Trained(
         model=model,
@@ -259,8 +302,17 @@ def train_stage(
         test_metrics=classification_metrics(data.test.y, test_scores, threshold),
         test_at_half=classification_metrics(data.test.y, test_scores, 0.5),
         test_scores=test_scores,
-        oof_scores=oof,
+        oof_scores=oof[:n],
     )
+    cold = classification_metrics(y_all, _sigmoid(oof_margin), threshold)
+    cold_start = {
+        "oof_unknown_sender_ham_fpr": cold["fp"] / max(1.0, cold["fp"] + cold["tn"]),
+        "oof_unknown_sender_recall": cold["recall"],
+        "content_trees": n_estimators,
+        "reputation_trees": 0 if term is None else term.num_boosted_rounds(),
+        "rows_with_history": int(has_history(x_all).sum()),
+        "rows": len(y_all),
+    }
 
     out = work_dir / "model"
     out.mkdir(parents=True, exist_ok=True)
@@ -276,13 +328,14 @@ def train_stage(
                 "test_at_0.5": trained.test_at_half,
                 "params": params | {"missing": "nan"},
                 "probe_best_iteration": int(probe.best_iteration),
+                "cold_start": cold_start,
             },
             indent=1,
             default=float,
         )
         + "\n"
     )
-    np.save(out / "oof_scores.npy", oof)
+    np.save(out / "oof_scores.npy", trained.oof_scores)
     save_plots(
         out / "plots",
         data.test.y,
@@ -293,6 +346,19 @@ def train_stage(
         ),
     )
     return trained
+
+
+def fit_content(
+    x: np.ndarray, y: np.ndarray, params: dict[str, Any], n_estimators: int
+) -> xgb.XGBClassifier:
+    """The content trees: ``x`` must have its reputation columns at the defaults."""
+    model = xgb.XGBClassifier(n_estimators=n_estimators, **params)
+    model.fit(x, y, verbose=False)
+    return model
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 def load_trained(work_dir: Path, data: Matrices) -> Trained:
@@ -309,6 +375,116 @@ def load_trained(work_dir: Path, data: Matrices) -> Trained:
         test_scores=model.predict_proba(data.test.x)[:, 1],
         oof_scores=np.load(work_dir / "model" / "oof_scores.npy"),
     )
+
+
+# --------------------------------------------------------------------------- stage 3b
+SLICES_FILE = Path("model") / "slices.json"
+
+
+def evaluate_stage(
+    dataset_dir: Path,
+    work_dir: Path,
+    trained: Trained,
+    features: FeatureArtifacts,
+    reputation: ReputationSource,
+    *,
+    seed: int = 42,
+    nthread: int = 1,
+) -> dict[str, Any]:
+    """The test split by sender history in both forms (``spam_trainer.slices``) and the
+    sender-disjoint evaluation (the same recipe retrained on a sender/domain-grouped split),
+    at the served threshold -> ``model/slices.json``."""
+    from spam_core.ingest import load_manifest
+    from spam_trainer import slices
+    from spam_trainer.features import FitInfo, fit_on_records
+
+    def score(matrix: np.ndarray) -> np.ndarray:
+        return trained.model.predict_proba(matrix)[:, 1]
+
+    extractor = FeatureExtractor(features)
+    records, labels = read_records(dataset_dir, split="test")
+    y = np.array([lab == "spam" for lab in labels], dtype=np.float32)
+    forms = slices.form_matrices(records, y, extractor, reputation)
+    test = slices.evaluate_slices(forms, score, trained.threshold)
+
+    everything, every_label = [], []
+    for split in ("train", "validation", "test"):
+        recs, labs = read_records(dataset_dir, split=split)
+        everything += recs
+        every_label += [lab == "spam" for lab in labs]
+    grouped = slices.disjoint_split(everything, np.array(every_label))
+    fitted = fit_on_records(
+        grouped.train,
+        reputation,
+        FitInfo(
+            dataset=f"{dataset_dir} (sender-disjoint training side)",
+            dataset_fingerprint=load_manifest(dataset_dir).fingerprint,
+            n_documents=len(grouped.train),
+        ),
+    )
+    # the final content trees' parameters, as train_stage recorded them
+    params = json.loads((work_dir / "model" / "training.json").read_text())["params"]
+    params |= {"missing": np.nan, "n_jobs": nthread, "random_state": seed}
+
+    def fit(x: np.ndarray, y_fit: np.ndarray):
+        content = fit_content(without_history(x), y_fit, params, trained.n_estimators)
+        return lambda m: content.predict_proba(without_history(m))[:, 1]
+
+    disjoint = slices.evaluate_disjoint(
+        grouped, FeatureExtractor(fitted), reputation, fit, trained.threshold
+    )
+    doc = {
+        "threshold": trained.threshold,
+        "test": test,
+        "sender_disjoint": disjoint,
+        "sender_disjoint_split": {
+            "group": "sender domain (else address)",
+            "test_share": slices.DISJOINT_TEST_SHARE,
+            "train": len(grouped.train),
+            "test": len(grouped.test),
+            "train_groups": grouped.train_groups,
+            "test_groups": grouped.test_groups,
+            "features": "refit on the training side",
+        },
+    }
+    path = work_dir / SLICES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1, default=float) + "\n")
+    return doc
+
+
+def load_slices(work_dir: Path) -> dict[str, Any] | None:
+    path = work_dir / SLICES_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def slice_metrics(sliced: dict[str, Any]) -> dict[str, float]:
+    """MLflow metrics: ``slice_<form>_<slice>_<metric>``, ``disjoint_<form>_all_<metric>``."""
+    from spam_trainer.slices import flat_metrics
+
+    return flat_metrics(sliced["test"], "slice") | flat_metrics(
+        sliced["sender_disjoint"], "disjoint"
+    )
+
+
+def slice_table(sliced: dict[str, Any]):
+    """One row per (evaluation, form, slice): the MLflow table and the printed summary."""
+    import pandas as pd
+
+    from spam_trainer.slices import table_rows
+
+    return pd.DataFrame(
+        table_rows(sliced["test"], "test split")
+        + table_rows(sliced["sender_disjoint"], "sender-disjoint")
+    )
+
+
+def gated_slices(sliced: dict[str, Any] | None) -> dict[str, float]:
+    """What the cold-start gate reads: the unknown-sender ham false-positive rate, the worse
+    of the two forms on the ``cold`` slice (NaN when not measured: the gate then fails)."""
+    if sliced is None:
+        return {"cold_ham_fpr": float("nan")}
+    return {"cold_ham_fpr": max(sliced["test"][f]["cold"]["ham_fpr"] for f in ("raw", "fields"))}
 
 
 # --------------------------------------------------------------------------- stage 4
@@ -445,6 +621,9 @@ def register_stage(
             "onnx_parity_max_abs_diff": meta.metrics["onnx_parity_max_abs_diff"],
             **{f"time_{k}": v for k, v in (timings or {}).items()},
         }
+        sliced = load_slices(work_dir)
+        if sliced is not None:
+            metrics |= slice_metrics(sliced)
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
         mlflow.set_tags({"feature_set": FEATURE_SET_VERSION, "model_name": meta.model_name})
         for png in sorted((work_dir / "model" / "plots").glob("*.png")):
@@ -455,6 +634,9 @@ def register_stage(
         mlflow.log_table(
             pd.read_csv(work_dir / "tune" / "trials.csv"), artifact_file="tune/trials.json"
         )
+        if sliced is not None:
+            mlflow.log_table(slice_table(sliced), artifact_file="evaluation/slices.json")
+            mlflow.log_artifact(str(work_dir / SLICES_FILE), artifact_path="evaluation")
         mlflow.log_artifact(str(bundle / FEATURES_FILE), artifact_path="features")
         mlflow.log_artifact(str(bundle / BASELINE_FILE), artifact_path="drift")
         mlflow.log_artifact(str(bundle / ONNX_FILE), artifact_path="onnx")
@@ -465,7 +647,10 @@ def register_stage(
         staging, failures = False, []
         if version is not None:
             decision = apply_staging_gate(
-                version, training["test_metrics"], gates or Gates(), settings
+                version,
+                {**training["test_metrics"], **gated_slices(sliced)},
+                gates or Gates(),
+                settings,
             )
             staging, failures = decision.moved, ([] if decision.moved else decision.reasons)
             mlflow.set_tag("registered_version", version)
@@ -498,6 +683,8 @@ class TrainResult:
     tune: TuneOutcome
     parity_max_abs_diff: float
     seconds: dict[str, float]
+    slices: dict[str, Any] = field(default_factory=dict)
+    """``model/slices.json``: the test split by sender history, the sender-disjoint split."""
 
 
 def train(opts: TrainOptions, settings: Any) -> TrainResult:
@@ -538,6 +725,17 @@ def train(opts: TrainOptions, settings: Any) -> TrainResult:
     trained = train_stage(data, outcome, opts.tune, work, features, nthread=opts.tune.cpus)
     timings["final_fit_s"] = time.perf_counter() - t
     t = time.perf_counter()
+    sliced = evaluate_stage(
+        opts.dataset_dir,
+        work,
+        trained,
+        features,
+        reputation,
+        seed=opts.tune.seed,
+        nthread=opts.tune.cpus,
+    )
+    timings["slices_s"] = time.perf_counter() - t
+    t = time.perf_counter()
     _, parity = export_stage(
         work, trained, features, data, model_name=opts.model_name, log=opts.log
     )
@@ -555,4 +753,4 @@ def train(opts: TrainOptions, settings: Any) -> TrainResult:
     )
     timings["register_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0
-    return TrainResult(work, registration, trained, outcome, parity, timings)
+    return TrainResult(work, registration, trained, outcome, parity, timings, sliced)

@@ -116,3 +116,12 @@ def load_track_artifacts(features_uri: str) -> TrackArtifacts:
             f"{N_FEATURES} (spam_core.features.spec)"
         )
     return TrackArtifacts(features, meta, features_uri, meta_uri)
+
+
+def load_explainer(features_uri: str, feature_names: list[str]):
+    """The track's ``xgboost.json`` (next to ``features.json``, as in the bundle) as a
+    ``spam_core.explain.Explainer``."""
+    from spam_core.bundle import XGBOOST_FILE
+    from spam_core.explain import Explainer
+
+    return Explainer(read_bytes(sibling_uri(features_uri, XGBOOST_FILE)), feature_names)

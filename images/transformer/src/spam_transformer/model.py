@@ -22,6 +22,7 @@ import structlog
 
 from spam_core.bundle import BundleMeta
 from spam_core.errors import InvalidEmailError
+from spam_core.explain import Explainer
 from spam_core.features import (
     N_FEATURES,
     N_TFIDF,
@@ -33,7 +34,7 @@ from spam_core.message import EmailRecord
 from spam_core.message.limits import EmailLimitExceeded
 from spam_core.reputation.online import OnlineReputation
 from spam_core.scoring import decide, record_from_input
-from spam_transformer.artifacts import TrackArtifacts, load_track_artifacts
+from spam_transformer.artifacts import TrackArtifacts, load_explainer, load_track_artifacts
 from spam_transformer.config import TrackSettings
 from spam_transformer.errors import (
     InvalidInput,
@@ -99,6 +100,7 @@ class SpamTransformer:
         """Artifacts loaded (Triton's readiness is checked separately, see :meth:`status`)."""
         self.artifacts: TrackArtifacts | None = None
         self.extractor: FeatureExtractor | None = None
+        self._explainer: Explainer | None = None
         self._triton_seconds = self.metrics.triton_latency.labels(self.name, predictor.protocol)
         self._preprocess_seconds = self.metrics.preprocess_latency.labels(self.name)
         self._emails = {
@@ -111,6 +113,7 @@ class SpamTransformer:
         """Read and cross-check ``features.json`` + ``bundle.json`` (raises ArtifactError)."""
         artifacts = load_track_artifacts(self.track.features_uri)
         self.extractor = FeatureExtractor(artifacts.features)
+        self._explainer = None
         self.artifacts = artifacts
         self.ready = True
         self.metrics.model_info.labels(
@@ -231,11 +234,29 @@ class SpamTransformer:
         return out
 
     async def __call__(
-        self, emails: Sequence[EmailInput], headers: Mapping[str, str] | None = None
+        self,
+        emails: Sequence[EmailInput],
+        headers: Mapping[str, str] | None = None,
+        *,
+        explain: bool = False,
     ) -> list[dict[str, Any]]:
         pre = await self.preprocess(emails)
         probabilities = await self.predict(pre.matrix, headers)
-        return self.postprocess(pre, probabilities)
+        out = self.postprocess(pre, probabilities)
+        if explain:  # TreeSHAP is CPU work: off the event loop
+            explained = await asyncio.to_thread(self.explain, pre.matrix)
+            for prediction, explanation in zip(out, explained, strict=True):
+                prediction["explanation"] = explanation
+        return out
+
+    def explain(self, matrix: np.ndarray) -> list[dict[str, Any]]:
+        """Top contributions per row (``spam_core.explain``), from the track's xgboost.json
+        next to its features.json, loaded on the first request that asks."""
+        if self._explainer is None:
+            if self.extractor is None:
+                raise ModelNotReady(f"the {self.name} model's artifacts are not loaded")
+            self._explainer = load_explainer(self.track.features_uri, self.extractor.feature_names)
+        return [e.as_dict() for e in self._explainer.explain(matrix)]
 
     # ------------------------------------------------------------------ readiness
 

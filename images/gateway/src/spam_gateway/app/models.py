@@ -28,6 +28,12 @@ class PredictionOut(Prediction):
     model_version: str
     environment: Track
     latency_ms: float = Field(description="Time spent in the gateway for the whole request.")
+    explanation: dict[str, Any] | None = Field(
+        None,
+        description="Only with `?explain=true`: `margin` (log-odds of spam) = `bias` + the sum "
+        "of every feature's contribution; `top`: the largest contributions, each with "
+        "`feature`, `kind` (term, content, reputation), `label`, `value` and `contribution`.",
+    )
 
 
 class ServiceStatus(BaseModel):

@@ -31,20 +31,33 @@ class Scorer:
         self.metrics = metrics
         self.inference_log = inference_log
 
-    async def one(self, request: Request, environment: str, email: EmailIn) -> dict[str, Any]:
+    async def one(
+        self, request: Request, environment: str, email: EmailIn, *, explain: bool = False
+    ) -> dict[str, Any]:
         scope = request.scope
-        batch, index = await self.transformer.predict_one(
-            environment, email.upstream(), scope["spam.correlation_id"]
-        )
+        if explain:  # not merged with other requests: only this one pays for TreeSHAP
+            batch, index = (
+                await self.transformer.predict(
+                    environment, [email.upstream()], scope["spam.correlation_id"], explain=True
+                ),
+                0,
+            )
+        else:
+            batch, index = await self.transformer.predict_one(
+                environment, email.upstream(), scope["spam.correlation_id"]
+            )
         (out,) = self._finish(scope, "predict", environment, batch, [index])
         return out
 
     async def many(
-        self, request: Request, environment: str, emails: list[EmailIn]
+        self, request: Request, environment: str, emails: list[EmailIn], *, explain: bool = False
     ) -> list[dict[str, Any]]:
         scope = request.scope
         batch = await self.transformer.predict(
-            environment, [e.upstream() for e in emails], scope["spam.correlation_id"]
+            environment,
+            [e.upstream() for e in emails],
+            scope["spam.correlation_id"],
+            explain=explain,
         )
         return self._finish(scope, "batch-sync", environment, batch, range(len(emails)))
 
@@ -73,6 +86,8 @@ class Scorer:
                     "latency_ms": latency_ms,
                 }
             )
+            if "explanation" in p:
+                outs[-1]["explanation"] = p["explanation"]
             self.metrics.predictions.labels(environment, model_version, label).inc()
             if self.inference_log is not None:
                 records.append(

@@ -130,10 +130,19 @@ class TransformerClient:
     # ------------------------------------------------------------------ predictions
 
     async def predict(
-        self, environment: str, emails: list[dict[str, Any]], correlation_id: str
+        self,
+        environment: str,
+        emails: list[dict[str, Any]],
+        correlation_id: str,
+        *,
+        explain: bool = False,
     ) -> UpstreamBatch:
-        """One transformer call for ``emails`` (1..100), as given."""
-        payload = orjson.dumps({"environment": environment, "emails": emails})
+        """One transformer call for ``emails`` (1..100), as given (``explain``: with each
+        prediction's ``explanation``)."""
+        doc: dict[str, Any] = {"environment": environment, "emails": emails}
+        if explain:
+            doc["explain"] = True
+        payload = orjson.dumps(doc)
         headers = {**JSON_HEADERS, "x-correlation-id": correlation_id}
         started = time.perf_counter()
         for attempt in (1, 2):

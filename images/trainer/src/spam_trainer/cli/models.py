@@ -112,6 +112,16 @@ def score(
     output: Annotated[Path, typer.Option("--output", "-o", help="JSON lines output file.")],
     batch_size: Annotated[int, typer.Option(min=1, max=100_000)] = 256,
     feast_repo: FeastRepoOpt = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            help="Add each message's top contributing features (TreeSHAP, signed, in log-odds) "
+            "as `explanation`."
+        ),
+    ] = False,
+    top: Annotated[
+        int, typer.Option(min=1, max=50, help="Contributions per explanation (with --explain).")
+    ] = 10,
 ) -> None:
     """Score raw e-mails with a model, no server: one JSON line per message."""
     from spam_core.bundle import ModelBundle
@@ -136,6 +146,7 @@ def score(
                 model_version=version,
                 batch_size=batch_size,
                 on_batch=lambda n: reporter.advance("scored", n),
+                explain=top if explain else 0,
             )
     except SpamCoreError as exc:
         raise fail(str(exc)) from None

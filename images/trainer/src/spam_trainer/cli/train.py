@@ -4,7 +4,7 @@ MLflow registry."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -117,7 +117,9 @@ def train(
             feast_repo=feast_repo or settings.resolved_feast_repo,
             model_name=settings.model_name,
             register=register,
-            gates=Gates(settings.gate_f1_min, settings.gate_roc_auc_min),
+            gates=Gates(
+                settings.gate_f1_min, settings.gate_roc_auc_min, settings.gate_cold_fpr_max
+            ),
             on_trial_done=lambda d, t: reporter.count_progress("Ray Tune trials", d, t),
             log=reporter.note,
         )
@@ -142,6 +144,8 @@ def train(
         str(int(m["fn"])),
     )
     console.print(table)
+    if result.slices:
+        console.print(_slices_table(result.slices))
     console.print(
         f"MLflow run {reg.run_id}; ONNX parity max |dp| "
         f"{result.parity_max_abs_diff:.1e}; {result.seconds['total_s']:.0f} s in total "
@@ -162,3 +166,48 @@ def train(
             soft_wrap=True,
         )
         raise typer.Exit(3)
+
+
+_SLICE_LABELS = {
+    "all": "all",
+    "known_sender": "known sender",
+    "unknown_sender_known_domain": "new sender, old domain",
+    "unknown_sender": "new sender + domain",
+    "cold": "all, as if unknown",
+    "content_only": "known, content only",
+}
+
+
+def _slices_table(sliced: dict[str, Any]) -> Table:
+    """The test split by sender history and the sender-disjoint split, both forms."""
+    from rich import box
+
+    from spam_trainer.train import slice_table
+
+    table = Table(
+        title=f"test split by sender history @ threshold {sliced['threshold']:.3f}",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("slice", no_wrap=True)
+    table.add_column("form", no_wrap=True)
+    for col in ("ham", "spam", "AUC", "prec.", "recall", "ham FPR"):
+        table.add_column(col, justify="right", no_wrap=True)
+
+    def num(v: float, fmt: str) -> str:
+        return "-" if v != v else format(v, fmt)
+
+    for row in slice_table(sliced).to_dict("records"):
+        disjoint = row["evaluation"] != "test split"
+        table.add_row(
+            "sender-disjoint" if disjoint else _SLICE_LABELS.get(row["slice"], row["slice"]),
+            row["form"],
+            str(int(row["ham"])),
+            str(int(row["spam"])),
+            num(row["roc_auc"], ".4f"),
+            num(row["precision"], ".4f"),
+            num(row["recall"], ".4f"),
+            num(row["ham_fpr"], ".2%"),
+        )
+    return table

@@ -22,6 +22,11 @@ class PredictRequest(BaseModel):
 
     environment: str = Field(description="Model track: `staging` or `production`.")
     emails: list[EmailIn] = Field(description="1..MAX_BATCH e-mails (default 100).")
+    explain: bool = Field(
+        False,
+        description="Add each prediction's top contributing features (TreeSHAP on the track's "
+        "xgboost.json; spam_core.explain) as `explanation`.",
+    )
 
 
 EngineeredFeatures = dict[str, float]
@@ -33,6 +38,12 @@ class PredictionOut(Prediction):
     features: EngineeredFeatures = Field(
         description=f"The {len(NAMED_FEATURES)} named feature values by name: the engineered "
         "content features, then the sender reputation (spam_core.features.spec.NAMED_FEATURES)."
+    )
+    explanation: dict[str, object] | None = Field(
+        None,
+        description="With `explain`: `margin` (log-odds) = `bias` + the sum of every feature's "
+        "contribution; `top`: the largest contributions (feature, kind, label, value, "
+        "contribution > 0 towards spam).",
     )
 
 

@@ -139,7 +139,7 @@ class DataPlane:
         """One request batch through the track's model: the response document."""
         started = time.perf_counter() if started is None else started
         model = self.model(request.environment)
-        predictions = await model(request.emails, headers)
+        predictions = await model(request.emails, headers, explain=request.explain)
         return {
             "environment": request.environment,
             "model_name": model.model_name,

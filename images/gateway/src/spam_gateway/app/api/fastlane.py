@@ -12,7 +12,8 @@ access rules of ``app/core/access.py`` (authentication, the role the route decla
 route's dependencies.
 
 Anything else — no or unknown key, a bad ``X-Environment``, malformed JSON, a body that does
-not validate, another content type, a chunked body, dependency overrides — falls through to
+not validate, another content type, a chunked body, a query string (``?explain=true``),
+dependency overrides — falls through to
 the FastAPI route unchanged, with the body replayed, so every error keeps exactly the
 answer it had. The route stays registered for the OpenAPI contract and for those requests.
 """
@@ -89,7 +90,12 @@ class PredictFastLane:
         return self._route or None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+        if (
+            scope["type"] != "http"
+            or scope["path"] != PATH
+            or scope["method"] != "POST"
+            or scope.get("query_string")  # ?explain=… and the like: the route reads them
+        ):
             await self.app(scope, receive, send)
             return
         app = scope.get("app")

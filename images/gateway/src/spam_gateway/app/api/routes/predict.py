@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 
 from spam_core.message.wire import EmailIn
 from spam_gateway.app.api.deps import EnvironmentDep, ScorerDep, SettingsDep, ViewerKey
@@ -13,6 +15,14 @@ from spam_gateway.app.core.errors import InvalidInput
 from spam_gateway.app.models import BatchIn, PredictionOut
 
 router = APIRouter(prefix="/predict", tags=["predict"], route_class=OrjsonRoute)
+
+ExplainQuery = Annotated[
+    bool,
+    Query(
+        description="Add `explanation` to each prediction: the top contributing features "
+        "(TreeSHAP, signed log-odds; > 0 pushes towards spam) with readable names."
+    ),
+]
 
 
 @router.post(
@@ -27,8 +37,9 @@ async def predict(
     _key: ViewerKey,
     environment: EnvironmentDep,
     scorer: ScorerDep,
+    explain: ExplainQuery = False,
 ) -> JSONResponse:
-    return JSONResponse(await scorer.one(request, environment, email))
+    return JSONResponse(await scorer.one(request, environment, email, explain=explain))
 
 
 @router.post(
@@ -44,10 +55,11 @@ async def predict_batch_sync(
     environment: EnvironmentDep,
     scorer: ScorerDep,
     settings: SettingsDep,
+    explain: ExplainQuery = False,
 ) -> JSONResponse:
     if len(batch.emails) > settings.MAX_BATCH_SIZE:
         raise InvalidInput(
             f"at most {settings.MAX_BATCH_SIZE} e-mails per batch-sync request",
             details={"received": len(batch.emails), "limit": settings.MAX_BATCH_SIZE},
         )
-    return JSONResponse(await scorer.many(request, environment, batch.emails))
+    return JSONResponse(await scorer.many(request, environment, batch.emails, explain=explain))
