@@ -28,12 +28,6 @@ err = Console(stderr=True)
 ENV = "SPAM_DRIFT_"
 
 
-def _default_home() -> Path:
-    from spam_core.settings import get_settings
-
-    return get_settings().home
-
-
 def drift(
     environment: Annotated[
         str, typer.Option(envvar=f"{ENV}ENVIRONMENT", help="staging or production.")
@@ -107,6 +101,14 @@ def drift(
             envvar=f"{ENV}WEBHOOK_URL", help="POST alerts here on drift.", show_default=False
         ),
     ] = None,
+    webhook_url_file: Annotated[
+        Path | None,
+        typer.Option(
+            envvar=f"{ENV}WEBHOOK_URL_FILE",
+            help="File holding the webhook URL (a mounted Secret); wins over --webhook-url.",
+            show_default=False,
+        ),
+    ] = None,
     webhook_format: Annotated[
         str, typer.Option(envvar=f"{ENV}WEBHOOK_FORMAT", help="json or slack.")
     ] = "json",
@@ -142,6 +144,11 @@ def drift(
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     home = settings.home
+    if webhook_url_file is not None:
+        try:
+            webhook_url = webhook_url_file.read_text().strip()
+        except OSError as exc:
+            _fail(f"--webhook-url-file {webhook_url_file}: {exc.strerror or exc}", 2)
     try:
         window = Window.resolve(since=since or (None if start else "1h"), start=start, end=end)
         config = DriftConfig(
