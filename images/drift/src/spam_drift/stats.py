@@ -54,15 +54,23 @@ def _ref_cdf(x: np.ndarray, knots: np.ndarray, probs: np.ndarray, *, left: bool)
 def ks_against_quantiles(current: np.ndarray, quantiles: Sequence[float], n_reference: int) -> KS:
     """Two-sample KS of ``current`` against a reference known by its quantiles
     (``quantiles[i]`` at probability ``i / (len - 1)``)."""
-    cur = np.sort(np.asarray(current, dtype=np.float64))
+    cur = np.sort(np.asarray(current))
     n = len(cur)
     if n == 0:
         raise ValueError("empty current sample")
     knots = np.asarray(quantiles, dtype=np.float64)
     probs = np.linspace(0.0, 1.0, len(knots))
-    xs = np.union1d(cur, knots)
-    f_cur_right = np.searchsorted(cur, xs, side="right") / n
-    f_cur_left = np.searchsorted(cur, xs, side="left") / n
+    # the current CDF jumps at its distinct values: rows below (left) and up to (right) each
+    first = np.flatnonzero(np.r_[True, cur[1:] != cur[:-1]])
+    values = cur[first].astype(np.float64)
+    below = first / n
+    upto = np.r_[first[1:], n] / n
+    # ... and is flat between them: at the reference's knots it is known by position
+    at_knots_right = np.searchsorted(cur, knots, side="right") / n
+    at_knots_left = np.searchsorted(cur, knots, side="left") / n
+    xs = np.concatenate([values, knots])
+    f_cur_right = np.concatenate([upto, at_knots_right])
+    f_cur_left = np.concatenate([below, at_knots_left])
     d_right = np.abs(f_cur_right - _ref_cdf(xs, knots, probs, left=False))
     d_left = np.abs(f_cur_left - _ref_cdf(xs, knots, probs, left=True))
     d = float(max(d_right.max(), d_left.max()))
