@@ -187,3 +187,40 @@ def test_bad_options_exit_2_with_a_message(logs, tmp_path, baseline_path, extra,
     result = invoke(*_args(logs, tmp_path, baseline_path), *extra)
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+@pytest.mark.parametrize("command", [["spam-drift"], ["spam-platform", "drift"]])
+def test_the_installed_entry_points_run_the_job(command, logs, tmp_path, baseline_path):
+    """``spam-drift`` (the image's entry point) and ``spam-platform drift`` (registered through
+    the CLI's plugin entry points) are the same command."""
+    import os
+    import subprocess
+
+    url_file = tmp_path / "webhook-url"
+    url_file.write_text("http://127.0.0.1:9/unused\n")  # read, not called: no drift here
+    proc = subprocess.run(
+        [*command, *_args(logs, tmp_path, baseline_path), "--since", "1h", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "SPAM_LOG_FORMAT": "json", "SPAM_DRIFT_WEBHOOK_URL_FILE": str(url_file)},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["rows"] == 3000 and report["drift_detected"] is False
+    assert report["alert"]["configured"] is True
+    run_line = [json.loads(line) for line in proc.stderr.splitlines() if '"drift.run"' in line]
+    assert run_line and run_line[0]["status"] == "ok" and run_line[0]["rows"] == 3000
+
+
+def test_an_unreadable_webhook_url_file_exits_2(logs, tmp_path, baseline_path):
+    result = invoke(
+        *_args(logs, tmp_path, baseline_path),
+        "--since",
+        "1h",
+        "--webhook-url-file",
+        str(tmp_path / "missing"),
+    )
+    assert result.exit_code == 2
+    assert "--webhook-url-file" in result.output
