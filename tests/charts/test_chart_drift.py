@@ -61,6 +61,14 @@ def test_renders_one_cronjob_per_track_hourly_by_default():
         assert "SPAM_DRIFT_WEBHOOK_URL_FILE" not in env and "SPAM_DRIFT_PUSHGATEWAY_URL" not in env
 
 
+def test_the_gateway_reads_the_reports_where_the_cronjobs_write_them():
+    docs = docs_for()
+    gateway = chartlib.only(docs, "ConfigMap", "spam-platform-gateway").body["data"]
+    _, container = drift_container(cronjobs(docs)["spam-platform-drift-staging"])
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert gateway["SPAM_GATEWAY_DRIFT_REPORTS_URL"] == env["SPAM_DRIFT_REPORTS_URL"]
+
+
 def test_renders_per_track_schedules_windows_and_a_disabled_track():
     jobs = cronjobs(
         docs_for(

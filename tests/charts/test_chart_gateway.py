@@ -36,6 +36,7 @@ def test_configmap_renders_the_settings_contract_from_globals():
         "SPAM_GATEWAY_MODEL_VERSION_PRODUCTION": "1",
         "SPAM_GATEWAY_API_KEYS_FILE": "/var/run/secrets/spam-platform/api-keys/api-keys.json",
         "SPAM_GATEWAY_INFERENCE_LOG_URL": "abfs://logs/inference-logs",
+        "SPAM_GATEWAY_DRIFT_REPORTS_URL": "abfs://logs/drift-reports",
         "SPAM_GATEWAY_BATCH_BACKEND": "rayjob",
         "SPAM_GATEWAY_BATCH_NAMESPACE": chartlib.NAMESPACE,
         "SPAM_GATEWAY_BATCH_RAYJOB_TEMPLATE": "/etc/spam-platform/batch/rayjob.yaml",

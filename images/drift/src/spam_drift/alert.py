@@ -25,12 +25,11 @@ import httpx
 import structlog
 from pydantic import BaseModel
 
+from spam_core.drift_reports import ALERT_STATE_FILE
 from spam_drift.report import AlertOutcome, DriftReport
 from spam_drift.storage import Location
 
 log = structlog.get_logger("spam_drift.alert")
-
-STATE_FILE = "alert-state.json"
 
 
 class AlertState(BaseModel):
@@ -137,7 +136,7 @@ class Alerter:
         self.timeout_s = timeout_s
 
     def _state_path(self, location: Location, environment: str) -> str:
-        return location.path(environment, STATE_FILE)
+        return location.path(environment, ALERT_STATE_FILE)
 
     def _read_state(self, location: Location, environment: str) -> AlertState | None:
         try:

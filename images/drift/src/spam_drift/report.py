@@ -1,13 +1,5 @@
-"""The drift report (JSON) and where reports live.
-
-Layout under the drift-reports location::
-
-    <environment>/drift-<environment>-<start>-<end>.json         the report (DriftReport)
-    <environment>/drift-<environment>-<start>-<end>-v<N>.html    Evidently HTML per version
-    <environment>/alert-state.json                               webhook de-duplication
-
-File names sort by window start, so the newest report is the last name.
-"""
+"""The drift report (JSON). Where reports live: :mod:`spam_core.drift_reports` (the gateway
+reads them from there too)."""
 
 from __future__ import annotations
 
@@ -16,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from spam_core import drift_reports
 from spam_drift.analysis import Thresholds, VersionResult
 from spam_drift.storage import Location
 from spam_drift.window import Window
@@ -60,21 +53,10 @@ class DriftReport(BaseModel):
 
 
 def report_stem(environment: str, window: Window) -> str:
-    return f"drift-{environment}-{window.label}"
+    return drift_reports.report_stem(environment, window.label)
 
 
 def write_json(location: Location, environment: str, stem: str, data: bytes) -> str:
     path = location.path(environment, f"{stem}.json")
     location.write_bytes(path, data)
     return location.display(path)
-
-
-def list_reports(location: Location, environment: str) -> list[str]:
-    """Report paths of one environment, oldest first."""
-    try:
-        names = location.fs.ls(location.path(environment), detail=False)
-    except FileNotFoundError:
-        return []
-    return sorted(
-        p for p in names if p.rsplit("/", 1)[-1].startswith("drift-") and p.endswith(".json")
-    )
