@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -224,3 +225,21 @@ def test_an_unreadable_webhook_url_file_exits_2(logs, tmp_path, baseline_path):
     )
     assert result.exit_code == 2
     assert "--webhook-url-file" in result.output
+
+
+def test_a_parquet_file_with_a_damaged_column_chunk_is_named(logs, tmp_path, baseline_path):
+    """The footer is intact, the data is not: the message still names the file."""
+    directory = logs / "date=2026-12-05/hour=10/environment=production"
+    victim = sorted(directory.glob("part-*.parquet"))[0]
+    row_group = pq.read_metadata(victim).row_group(0)
+    (chunk,) = [
+        row_group.column(j)
+        for j in range(row_group.num_columns)
+        if row_group.column(j).path_in_schema == "spam_probability"
+    ]
+    data = bytearray(victim.read_bytes())
+    for i in range(chunk.data_page_offset + 40, chunk.data_page_offset + 240):
+        data[i] ^= 0xFF  # inside the compressed data page
+    victim.write_bytes(bytes(data))
+    with pytest.raises(DriftInputError, match=victim.name):
+        run_drift(config(logs, tmp_path / "out", baseline_path, NORMAL, html=False))

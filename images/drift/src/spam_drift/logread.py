@@ -95,11 +95,13 @@ def read_window(
 
 
 def _which_file(location: Location, files: list[str], schema: pa.Schema) -> str | None:
-    """The first unreadable file, for the error message."""
+    """The first unreadable file, for the error message (files are read whole: a footer can
+    be intact while a column chunk is not)."""
     for path in files:
         try:
             with location.fs.open(path, "rb") as fh:
-                file_schema = pq.read_schema(fh)
+                table = pq.read_table(fh)
+            file_schema = table.schema
         except Exception as exc:  # pyarrow raises several types for broken files
             return f"{location.display(path)}: not a readable Parquet file ({exc})"
         for field in schema:
