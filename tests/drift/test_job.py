@@ -243,3 +243,22 @@ def test_a_parquet_file_with_a_damaged_column_chunk_is_named(logs, tmp_path, bas
     victim.write_bytes(bytes(data))
     with pytest.raises(DriftInputError, match=victim.name):
         run_drift(config(logs, tmp_path / "out", baseline_path, NORMAL, html=False))
+
+
+def test_local_config_reads_and_writes_under_spam_home(tmp_path, baseline_path):
+    """What a scheduler on the local platform calls every interval."""
+    from spam_drift.job import local_config
+    from tests.drift.conftest import make_logs
+
+    make_logs(tmp_path / "inference-logs")
+    cfg = local_config(
+        "production",
+        NORMAL,
+        home=tmp_path,
+        baselines={"1": str(baseline_path)},
+        model_ref_template="",
+        html=False,
+    )
+    report = run_drift(cfg)
+    assert report.rows == 3000
+    assert Path(report.report_url).parent == tmp_path / "drift-reports" / "production"

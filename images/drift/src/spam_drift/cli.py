@@ -138,12 +138,11 @@ def drift(
     from spam_drift.analysis import Thresholds
     from spam_drift.baselines import parse_baseline_options
     from spam_drift.errors import DriftError
-    from spam_drift.job import DriftConfig, run_drift
+    from spam_drift.job import local_config, run_drift
     from spam_drift.window import Window, parse_duration
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    home = settings.home
     if webhook_url_file is not None:
         try:
             webhook_url = webhook_url_file.read_text().strip()
@@ -151,14 +150,13 @@ def drift(
             _fail(f"--webhook-url-file {webhook_url_file}: {exc.strerror or exc}", 2)
     try:
         window = Window.resolve(since=since or (None if start else "1h"), start=start, end=end)
-        config = DriftConfig(
-            inference_log=inference_log or str(home / "inference-logs"),
-            reports=output or str(home / "drift-reports"),
-            environment=environment,
-            window=window,
+        config = local_config(
+            environment,  # type: ignore[arg-type]  # validated by DriftConfig
+            window,
+            home=settings.home,
+            **{k: v for k, v in (("inference_log", inference_log), ("reports", output)) if v},
             baselines=parse_baseline_options(baseline),
             model_ref_template=model_ref_template,
-            cache_dir=None,
             thresholds=Thresholds(
                 min_rows=min_rows,
                 psi=psi_threshold,

@@ -60,6 +60,30 @@ class DriftConfig(BaseModel):
     pushgateway_url: str | None = None
 
 
+def local_config(
+    environment: Literal["staging", "production"],
+    window: Window,
+    *,
+    home: Path | None = None,
+    **overrides: object,
+) -> DriftConfig:
+    """A run over the local platform's state: ``$SPAM_HOME/inference-logs`` in,
+    ``$SPAM_HOME/drift-reports`` out (the CLI's defaults). A scheduler calls, every interval,
+    ``run_drift(local_config(env, Window.resolve(since="1h")))``."""
+    if home is None:
+        from spam_core.settings import get_settings
+
+        home = get_settings().home
+    values: dict[str, object] = {
+        "inference_log": str(home / "inference-logs"),
+        "reports": str(home / "drift-reports"),
+        "environment": environment,
+        "window": window,
+        **overrides,
+    }
+    return DriftConfig.model_validate(values)
+
+
 def _groups(table) -> list[tuple[str, str]]:
     if table.num_rows == 0:
         return []
