@@ -27,8 +27,11 @@ def registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     bundle = tmp_path / "bundle"
     write_baseline(bundle / "drift_baseline.json", make_baseline())
     (bundle / "bundle.json").write_text("{}")  # found by name; the job reads only the baseline
-    mlflow.set_experiment("drift-test")
-    with mlflow.start_run() as run:
+    # artifacts under tmp_path (the default is ./mlruns in the working directory)
+    experiment = mlflow.create_experiment(
+        "drift-test", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    with mlflow.start_run(experiment_id=experiment) as run:
         mlflow.log_artifacts(str(bundle), artifact_path="model/artifacts/bundle")
         source = mlflow.get_artifact_uri("model")
     client = mlflow.MlflowClient()
