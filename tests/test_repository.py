@@ -89,6 +89,7 @@ LAYERS = {
     "gateway": {"spam_core"},
     "batch": {"spam_core"},
     "local": {"spam_core", "spam_trainer"},
+    "drift": {"spam_core"},
 }
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 CHART = Path(__file__).resolve().parents[1] / "spam-platform"
-SUBCHARTS = ("gateway", "transformer", "inference", "batch")
+SUBCHARTS = ("gateway", "transformer", "inference", "batch", "drift")
 PRESETS = ["nano", "micro", "small", "medium", "large", "xlarge", "2xlarge"]
 CIDR_PATTERN = r"^[0-9a-fA-F.:]+/[0-9]{1,3}$"
 DURATION_PATTERN = r"^[0-9]+(ms|s|m|h)$"
@@ -393,6 +393,95 @@ def batch() -> Schema:
     )
 
 
+def drift() -> Schema:
+    cron = s("Cron schedule (5 fields, UTC)", pattern=r"^\S+( \S+){4}$")
+    window = s("Window of a run", pattern=r"^[1-9][0-9]*[smhdw]$")
+
+    def track(name: str) -> Schema:
+        return obj({"enabled": b(), "schedule": cron, "since": window}, desc=f"The {name} track")
+
+    return subchart(
+        {
+            "image": image(),
+            "environments": obj({"staging": track("staging"), "production": track("production")}),
+            "reportsUrl": s("Drift-reports location; empty: abfs://<logsContainer>/drift-reports"),
+            "modelRefTemplate": s("Registry reference of a version's bundle; empty: models:/"),
+            "thresholds": obj(
+                {
+                    "minRows": i(minimum=1),
+                    "psi": n(exclusiveMinimum=0),
+                    "ksAlpha": n(exclusiveMinimum=0, exclusiveMaximum=1),
+                    "ksMinStatistic": n(minimum=0, maximum=1),
+                    "featureShare": n(exclusiveMinimum=0, maximum=1),
+                    "spamRateDelta": n(exclusiveMinimum=0, maximum=1),
+                }
+            ),
+            "alerts": obj(
+                {
+                    "webhook": obj(
+                        {
+                            "existingSecret": s(),
+                            "key": s(minLength=1),
+                            "format": s(enum=["json", "slack"]),
+                        }
+                    ),
+                    "reminder": window,
+                }
+            ),
+            "metrics": obj(
+                {
+                    "pushgateway": obj({"url": s(pattern=r"^(https?://.+)?$")}),
+                    "prometheusRule": obj(
+                        {
+                            "enabled": b(),
+                            "labels": string_map(),
+                            "errorRatio": n(exclusiveMinimum=0, maximum=1),
+                            "p99LatencySeconds": n(exclusiveMinimum=0),
+                            "driftStaleSeconds": i(minimum=60),
+                        }
+                    ),
+                    "grafanaDashboard": obj(
+                        {
+                            "enabled": b(),
+                            "label": s(minLength=1),
+                            "labelValue": s(),
+                            "folder": s(),
+                        }
+                    ),
+                }
+            ),
+            "job": obj(
+                {
+                    "concurrencyPolicy": s(enum=["Forbid", "Replace", "Allow"]),
+                    "startingDeadlineSeconds": i(minimum=10),
+                    "activeDeadlineSeconds": i(minimum=60),
+                    "backoffLimit": i(minimum=0),
+                    "ttlSecondsAfterFinished": i(minimum=0),
+                    "successfulJobsHistoryLimit": i(minimum=0),
+                    "failedJobsHistoryLimit": i(minimum=0),
+                    "suspend": b(),
+                }
+            ),
+            "resourcesPreset": s(enum=PRESETS),
+            "resources": resources(),
+            "podAnnotations": string_map(),
+            "podLabels": string_map(),
+            **scheduling(),
+            "serviceAccount": obj({"annotations": string_map()}),
+            "networkPolicy": obj(
+                {
+                    "mlflowNamespaces": arr(s(minLength=1)),
+                    "mlflowPort": i(minimum=1, maximum=65535),
+                    "pushgatewayNamespaces": arr(s(minLength=1)),
+                    "pushgatewayPort": i(minimum=1, maximum=65535),
+                    "webhookCIDRs": arr(s(pattern=CIDR_PATTERN)),
+                }
+            ),
+        },
+        "spam-platform drift values",
+    )
+
+
 def umbrella() -> Schema:
     version = {
         "anyOf": [
@@ -486,6 +575,7 @@ def umbrella() -> Schema:
             "transformer": component("The feature transformer"),
             "inference": component("The Triton InferenceServices"),
             "batch": component("KubeRay batch scoring"),
+            "drift": component("The drift CronJobs and the platform's alerts and dashboard"),
         },
         required=["global", *SUBCHARTS],
         desc="spam-platform umbrella chart values",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tests.benchmarks import (
+    bench_drift,
     bench_features,
     bench_gateway,
     bench_score,
@@ -18,6 +19,7 @@ BENCHMARKS = {
     "transformer": bench_transformer.main,
     "gateway": bench_gateway.main,
     "serving": bench_serving.main,
+    "drift": bench_drift.main,
 }
 
 

@@ -28,6 +28,7 @@ def test_the_shared_crds_are_there():
         ("ray.io/v1", "RayCluster"),
         ("ray.io/v1", "RayJob"),
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
+        ("monitoring.coreos.com/v1", "PrometheusRule"),
     } <= set(chartlib.crd_validators())
 
 
@@ -54,6 +55,7 @@ def test_every_custom_kind_is_rendered_by_some_scenario():
         ("ray.io/v1", "RayCluster"),
         ("ray.io/v1", "RayJob"),
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
+        ("monitoring.coreos.com/v1", "PrometheusRule"),
         ("networking.istio.io/v1", "VirtualService"),
     }
 

@@ -40,6 +40,7 @@ def test_configmap_renders_the_settings_contract_from_globals():
         "SPAM_GATEWAY_QUOTA_VIEWER": "",
         "SPAM_GATEWAY_QUOTA_OPERATOR": "",
         "SPAM_GATEWAY_INFERENCE_LOG_URL": "abfs://logs/inference-logs",
+        "SPAM_GATEWAY_DRIFT_REPORTS_URL": "abfs://logs/drift-reports",
         "SPAM_GATEWAY_BATCH_BACKEND": "rayjob",
         "SPAM_GATEWAY_BATCH_NAMESPACE": chartlib.NAMESPACE,
         "SPAM_GATEWAY_BATCH_RAYJOB_TEMPLATE": "/etc/spam-platform/batch/rayjob.yaml",

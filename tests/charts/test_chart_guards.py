@@ -111,6 +111,29 @@ GUARDS = [
         "global.redis.host: required by batch (the Feast online store)",
     ),
     (
+        "drift-without-mlflow",
+        {
+            "global": {"mlflow": {"trackingUri": ""}},
+            "batch": {"enabled": False},
+            "gateway": {"asyncBatch": {"enabled": False}},
+            "drift": {"enabled": True},
+        },
+        "global.mlflow.trackingUri: required by drift",
+    ),
+    (
+        "drift-without-a-track",
+        {
+            "drift": {
+                "enabled": True,
+                "environments": {
+                    "staging": {"enabled": False},
+                    "production": {"enabled": False},
+                },
+            }
+        },
+        "drift.environments: no track enabled",
+    ),
+    (
         "unknown-resources-preset",
         {"transformer": {"resourcesPreset": "huge"}},
         'resources preset "huge" is not one of: nano, micro, small, medium, large, xlarge, 2xlarge',

@@ -99,6 +99,7 @@ def test_no_secret_objects_and_secrets_only_by_reference(scenario):
     referenced = {
         values.get("gateway", {}).get("apiKeys", {}).get("existingSecret"),
         values.get("global", {}).get("redis", {}).get("existingSecret"),
+        values.get("drift", {}).get("alerts", {}).get("webhook", {}).get("existingSecret"),
     }
     for doc in docs:
         for where, spec in chartlib.pod_specs(doc):

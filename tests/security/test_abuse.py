@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from tests.gateway.stack import OPERATOR, VIEWER
+from tests.utils.gateway import OPERATOR, VIEWER
 
 pytestmark = pytest.mark.timeout(120)
 

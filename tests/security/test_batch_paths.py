@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from spam_core.jobs import valid_job_id
-from tests.gateway.stack import OPERATOR
+from tests.utils.gateway import OPERATOR
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.gateway.stack import OPERATOR, VIEWER
+from tests.utils.gateway import OPERATOR, VIEWER
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -9,7 +9,7 @@ import time
 import httpx
 import pytest
 
-from tests.gateway.stack import VIEWER
+from tests.utils.gateway import VIEWER
 
 pytestmark = pytest.mark.timeout(300)
 

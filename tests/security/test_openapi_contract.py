@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.gateway.stack import API_KEYS_JSON, OPERATOR, GatewayProcess
+from tests.utils.gateway import API_KEYS_JSON, OPERATOR, GatewayProcess
 
 pytestmark = pytest.mark.timeout(900)
 

@@ -65,6 +65,11 @@ class Settings(BaseSettings):
         description="Where inference-log Parquet goes: a local directory, file://…, or "
         "abfs://<container>/<prefix> (Azure Blob).",
     )
+    DRIFT_REPORTS_URL: str = Field(
+        ".spam-platform/drift-reports",
+        description="Where the drift job writes its reports (GET /monitoring/drift): a local "
+        "directory or abfs://<container>/<prefix>; credentials as for the inference log.",
+    )
     BATCH_BACKEND: Literal["none", "local", "rayjob"] = Field(
         "none",
         description="Async batch jobs (POST /predict/batch): none, local (a spam-batch "

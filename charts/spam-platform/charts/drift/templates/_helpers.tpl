@@ -1,0 +1,114 @@
+{{/*
+Drift helpers: thin wrappers over spam-common plus the drift chart's value checks.
+*/}}
+
+{{/*
+The drift image.
+Usage: {{ include "drift.image" . }}
+*/}}
+{{- define "drift.image" -}}
+{{- include "spam-common.images.image" (dict "image" .Values.image "context" .) -}}
+{{- end -}}
+
+{{/*
+Name of one track's CronJob: <fullname>-<track>.
+Usage: {{ include "drift.cronJobName" (dict "environment" "production" "context" $) }}
+*/}}
+{{- define "drift.cronJobName" -}}
+{{- printf "%s-%s" (include "spam-common.names.fullname" .context) .environment | trunc 52 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/*
+The inference log the gateway writes (the gateway chart's SPAM_GATEWAY_INFERENCE_LOG_URL).
+Usage: {{ include "drift.inferenceLogUrl" . }}
+*/}}
+{{- define "drift.inferenceLogUrl" -}}
+{{- printf "abfs://%s/inference-logs" .Values.global.storage.logsContainer -}}
+{{- end -}}
+
+{{/*
+Where the reports go.
+Usage: {{ include "drift.reportsUrl" . }}
+*/}}
+{{- define "drift.reportsUrl" -}}
+{{- .Values.reportsUrl | default (printf "abfs://%s/drift-reports" .Values.global.storage.logsContainer) -}}
+{{- end -}}
+
+{{/*
+Environment of the drift container, the same for every track (the track comes as an argument).
+Usage: env: {{- include "drift.env" . | nindent 16 }}
+*/}}
+{{- define "drift.env" -}}
+- name: AZURE_STORAGE_ACCOUNT_NAME
+  value: {{ .Values.global.storage.accountName | quote }}
+- name: SPAM_DRIFT_INFERENCE_LOG_URL
+  value: {{ include "drift.inferenceLogUrl" . | quote }}
+- name: SPAM_DRIFT_REPORTS_URL
+  value: {{ include "drift.reportsUrl" . | quote }}
+- name: SPAM_DRIFT_MODEL_REF_TEMPLATE
+  value: {{ .Values.modelRefTemplate | default (printf "models:/%s/{version}" .Values.global.model.name) | quote }}
+- name: SPAM_DRIFT_MIN_ROWS
+  value: {{ .Values.thresholds.minRows | quote }}
+- name: SPAM_DRIFT_ALERT_REMINDER
+  value: {{ .Values.alerts.reminder | quote }}
+{{- with .Values.global.mlflow.trackingUri }}
+- name: MLFLOW_TRACKING_URI
+  value: {{ . | quote }}
+{{- end }}
+{{- if .Values.alerts.webhook.existingSecret }}
+# the webhook URL is a secret: a file from the mounted Secret, never an environment value
+- name: SPAM_DRIFT_WEBHOOK_URL_FILE
+  value: {{ printf "%s/url" (include "drift.webhookDir" .) | quote }}
+- name: SPAM_DRIFT_WEBHOOK_FORMAT
+  value: {{ .Values.alerts.webhook.format | quote }}
+{{- end }}
+{{- with .Values.metrics.pushgateway.url }}
+- name: SPAM_DRIFT_PUSHGATEWAY_URL
+  value: {{ . | quote }}
+{{- end }}
+- name: MLFLOW_DISABLE_TELEMETRY
+  value: "true"
+{{- end -}}
+
+{{/*
+Mount path of the webhook Secret.
+*/}}
+{{- define "drift.webhookDir" -}}/var/run/secrets/spam-platform/drift-webhook{{- end -}}
+
+{{/*
+The thresholds as command-line options.
+Usage: args: {{- include "drift.thresholdArgs" . | nindent 16 }}
+*/}}
+{{- define "drift.thresholdArgs" -}}
+{{- $t := .Values.thresholds -}}
+- --psi-threshold={{ $t.psi }}
+- --ks-alpha={{ $t.ksAlpha }}
+- --ks-min-statistic={{ $t.ksMinStatistic }}
+- --feature-share={{ $t.featureShare }}
+- --spam-rate-delta={{ $t.spamRateDelta }}
+{{- end -}}
+
+{{/*
+Value checks; fails once listing every problem.
+Usage: {{- include "drift.validateValues" . }}
+*/}}
+{{- define "drift.validateValues" -}}
+{{- $messages := list
+  (include "spam-common.validateValues.global" (dict "context" .))
+  (include "drift.validateValues.mlflow" .)
+  (include "drift.validateValues.environments" .)
+-}}
+{{- include "spam-common.validateValues.fail" (dict "chart" "drift" "messages" $messages) -}}
+{{- end -}}
+
+{{- define "drift.validateValues.mlflow" -}}
+{{- if and (not .Values.modelRefTemplate) (not .Values.global.mlflow.trackingUri) -}}
+global.mlflow.trackingUri: required by drift (each model version's baseline comes from models:/<model>/<version> through MLflow), e.g. --set global.mlflow.trackingUri=http://mlflow.mlflow.svc.cluster.local:5000, or set drift.modelRefTemplate.
+{{- end -}}
+{{- end -}}
+
+{{- define "drift.validateValues.environments" -}}
+{{- if not (or .Values.environments.staging.enabled .Values.environments.production.enabled) -}}
+drift.environments: no track enabled; enable staging or production, or set drift.enabled=false.
+{{- end -}}
+{{- end -}}

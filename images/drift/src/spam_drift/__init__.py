@@ -1,0 +1,1 @@
+"""spam-platform drift detection: inference log vs. training baseline."""
