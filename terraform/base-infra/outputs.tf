@@ -102,3 +102,8 @@ output "namespaces" {
     external_secrets = var.external_secrets_namespace
   }
 }
+
+output "kubeflow_runner_service_account" {
+  description = "ServiceAccount of the training pipeline's pods (federated with the trainer identity)."
+  value       = var.kubeflow_runner_service_account
+}

@@ -59,3 +59,12 @@ resource "azurerm_key_vault_secret" "password" {
   content_type     = "text/plain"
   expiration_date  = var.secret_expiration_date
 }
+
+# The login is not secret; it sits next to the password so one ExternalSecret carries both.
+resource "azurerm_key_vault_secret" "username" {
+  name            = "${var.key_vault_secret_name}-username"
+  key_vault_id    = var.key_vault_id
+  value           = var.administrator_login
+  content_type    = "text/plain"
+  expiration_date = var.secret_expiration_date
+}

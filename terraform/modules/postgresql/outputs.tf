@@ -12,3 +12,8 @@ output "password_secret_name" {
   description = "Key Vault secret that holds the administrator password."
   value       = azurerm_key_vault_secret.password.name
 }
+
+output "username_secret_name" {
+  description = "Key Vault secret that holds the administrator login."
+  value       = azurerm_key_vault_secret.username.name
+}
