@@ -43,10 +43,11 @@ demo: ## walk through the running local platform (health, tracks, batch, inferen
 test: setup lint ## lint + the whole test suite (what .ci/run calls)
 	$(UV) run pytest
 
-lint: ## ruff (lint + format check), hadolint on every Dockerfile, zizmor on the workflows, lock current
+lint: ## ruff, hadolint on every Dockerfile, the workflows (schema, zizmor), lock current
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run hadolint $(foreach i,$(DOCKER_IMAGES),images/$(i)/Dockerfile)
+	$(UV) run check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yaml
 	$(UV) run zizmor --offline --quiet .github/workflows
 	$(UV) lock --check
 	$(UV) run python -m pipelines.spam_training.compile --check
