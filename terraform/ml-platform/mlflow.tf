@@ -58,13 +58,11 @@ resource "helm_release" "mlflow" {
         passwordKey = "password"
       }
     }
+    # --serve-artifacts with the container as destination: the server's workload identity
+    # (DefaultAzureCredential) writes, so no storage key is configured anywhere.
     artifactRoot = {
-      proxiedArtifactStorage = true
-      azureBlob = {
-        enabled        = true
-        container      = local.containers.mlflow_artifacts
-        storageAccount = local.base.storage_account_name
-      }
+      proxiedArtifactStorage      = true
+      defaultArtifactsDestination = "wasbs://${local.containers.mlflow_artifacts}@${local.base.storage_account_name}.blob.core.windows.net/"
     }
   })]
   depends_on = [helm_release.platform_secrets]
