@@ -276,22 +276,38 @@ variable "kubeflow_namespace" {
   description = "Namespace Kubeflow Pipelines runs the training pipeline's pods in."
   type        = string
   default     = "kubeflow"
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", var.kubeflow_namespace))
+    error_message = "kubeflow_namespace must be a DNS label (lowercase letters, digits, dashes)."
+  }
 }
 
 variable "kubeflow_runner_service_account" {
   description = "ServiceAccount of the training pipeline's pods (Kubeflow Pipelines standalone: pipeline-runner)."
   type        = string
   default     = "pipeline-runner"
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", var.kubeflow_runner_service_account))
+    error_message = "kubeflow_runner_service_account must be a DNS label (lowercase letters, digits, dashes)."
+  }
 }
 
 variable "mlflow_namespace" {
   description = "Namespace of the MLflow tracking server (its ServiceAccount is mlflow)."
   type        = string
   default     = "mlflow"
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", var.mlflow_namespace))
+    error_message = "mlflow_namespace must be a DNS label (lowercase letters, digits, dashes)."
+  }
 }
 
 variable "external_secrets_namespace" {
   description = "Namespace of External Secrets Operator (its ServiceAccount external-secrets reads Key Vault)."
   type        = string
   default     = "external-secrets"
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", var.external_secrets_namespace))
+    error_message = "external_secrets_namespace must be a DNS label (lowercase letters, digits, dashes)."
+  }
 }

@@ -113,12 +113,20 @@ variable "arc_runner_scale_set_name" {
   description = "Name of the runner scale set: the workflows' deploy jobs use it as runs-on."
   type        = string
   default     = "spam-platform-deploy"
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,43}[a-z0-9])?$", var.arc_runner_scale_set_name))
+    error_message = "arc_runner_scale_set_name must be a DNS label of at most 45 characters."
+  }
 }
 
 variable "arc_runners_namespace" {
   description = "Namespace of the runner pods."
   type        = string
   default     = "arc-runners"
+  validation {
+    condition     = can(regex("^[a-z0-9]([-a-z0-9]{0,43}[a-z0-9])?$", var.arc_runners_namespace))
+    error_message = "arc_runners_namespace must be a DNS label of at most 45 characters."
+  }
 }
 
 variable "arc_min_runners" {
