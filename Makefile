@@ -46,10 +46,12 @@ test: setup lint ## lint + the whole test suite (what .ci/run calls)
 test-fast: ## day-to-day: the tests not marked slow, in parallel on every core (pytest-xdist)
 	$(UV) run pytest -m "not slow" -n auto
 
-lint: ## ruff (lint + format check), hadolint on every Dockerfile, lock/requirements current
+lint: ## ruff, hadolint on every Dockerfile, the workflows (schema, zizmor), lock current
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run hadolint $(foreach i,$(DOCKER_IMAGES),images/$(i)/Dockerfile)
+	$(UV) run check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yaml
+	$(UV) run zizmor --offline --quiet .github/workflows
 	$(UV) lock --check
 	$(UV) run python -m pipelines.spam_training.compile --check
 

@@ -2,7 +2,7 @@
 
 Skipped unless KUBECONFIG is set. The cluster must already run what the chart builds on
 (KServe, KubeRay, Redis, the images) and hold the two Secrets the chart references;
-ci/workflows/charts.yaml prepares a kind cluster that way. Environment:
+.github/workflows/charts.yaml prepares a kind cluster that way. Environment:
 
   SPAM_CHART_TEST_VALUES     comma-separated values files, later ones win
                              (default: charts/spam-platform/ci/01-minimal-values.yaml)

@@ -13,13 +13,17 @@ so no storage key exists anywhere. Nothing is added without global.azure.workloa
 */}}
 
 {{/*
-ServiceAccount annotations for Azure workload identity, merged with extra annotations.
+ServiceAccount annotations for Azure workload identity, merged with extra annotations. A
+client id set explicitly in the extra annotations wins over the global one: one identity per
+workload, each with only its own role assignments (terraform/base-infra creates them).
 Usage: {{- with include "spam-common.azure.serviceAccountAnnotations" (dict "annotations" .Values.serviceAccount.annotations "context" $) }}{{ . | nindent 2 }}{{ end }}
 */}}
 {{- define "spam-common.azure.serviceAccountAnnotations" -}}
 {{- $annotations := .annotations | default dict | deepCopy -}}
 {{- with .context.Values.global.azure.workloadIdentity.clientId -}}
+{{- if not (hasKey $annotations "azure.workload.identity/client-id") -}}
 {{- $_ := set $annotations "azure.workload.identity/client-id" . -}}
+{{- end -}}
 {{- end -}}
 {{- with $annotations -}}
 annotations:
