@@ -86,33 +86,21 @@ class _DropMessage(logging.Filter):
 
 
 def _quiet_pip_version_warning() -> None:
-    """uv environments carry no pip, so MLflow warns that it cannot pin pip in the model's
-    conda.yaml; the model's requirements are pinned explicitly (:func:`pip_requirements`), so
-    that warning only confuses a first run. Other MLflow warnings still show."""
-    env_logger = logging.getLogger("mlflow.utils.environment")
-    if not any(isinstance(f, _DropMessage) for f in env_logger.filters):
-        env_logger.addFilter(_DropMessage("Failed to resolve installed pip version"))
+    """Two MLflow warnings that only confuse a first run; other MLflow warnings still show.
 
-
-def model_signature():
-    """Input: e-mails as ``raw`` RFC 822 text or ``subject``/``body``/``sender``/``date``."""
-    from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
-
-    inputs = Schema(
-        [
-            ColSpec("string", name, required=False)
-            for name in ("email_id", "raw", "subject", "body", "sender", "date")
-        ]
-    )
-    outputs = Schema(
-        [
-            ColSpec("string", "email_id"),
-            ColSpec("double", "spam_probability"),
-            ColSpec("string", "prediction"),
-        ]
-    )
-    return ModelSignature(inputs=inputs, outputs=outputs)
+    - uv environments carry no pip, so MLflow cannot pin pip in the model's conda.yaml; the
+      model's requirements are pinned explicitly (:func:`pip_requirements`).
+    - The pyfunc takes e-mails as ``raw`` or as fields, with missing values (NaN) in either;
+      a declared column signature would make MLflow refuse such frames before the model sees
+      them, so the model has none, and MLflow's note that it could not infer one is expected.
+    """
+    for name, prefix in (
+        ("mlflow.utils.environment", "Failed to resolve installed pip version"),
+        ("mlflow.pyfunc", "Failed to infer model signature"),
+    ):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropMessage) for f in logger.filters):
+            logger.addFilter(_DropMessage(prefix))
 
 
 def log_and_register(
@@ -128,7 +116,6 @@ def log_and_register(
         python_model=str(Path(pyfunc.__file__)),
         artifacts={"bundle": str(bundle_dir)},
         pip_requirements=pip_requirements(),
-        signature=model_signature(),
         registered_model_name=settings.model_name if register else None,
     )
     version = str(info.registered_model_version) if register else None
