@@ -44,6 +44,9 @@ locals {
     batch = {
       serviceAccount = { annotations = { "azure.workload.identity/client-id" = local.ids.batch } }
     }
+    drift = {
+      serviceAccount = { annotations = { "azure.workload.identity/client-id" = local.ids.drift } }
+    }
   }
 }
 

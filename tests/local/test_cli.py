@@ -1,5 +1,5 @@
 """The local platform's commands join the trainer's ``spam-platform`` CLI through the
-``spam_platform.cli`` entry point (that the trainer imports nothing of spam_local is
+``spam_platform.commands`` entry point (that the trainer imports nothing of spam_local is
 tests/test_repository.py's layering test)."""
 
 from __future__ import annotations

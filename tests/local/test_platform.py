@@ -139,7 +139,9 @@ def test_the_feast_repo_under_spam_home_serves_the_reputation(platform):
     health = httpx.get(f"{platform['transformer_url']}/health", timeout=10)
     assert health.status_code == 200, health.text
     assert health.json()["reputation"] == {"status": "healthy", "error": None, "since": None}
-    gateway = httpx.get(f"{platform['url']}/health", timeout=10).json()
+    gateway = httpx.get(
+        f"{platform['url']}/health", headers={"X-API-Key": KEY}, timeout=10
+    ).json()  # the details (services) are for the operator key
     services = {s["name"]: s["status"] for s in gateway["services"]}
     assert services["feature_store"] == "ok" and gateway["status"] == "healthy", gateway
     # the store holds the history: the corpus's senders are known to it

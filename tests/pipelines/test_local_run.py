@@ -31,7 +31,10 @@ pytestmark = pytest.mark.slow
 
 MODEL = "spam-detector-pipeline-test"
 N_HAM, N_SPAM = 150, 80
-LOW_GATES = {"gate_f1_min": 0.5, "gate_roc_auc_min": 0.5}
+# On 230 e-mails the served threshold's cold-start floor (out-of-fold unknown-sender ham FPR
+# <= 0.5 %) lets no ham above it, which costs recall: this plumbing test gates on ranking
+# (ROC-AUC) and keeps the F1 gate low; the model's quality is tests/trainer's business.
+LOW_GATES = {"gate_f1_min": 0.2, "gate_roc_auc_min": 0.5, "gate_cold_fpr_max": 1.0}
 STEPS = (
     "ingest",
     "reputation",
@@ -192,7 +195,7 @@ def test_metrics_artifact_is_sane(local_run):
     m = local_run.outputs["metrics"].metadata
     for name in ("roc_auc", "pr_auc", "f1", "precision", "recall", "accuracy", "threshold"):
         assert 0.0 <= m[f"test_{name}"] <= 1.0, name
-    assert m["test_roc_auc"] > 0.8 and m["test_f1"] > 0.6
+    assert m["test_roc_auc"] > 0.8 and m["test_f1"] > LOW_GATES["gate_f1_min"]
     counts = [m[f"test_{k}"] for k in ("tp", "fp", "tn", "fn")]
     manifest = json.loads((local_run.artifact("ingest", "dataset") / "manifest.json").read_text())
     assert sum(counts) == m["test_n"] == manifest["splits"]["test"]["messages"]
@@ -239,7 +242,8 @@ out = register(
     model=Model(uri=a["model"]), bundle=Model(uri=a["bundle"]),
     baseline=Artifact(uri=a["baseline"]), model_name=sys.argv[2],
     mlflow_tracking_uri=a["uri"], mlflow_experiment="spam-detector", register=True,
-    gate_f1_min=0.999, gate_roc_auc_min=0.9999, registered_bundle=Model(uri=a["out"]),
+    gate_f1_min=0.999, gate_roc_auc_min=0.9999, gate_cold_fpr_max=0.0,
+    registered_bundle=Model(uri=a["out"]),
 )
 print("RESULT " + json.dumps(list(out)))
 """

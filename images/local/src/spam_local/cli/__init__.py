@@ -1,6 +1,6 @@
 """``spam-platform up / down / status / demo``: the local platform's commands.
 
-They join the trainer's ``spam-platform`` CLI through the ``spam_platform.cli`` entry point
+They join the trainer's ``spam-platform`` CLI through the ``spam_platform.commands`` entry point
 (see ``images/local/pyproject.toml``) and share its options, consoles and error exit
 (``spam_trainer.cli.common``). ``up`` has a module of its own; ``manage`` holds the rest.
 """

@@ -3,9 +3,10 @@
 Commands only parse options, call library functions and format results. Heavy imports are
 deferred into the commands so ``--help`` stays fast. One module per command group:
 ``ingest``, ``features``, ``train``, ``models`` (``promote``, ``score``); what they share is in
-``common``. Other installed packages add commands through the ``spam_platform.cli``
-entry-point group (``name = "module:typer_app"``, merged at the top level): ``spam_local``
-adds ``up``, ``down``, ``status`` and ``demo``.
+``common``. Other installed packages add commands through entry points (``name =
+"module:typer_app"``): ``spam_platform.commands`` merges them at the top level (``spam_local``
+adds ``up``, ``down``, ``status`` and ``demo``), ``spam_platform.cli`` adds a group named
+after the entry point (``spam_drift``: ``drift``).
 """
 
 from __future__ import annotations
@@ -21,13 +22,20 @@ __all__ = ["app", "main"]
 
 
 def _load_plugins() -> None:
-    """Commands of other installed packages join the top level (``spam_local``: ``up``,
-    ``down``, ``status``, ``demo``); the trainer image has none."""
-    for ep in entry_points(group="spam_platform.cli"):
-        try:
-            app.add_typer(ep.load())
-        except Exception as exc:
-            err.print(f"[yellow]warning:[/] CLI plugin {ep.name!r} failed to load: {exc}")
+    """Commands of other installed packages. Two entry-point groups:
+
+    - ``spam_platform.commands``: commands that join the top level (``spam_local``: ``up``,
+      ``down``, ``status``, ``demo``);
+    - ``spam_platform.cli``: a command group named after the entry point (``spam_drift``:
+      ``spam-platform drift …``).
+
+    The trainer image has neither."""
+    for group, named in (("spam_platform.commands", False), ("spam_platform.cli", True)):
+        for ep in entry_points(group=group):
+            try:
+                app.add_typer(ep.load(), name=ep.name if named else None)
+            except Exception as exc:
+                err.print(f"[yellow]warning:[/] CLI plugin {ep.name!r} failed to load: {exc}")
 
 
 def main() -> None:
