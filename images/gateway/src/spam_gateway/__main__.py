@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--workers", type=int)
     hk = sub.add_parser("hash-key", help="new API key and its key-file entry")
     hk.add_argument("--name", required=True)
-    hk.add_argument("--role", default="viewer", choices=["viewer", "operator"])
+    hk.add_argument("--role", default="viewer", choices=["viewer", "reporter", "operator"])
     hk.add_argument("--stdin", action="store_true", help="hash the key read from stdin")
     args = parser.parse_args(argv)
     if args.command == "hash-key":

@@ -99,5 +99,5 @@ def materialize(store: FeatureStore, history: dict[str, pd.DataFrame]) -> None:
     # progress themselves (and a service's logs are JSON): keep that output, log it at debug
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        store.materialize(start_date=start, end_date=end)
+        store.materialize(start_date=start, end_date=end, feature_views=list(VIEWS))
     log.debug("feast materialize", output=out.getvalue()[-2000:])
