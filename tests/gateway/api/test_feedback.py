@@ -8,7 +8,6 @@ writes that store. Nothing is mocked: scores come from Triton, totals from Feast
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +21,12 @@ import pytest
 from spam_gateway.app.core.security import hash_key
 from tests.utils.gateway import GatewayServer, gateway_settings, wait_until
 from tests.utils.services import RedisServer
-from tests.utils.serving import InProcessTransformer, redis_feast_repo, transformer_env
+from tests.utils.serving import (
+    InProcessTransformer,
+    redis_feast_repo,
+    sqlite_feast_copy,
+    transformer_env,
+)
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -66,17 +70,6 @@ class Stack:
         return self.gateway.app.state.feedback.ledger.totals("sender_domain", [domain])[domain]
 
 
-def sqlite_copy(feast_repo: Path, out: Path) -> Path:
-    """The session's repository (history applied, SQLite online store) as a private copy."""
-    from spam_core.reputation.repo import write_local_repo
-
-    out.mkdir(parents=True)
-    for name in ("registry.db", "online_store.db"):
-        shutil.copy2(feast_repo / name, out / name)
-    write_local_repo(out)
-    return out
-
-
 @pytest.fixture(scope="module", params=["sqlite", "redis"])
 def stack(
     request,
@@ -92,7 +85,7 @@ def stack(
         redis = RedisServer(tmp).start()
         repo = redis_feast_repo(dataset_dir, tmp, redis.connection_string)
     else:
-        repo = sqlite_copy(feast_repo, tmp / "feast")
+        repo = sqlite_feast_copy(feast_repo, tmp / "feast")
     env = transformer_env(model_bundles, triton_server, "grpc", repo, reputation_cache_ttl_s=0)
     try:
         with InProcessTransformer(env) as transformer:
