@@ -97,6 +97,15 @@ def definitions(history_dir: str | Path) -> list[Any]:
                 "(running totals)",
             ),
         ]
+    return objects + ledger_definitions(history_dir)
+
+
+def ledger_definitions(history_dir: str | Path) -> list[Any]:
+    """The feedback ledger's entities and feature views (online only)."""
+    from feast import Entity, FeatureView, Field, FileSource, ValueType
+    from feast.types import Int64
+
+    objects: list[Any] = []
     for view, (key, field) in LEDGER_VIEWS.items():
         entity = Entity(
             name=key,
@@ -121,6 +130,20 @@ def definitions(history_dir: str | Path) -> list[Any]:
             ),
         ]
     return objects
+
+
+def ensure_ledger(store: FeatureStore, repo_path: str | Path) -> bool:
+    """Register the feedback ledger's views when the registry lacks them (a repository a
+    training run of an earlier version applied); whether it had to."""
+    from feast.errors import FeatureViewNotFoundException
+
+    try:
+        for view in LEDGER_VIEWS:
+            store.get_feature_view(view)
+    except FeatureViewNotFoundException:
+        store.apply(ledger_definitions(Path(repo_path) / "ledger"))
+        return True
+    return False
 
 
 def write_local_repo(repo_dir: Path, project: str = PROJECT, *, redis: str | None = None) -> Path:

@@ -81,10 +81,12 @@ class FeedbackService:
 
     def _open(self) -> None:
         from spam_core.reputation.feedback import FeedbackLedger
-        from spam_core.reputation.repo import open_store
+        from spam_core.reputation.repo import ensure_ledger, open_store
 
         try:
             store = open_store(self.settings.FEEDBACK_FEAST_REPO)  # type: ignore[arg-type]
+            if ensure_ledger(store, self.settings.FEEDBACK_FEAST_REPO):  # type: ignore[arg-type]
+                log.info("feedback.ledger_registered")
             ledger = FeedbackLedger(
                 store,
                 max_per_sender_day=self.settings.FEEDBACK_MAX_PER_SENDER_DAY,
