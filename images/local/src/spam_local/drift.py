@@ -272,7 +272,8 @@ class DriftScheduler:
             record["error"] = f"exit code {code} (see drift.log)"
         self._record(environment, record)
         verdict = (
-            f"{record.get('status')}, drift {'detected' if record.get('drift_detected') else 'no'}"
+            f"{record.get('status')}, "
+            + ("drift detected" if record.get("drift_detected") else "no drift")
             if report is not None
             else "no report"
         )

@@ -11,8 +11,9 @@
 4. writes the hashed API key file (``SPAM_API_KEY`` becomes the operator key; otherwise a key is
    generated, printed, and kept in ``run/api-key`` with mode 0600 for ``make demo``);
 5. starts the supervisor (``spam-platform local-supervise``, detached) which runs the real
-   tritonserver, the transformer and the gateway, restarts any of them that dies, and stops them
-   in order on SIGTERM; ``up`` returns once the gateway's ``/ready`` answers 200.
+   tritonserver, the transformer and the gateway, restarts any of them that dies, runs the drift
+   job on a schedule (``spam_local.drift``), and stops them in order on SIGTERM; ``up`` returns
+   once the gateway's ``/ready`` answers 200.
 """
 
 from __future__ import annotations
