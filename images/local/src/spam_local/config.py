@@ -123,6 +123,11 @@ class LocalSettings(TrainerSettings):
         return self.run_dir / "models"
 
     @property
+    def batch_input_dir(self) -> Path:
+        """The one location the local gateway takes async batch inputs from."""
+        return self.home / "batch" / "input"
+
+    @property
     def triton_repo(self) -> Path:
         return self.run_dir / "triton"
 

@@ -79,13 +79,25 @@ def demo(
             key,
             lambda line: console.print(line, soft_wrap=True, markup=False),
             messages,
-            archive if archive.is_file() else None,
+            _batch_input(settings, archive) if archive.is_file() else None,
             streams,
         )
     except Exception as exc:
         raise fail(f"{type(exc).__name__}: {exc} (is the platform up? `make up`)", 1) from None
     if streams is not None:
         _print_drift(results["drift"], streams)  # type: ignore[arg-type]
+
+
+def _batch_input(settings, archive: Path) -> Path:
+    """A copy of ``archive`` where the local gateway takes batch inputs from (it refuses any
+    other location)."""
+    import shutil
+
+    dest = settings.batch_input_dir / archive.name
+    if not dest.is_file() or dest.stat().st_size != archive.stat().st_size:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(archive, dest)
+    return dest
 
 
 def _print_drift(runs, streams) -> None:
@@ -148,10 +160,15 @@ def _print_drift(runs, streams) -> None:
         ),
     )
     row("top drifting", lambda r: "\n".join(top_drifting(r.report)) or "none")
-    row("reasons", lambda r: "\n".join(r.report.reasons) or "–")
-    row("report", lambda r: str(r.report.report_url))
-    row("HTML", lambda r: "\n".join(r.report.html_reports.values()) or "–")
     console.print(table)
+    for r in runs:  # in full, not cut to a table cell
+        console.print(
+            f"{r.stream} → {r.environment}: {r.report.report_url}", soft_wrap=True, markup=False
+        )
+        for html in r.report.html_reports.values():
+            console.print(f"  HTML: {html}", soft_wrap=True, markup=False)
+        for reason in r.report.reasons:
+            console.print(f"  - {reason}", soft_wrap=True, markup=False)
 
 
 @app.command("local-supervise", hidden=True)
