@@ -11,7 +11,7 @@ child process:
   ``$SPAM_HOME/drift-reports`` (where the local gateway's ``GET /monitoring/drift`` reads);
   the served versions' baselines are their bundles under ``run/models/<track>``, other
   versions' come from the local MLflow registry; ``SPAM_DRIFT_*`` variables (webhook,
-  Pushgateway, thresholds) reach it as they reach the CronJob's container;
+  Pushgateway, the minimum rows) reach it as they reach the CronJob's container;
 * a child process, not a call in this thread: the job's memory (Evidently, pandas) is given
   back after each run, a run that hangs is killed at :data:`RUN_DEADLINE_S` (the chart's
   ``activeDeadlineSeconds``), and nothing a run does can take the supervisor down;
@@ -128,6 +128,7 @@ class DriftScheduler:
         self.clock = clock
         self.state_file = settings.run_dir / STATE_FILE
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._process: subprocess.Popen[bytes] | None = None
         self._thread = threading.Thread(target=self._loop, name="drift-scheduler", daemon=True)
         self._state: dict[str, Any] = {
@@ -163,7 +164,8 @@ class DriftScheduler:
             stop_pid(process.pid, timeout=5)
         self._thread.join(timeout)
         self._state["next_run"] = None
-        self._save()
+        with contextlib.suppress(OSError):
+            self._save()
         self._log.close()
 
     @property
@@ -177,37 +179,43 @@ class DriftScheduler:
             f"{self._state['window']}, environments {', '.join(self.environments)}"
         )
         while not self._stop.is_set():
-            due = next_due(self.clock(), self.interval)
-            self._state["next_run"] = _iso(due)
-            self._save()
-            while not self._stop.is_set():
-                left = (due - self.clock()).total_seconds()
-                if left <= 0:
-                    break
-                self._stop.wait(min(left, 1.0))
-            for environment in self.environments:
-                if self._stop.is_set():
-                    break
-                try:
-                    self._run(environment, due - self.window, due)
-                except Exception as exc:  # never let one run end the schedule
-                    self._say(
-                        f"drift run {environment}: scheduler error {type(exc).__name__}: {exc}"
-                    )
-                    self._record(
-                        environment,
-                        {
-                            "number": self._numbers.get(environment, 0),
-                            "exit_code": None,
-                            "error": f"{type(exc).__name__}: {exc}",
-                        },
-                    )
-            late = self.clock() - due
-            if late > self.interval:
-                self._say(
-                    f"drift runs took {late.total_seconds():.0f} s, longer than the interval: "
-                    "the due times in between are skipped"
+            try:
+                self._tick()
+            except Exception as exc:  # the schedule outlives any error (state file, log, clock)
+                print(f"supervisor: drift scheduler error {type(exc).__name__}: {exc}", flush=True)
+                self._stop.wait(min(self.interval.total_seconds(), 60.0))
+
+    def _tick(self) -> None:
+        """Wait for the next due time, then run each environment once."""
+        due = next_due(self.clock(), self.interval)
+        self._state["next_run"] = _iso(due)
+        self._save()
+        while not self._stop.is_set():
+            left = (due - self.clock()).total_seconds()
+            if left <= 0:
+                break
+            self._stop.wait(min(left, 1.0))
+        for environment in self.environments:
+            if self._stop.is_set():
+                break
+            try:
+                self._run(environment, due - self.window, due)
+            except Exception as exc:  # never let one run end the schedule
+                self._say(f"drift run {environment}: scheduler error {type(exc).__name__}: {exc}")
+                self._record(
+                    environment,
+                    {
+                        "number": self._numbers.get(environment, 0),
+                        "exit_code": None,
+                        "error": f"{type(exc).__name__}: {exc}",
+                    },
                 )
+        late = self.clock() - due
+        if late > self.interval:
+            self._say(
+                f"drift runs took {late.total_seconds():.0f} s, longer than the interval: "
+                "the due times in between are skipped"
+            )
 
     def _run(self, environment: str, start: datetime, end: datetime) -> None:
         window = {"start": _iso(start), "end": _iso(end)}
@@ -317,10 +325,11 @@ class DriftScheduler:
         self._save()
 
     def _save(self) -> None:
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self._state, indent=1) + "\n")
-        os.replace(tmp, self.state_file)
+        with self._lock:
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.state_file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self._state, indent=1) + "\n")
+            os.replace(tmp, self.state_file)
 
 
 def _read_state(path: Path) -> dict[str, Any]:

@@ -402,7 +402,10 @@ def supervise(settings: LocalSettings) -> int:
         for child in children:
             start_child(child)
         if settings.drift_interval is not None:
-            scheduler = DriftScheduler(settings).start()
+            try:
+                scheduler = DriftScheduler(settings).start()
+            except Exception as exc:  # the services run on without the schedule
+                print(f"supervisor: the drift schedule did not start: {exc}", flush=True)
         else:
             print(
                 "supervisor: scheduled drift runs are off (SPAM_LOCAL_DRIFT_INTERVAL)", flush=True
