@@ -280,6 +280,7 @@ def test_make_demo_shows_drift_on_the_shifted_stream_and_none_on_normal_traffic(
     archive included), then the two drift verdicts side by side."""
     demo = _cli(platform["env"], "demo")
     out = demo.stdout
+    print(out)  # shown with -s: the verdicts side by side
     assert demo.returncode == 0, out + demo.stderr
     assert "GET /predict/batch/" in out and "-> succeeded" in out
     assert "drift job [production]" in out and "drift job [staging]" in out
