@@ -263,6 +263,8 @@ def test_the_off_switch_and_the_settings(tmp_path):
     for bad in ({"local_drift_interval": "soon"}, {"local_drift_window": "-1h"}):
         with pytest.raises(ValueError, match="invalid duration"):
             local_settings(tmp_path, **bad)
+    with pytest.raises(ValueError, match="at most 31 days"):
+        local_settings(tmp_path, local_drift_window="5w")
     with pytest.raises(ValueError, match="unknown: prod"):
         local_settings(tmp_path, local_drift_environments="staging,prod")
 

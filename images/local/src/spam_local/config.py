@@ -75,8 +75,10 @@ class LocalSettings(TrainerSettings):
     @field_validator("local_drift_window")
     @classmethod
     def _check_window(cls, value: str | None) -> str | None:
-        if value is not None:
-            _duration(value)
+        from spam_drift.window import MAX_WINDOW
+
+        if value is not None and _duration(value) > MAX_WINDOW:
+            raise ValueError(f"{value!r}: a drift window is at most {MAX_WINDOW.days} days")
         return value
 
     @field_validator("local_drift_environments")
