@@ -21,6 +21,8 @@ def test_top_level_layout():
         "ci",
         "tests",
         "values",
+        "docs",
+        "LICENSE",
         "README.md",
         "Makefile",
         "pyproject.toml",

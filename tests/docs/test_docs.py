@@ -311,3 +311,74 @@ def test_the_checks_catch_what_they_should(tmp_path):
         ("spam-platform y", "| b | `spam-platform y` |"),
     ]
     assert ("make nothing", "make nothing") in spans
+
+
+# ---------------------------------------------------------------- the README's promises
+
+# what the README intro names → where it is in the repository
+SUBCHARTS = "charts/spam-platform/charts"
+INTRO_CLAIMS = {
+    "ingest": "images/core/src/spam_core/ingest",
+    "528 features": "images/core/src/spam_core/features/spec.py",
+    "Feast": "images/core/src/spam_core/reputation/repo.py",
+    "XGBoost": "images/trainer/src/spam_trainer/train.py",
+    "Ray Tune": "images/trainer/src/spam_trainer/tune.py",
+    "MLflow": "images/trainer/src/spam_trainer/registry.py",
+    "ONNX": "images/trainer/src/spam_trainer/onnx_export.py",
+    "Triton": "images/trainer/src/spam_trainer/triton.py",
+    "KServe InferenceServices": f"{SUBCHARTS}/inference/templates/inferenceservice.yaml",
+    "feature transformer": "images/transformer/src/spam_transformer/model.py",
+    "FastAPI gateway": "images/gateway/src/spam_gateway/app/main.py",
+    "inference logs": "images/core/src/spam_core/inference_log.py",
+    "drift detection": "images/drift/src/spam_drift/job.py",
+    "CronJob": f"{SUBCHARTS}/drift/templates/cronjob.yaml",
+    "alerts": f"{SUBCHARTS}/drift/templates/prometheusrule.yaml",
+    "dashboard": f"{SUBCHARTS}/drift/dashboards/spam-platform.json",
+    "Kubeflow training pipeline": "pipelines/compiled",
+    "Ray batch scoring": "images/batch/src/spam_batch/job.py",
+    "Helm chart": "charts/spam-platform/Chart.yaml",
+    "Terraform for Azure": "terraform/base-infra/main.tf",
+}
+# what the intro may name only once it exists: word → (kind, name) that must exist
+NOT_YET = {
+    "feedback": ("route", "/feedback"),
+    "retrain": ("command", "retrain"),
+    "rollback": ("command", "rollback"),
+    "champion": ("option", "promote --dry-run"),
+}
+
+
+def readme_intro() -> str:
+    """The README's first paragraphs, up to the status table."""
+    text = (REPO / "README.md").read_text()
+    return text.split("**Status.**")[0]
+
+
+def exists(kind: str, name: str) -> bool:
+    if kind == "route":
+        from spam_gateway.app.api.main import ROUTERS
+
+        return any(r.path.startswith(name) for router in ROUTERS for r in router.routes)
+    if kind == "option":
+        command, option = name.split()
+        params = click_tree("spam-platform").commands[command].params
+        return any(option in getattr(p, "opts", ()) for p in params)
+    return command_exists("spam-platform", name.split()[:1])
+
+
+def test_the_readme_intro_names_what_exists():
+    intro = readme_intro()
+    named = [claim for claim in INTRO_CLAIMS if claim in intro]
+    assert len(named) >= 15, "the intro's claims changed: update INTRO_CLAIMS"
+    for claim in named:
+        assert (REPO / INTRO_CLAIMS[claim]).exists(), claim
+
+
+def test_the_readme_intro_promises_nothing_unbuilt():
+    """A word for an unbuilt part may appear only in the intro's "Not built yet" sentence."""
+    claims = re.sub(r"Not built yet:[^.]*\.", "", " ".join(readme_intro().split()))
+    for word, (kind, name) in NOT_YET.items():
+        if re.search(rf"\b{word}", claims, re.I):
+            assert exists(kind, name), f"the README intro names {word!r}: {name} does not exist"
+    assert not exists("command", "no-such-command")
+    assert exists("option", "train --trials") and not exists("option", "train --no-such-option")
