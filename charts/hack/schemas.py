@@ -152,6 +152,27 @@ def scheduling() -> Schema:
     }
 
 
+def metrics() -> Schema:
+    """`metrics` of a chart whose service answers GET /metrics (spam-common.serviceMonitor)."""
+    return obj(
+        {
+            "serviceMonitor": obj(
+                {
+                    "enabled": b(),
+                    "interval": s(pattern=DURATION_PATTERN),
+                    "scrapeTimeout": s(pattern=DURATION_PATTERN),
+                    "labels": string_map(),
+                }
+            )
+        }
+    )
+
+
+def monitoring_namespaces() -> Schema:
+    """Who may scrape (spam-common.networkPolicy.monitoringIngress)."""
+    return arr(s(minLength=1))
+
+
 def spread() -> Schema:
     return arr({"type": "object", "required": ["maxSkew", "topologyKey", "whenUnsatisfiable"]})
 
@@ -184,27 +205,6 @@ def subchart(props: Schema, desc: str) -> Schema:
 
 RATE_PATTERN = r"^$|^[0-9]+ ?(/|per) ?([0-9]+ )?(second|minute|hour|day)s?$"
 """A rate in the ``limits`` library's syntax (``20/minute``, ``100 per hour``) or empty (off)."""
-
-
-def metrics() -> Schema:
-    """`metrics` of a chart whose service answers GET /metrics (spam-common.serviceMonitor)."""
-    return obj(
-        {
-            "serviceMonitor": obj(
-                {
-                    "enabled": b(),
-                    "interval": s(pattern=DURATION_PATTERN),
-                    "scrapeTimeout": s(pattern=DURATION_PATTERN),
-                    "labels": string_map(),
-                }
-            )
-        }
-    )
-
-
-def monitoring_namespaces() -> Schema:
-    """Who may scrape (spam-common.networkPolicy.monitoringIngress)."""
-    return arr(s(minLength=1))
 
 
 def gateway() -> Schema:
