@@ -8,6 +8,7 @@ from tests.benchmarks import (
     bench_drift,
     bench_features,
     bench_gateway,
+    bench_load,
     bench_score,
     bench_serving,
     bench_transformer,
@@ -18,6 +19,7 @@ BENCHMARKS = {
     "score": bench_score.main,
     "transformer": bench_transformer.main,
     "gateway": bench_gateway.main,
+    "load": bench_load.main,
     "serving": bench_serving.main,
     "drift": bench_drift.main,
 }

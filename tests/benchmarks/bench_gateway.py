@@ -18,12 +18,16 @@ written == predictions answered.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -55,10 +59,17 @@ local started = 0
 lat = {}
 bad = 0
 offset = 0
+limit = 0
 local threads = {}
 
 function setup(thread)
   thread:set("offset", #threads * 37)
+  -- BENCH_TOTAL: exactly that many requests in all, spread over the threads (0: until -d)
+  local total = tonumber(os.getenv("BENCH_TOTAL") or "0")
+  local n = tonumber(os.getenv("BENCH_THREADS") or "1")
+  if total > 0 then
+    thread:set("limit", math.floor(total / n) + ((#threads < total % n) and 1 or 0))
+  end
   table.insert(threads, thread)
 end
 
@@ -81,6 +92,7 @@ end
 function response(status, headers, body)
   lat[#lat + 1] = now_us() - started
   if status ~= 200 then bad = bad + 1 end
+  if limit > 0 and #lat >= limit then wrk.thread:stop() end
 end
 
 function done(summary, latency, reqs)
@@ -106,10 +118,21 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])  # utime + stime
 
 
-def _wrk(url: str, path: str, clients: int, seconds: int, script: Path, bodies: Path) -> dict:
+def wrk(
+    url: str, path: str, clients: int, seconds: int, script: Path, bodies: Path, total: int = 0
+) -> dict:
+    """wrk for ``seconds``, or until exactly ``total`` requests were answered (``total`` > 0,
+    ``seconds`` then only a bound)."""
     command = [WRK, f"-t{clients}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s"]
     command += ["-s", str(script), url]
-    env = {**os.environ, "BENCH_BODIES": str(bodies), "BENCH_PATH": path, "BENCH_KEY": API_KEY}
+    env = {
+        **os.environ,
+        "BENCH_BODIES": str(bodies),
+        "BENCH_PATH": path,
+        "BENCH_KEY": API_KEY,
+        "BENCH_TOTAL": str(total),
+        "BENCH_THREADS": str(clients),
+    }
     out = subprocess.run(
         command, env=env, capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout
@@ -120,9 +143,9 @@ def _wrk(url: str, path: str, clients: int, seconds: int, script: Path, bodies: 
 
 
 def _measure(url: str, path: str, clients: int, script: Path, bodies: Path, pids: dict) -> dict:
-    _wrk(url, path, clients, WARMUP_S, script, bodies)
+    wrk(url, path, clients, WARMUP_S, script, bodies)
     before = {name: _cpu_ticks(pid) for name, pid in pids.items()}
-    result = _wrk(url, path, clients, DURATION_S, script, bodies)
+    result = wrk(url, path, clients, DURATION_S, script, bodies)
     tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
     for name, pid in pids.items():
         used = (_cpu_ticks(pid) - before[name]) * tick_us
@@ -130,7 +153,7 @@ def _measure(url: str, path: str, clients: int, script: Path, bodies: Path, pids
     return result
 
 
-def _metric(text: str, name: str) -> float:
+def metric(text: str, name: str) -> float:
     return sum(
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
@@ -138,42 +161,63 @@ def _metric(text: str, name: str) -> float:
     )
 
 
-def main(corpus: str | None = None) -> dict[str, dict]:
-    import httpx
+@dataclass
+class Stack:
+    """The running chain and the request bodies for it."""
 
+    tmp: Path
+    gateway: Any
+    transformer: Any
+    triton: Any
+    script: Path
+    gateway_bodies: Path
+    transformer_bodies: Path
+    messages: list
+
+    @property
+    def pids(self) -> dict[str, int]:
+        return {
+            "gateway": self.gateway.process.pid,
+            "transformer": self.transformer.process.pid,
+            "triton": self.triton.pid,
+        }
+
+    def rows(self) -> int:
+        """Inference-log rows written (after the gateway stopped)."""
+        from tests.utils.gateway import local_rows
+
+        return sum(local_rows(self.tmp / "inference-logs").values())
+
+
+@contextlib.contextmanager
+def running_stack(corpus_dir: Path, tmp: Path, console: Console) -> Iterator[Stack]:
+    """Ingest, two bundles, Triton, transformer and gateway; the gateway and transformer are
+    stopped (SIGTERM, the inference log flushed) when the block ends."""
     from spam_gateway.app.core.security import hash_key
     from spam_local.tritonserver import LocalTritonServer
-    from tests.utils.gateway import GatewayProcess, local_rows
-    from tests.utils.serving import (
-        TransformerProcess,
-        benchmark_stack,
-        transformer_env,
+    from tests.utils.gateway import GatewayProcess
+    from tests.utils.serving import TransformerProcess, benchmark_stack, transformer_env
+
+    console.print("building the stack: ingest, two bundles, Triton, transformer, gateway…")
+    feast_repo, bundles, repository, messages = benchmark_stack(
+        corpus_dir, tmp, MESSAGES_PER_ARCHIVE
     )
+    gateway_bodies = tmp / "gateway.jsonl"
+    transformer_bodies = tmp / "transformer.jsonl"
+    with gateway_bodies.open("w") as g, transformer_bodies.open("w") as t:
+        for email_id, raw in messages:
+            email = {"email_id": email_id, "raw": raw}
+            g.write(json.dumps(email) + "\n")
+            t.write(json.dumps({"environment": "staging", "emails": [email]}) + "\n")
+    script = tmp / "bench.lua"
+    script.write_text(LUA)
 
-    corpus_dir = Path(corpus) if corpus else SHARED_CORPUS
-    console = Console(width=150)
-    results: dict[str, dict] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp_name:
-        tmp = Path(tmp_name)
-        console.print("building the stack: ingest, two bundles, Triton, transformer, gateway…")
-        feast_repo, bundles, repository, messages = benchmark_stack(
-            corpus_dir, tmp, MESSAGES_PER_ARCHIVE
-        )
-        gateway_bodies = tmp / "gateway.jsonl"
-        transformer_bodies = tmp / "transformer.jsonl"
-        with gateway_bodies.open("w") as g, transformer_bodies.open("w") as t:
-            for email_id, raw in messages:
-                email = {"email_id": email_id, "raw": raw}
-                g.write(json.dumps(email) + "\n")
-                t.write(json.dumps({"environment": "staging", "emails": [email]}) + "\n")
-        script = tmp / "bench.lua"
-        script.write_text(LUA)
-
-        with LocalTritonServer([repository], log_dir=tmp / "triton-log") as triton:
-            transformer = TransformerProcess(
-                transformer_env(bundles, triton, "grpc", feast_repo), tmp / "transformer.log"
-            ).start()
-            keys = json.dumps([{"name": "bench", "sha256": hash_key(API_KEY), "role": "viewer"}])
+    with LocalTritonServer([repository], log_dir=tmp / "triton-log") as triton:
+        transformer = TransformerProcess(
+            transformer_env(bundles, triton, "grpc", feast_repo), tmp / "transformer.log"
+        ).start()
+        keys = json.dumps([{"name": "bench", "sha256": hash_key(API_KEY), "role": "viewer"}])
+        try:
             gateway = GatewayProcess(
                 {
                     "SPAM_GATEWAY_TRANSFORMER_URL": transformer.url,
@@ -185,26 +229,54 @@ def main(corpus: str | None = None) -> dict[str, dict]:
                 tmp / "gateway.log",
             ).start()
             try:
-                pids = {
-                    "gateway": gateway.process.pid,
-                    "transformer": transformer.process.pid,
-                    "triton": triton.pid,
-                }
-                for clients in CLIENTS:
-                    results[f"transformer alone c={clients}"] = _measure(
-                        transformer.url, "/v1/predict", clients, script, transformer_bodies, pids
-                    )
-                    results[f"gateway /predict c={clients}"] = _measure(
-                        gateway.url, "/predict", clients, script, gateway_bodies, pids
-                    )
-                metrics = httpx.get(f"{gateway.url}/metrics", timeout=10).text
-                answered = _metric(metrics, "spam_gateway_predictions_total")
-                calls = _metric(metrics, "spam_gateway_upstream_batch_size_count")
-                time.sleep(0.5)
+                yield Stack(
+                    tmp,
+                    gateway,
+                    transformer,
+                    triton,
+                    script,
+                    gateway_bodies,
+                    transformer_bodies,
+                    messages,
+                )
             finally:
                 gateway.stop()
-                transformer.stop()
-        rows = sum(local_rows(tmp / "inference-logs").values())
+        finally:
+            transformer.stop()
+
+
+def main(corpus: str | None = None) -> dict[str, dict]:
+    import httpx
+
+    corpus_dir = Path(corpus) if corpus else SHARED_CORPUS
+    console = Console(width=150)
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-gateway-") as tmp_name:
+        tmp = Path(tmp_name)
+        with running_stack(corpus_dir, tmp, console) as stack:
+            messages = stack.messages
+            for clients in CLIENTS:
+                results[f"transformer alone c={clients}"] = _measure(
+                    stack.transformer.url,
+                    "/v1/predict",
+                    clients,
+                    stack.script,
+                    stack.transformer_bodies,
+                    stack.pids,
+                )
+                results[f"gateway /predict c={clients}"] = _measure(
+                    stack.gateway.url,
+                    "/predict",
+                    clients,
+                    stack.script,
+                    stack.gateway_bodies,
+                    stack.pids,
+                )
+            metrics = httpx.get(f"{stack.gateway.url}/metrics", timeout=10).text
+            answered = metric(metrics, "spam_gateway_predictions_total")
+            calls = metric(metrics, "spam_gateway_upstream_batch_size_count")
+            time.sleep(0.5)
+        rows = stack.rows()
 
     table = Table(title="gateway → transformer → Triton, POST /predict, real corpus e-mails")
     for column in ("target", "clients", "p50 ms", "p99 ms", "req/s", "non-200"):

@@ -45,7 +45,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tests.benchmarks import reputation_cost
-from tests.benchmarks.bench_gateway import API_KEY, LUA, WRK, _cpu_ticks, _wrk
+from tests.benchmarks.bench_gateway import API_KEY, LUA, WRK, _cpu_ticks, wrk
 from tests.benchmarks.bench_transformer import _floor
 from tests.benchmarks.reputation_cost import REPUTATION_DEFAULTS
 from tests.utils.paths import SHARED_CORPUS
@@ -154,7 +154,7 @@ def _ticks(pids: list[int]) -> int:
 def _round(url: str, path: str, clients: int, script: Path, bodies: Path, pids: dict) -> dict:
     """One timed wrk run; CPU ticks of each server (a list of processes) in ``pids``."""
     before = {name: _ticks(p) for name, p in pids.items()}
-    result = _wrk(url, path, clients, DURATION_S, script, bodies)
+    result = wrk(url, path, clients, DURATION_S, script, bodies)
     result["cpu_ticks"] = {name: _ticks(p) - before[name] for name, p in pids.items()}
     return result
 
@@ -272,7 +272,7 @@ def main(corpus: str | None = None) -> dict:
                     for clients in CLIENTS:
                         rounds: dict[str, list[dict]] = {name: [] for name in targets}
                         for url, path, _ in targets.values():
-                            _wrk(url, path, clients, WARMUP_S, script, bodies)
+                            wrk(url, path, clients, WARMUP_S, script, bodies)
                         for _ in range(ROUNDS):  # alternate: the machine's noise hits both
                             for name, (url, path, pids) in targets.items():
                                 rounds[name].append(

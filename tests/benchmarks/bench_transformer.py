@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 # the Lua script and runner are the gateway benchmark's (a path from BENCH_PATH, per-request timing)
-from tests.benchmarks.bench_gateway import LUA, WRK, _wrk
+from tests.benchmarks.bench_gateway import LUA, WRK, wrk
 from tests.benchmarks.reputation_cost import REPUTATION_DEFAULTS
 from tests.utils.paths import SHARED_CORPUS
 
@@ -145,11 +145,11 @@ def main(corpus: str | None = None) -> dict:
                 for protocol in PROTOCOLS
             }
             for server in servers.values():
-                _wrk(server.url, "/v1/predict", 4, WARMUP_S, script, bodies)
+                wrk(server.url, "/v1/predict", 4, WARMUP_S, script, bodies)
             # interleaved, so background load on a shared machine hits both protocols alike
             for clients in CLIENTS:
                 for protocol, server in servers.items():
-                    results[f"{protocol}_c{clients}"] = _wrk(
+                    results[f"{protocol}_c{clients}"] = wrk(
                         server.url, "/v1/predict", clients, DURATION_S, script, bodies
                     )
         shutil.rmtree(tmp / "dataset", ignore_errors=True)

@@ -70,3 +70,39 @@ def test_bad_inputs_are_refused(model_and_data):
         Explainer(bytes(small.get_booster().save_raw("json")), explainer.feature_names)
     with pytest.raises(ArtifactError, match="cannot load"):
         Explainer(b"{not json", explainer.feature_names)
+
+
+def test_reputation_is_explained_relative_to_an_unknown_sender(fitted):
+    """An unknown sender's default rates contribute exactly 0 (the model gives them 0 too);
+    a known sender's reputation contributions add up to what its history changes."""
+    from spam_core.explain import UNKNOWN_SENDER
+    from spam_core.features import N_CONTENT
+
+    rng = np.random.default_rng(7)
+    n = 400
+    x = np.zeros((n, N_FEATURES), dtype=np.float32)
+    x[:, :N_CONTENT] = rng.random((n, N_CONTENT), dtype=np.float32) * 0.01
+    x[:, N_CONTENT:] = UNKNOWN_SENDER
+    known = rng.random(n) < 0.6  # like the corpus: the history is mostly of known senders
+    x[known, N_CONTENT + 1] = rng.random(known.sum())  # sender spam rate
+    x[known, N_CONTENT:] += rng.random((known.sum(), N_FEATURES - N_CONTENT)) * 0.2
+    y = (x[:, N_CONTENT + 1] > 0.55).astype(np.float32)
+    model = xgb.XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1).fit(x, y)
+    explainer = Explainer(bytes(model.get_booster().save_raw("json")), fitted.feature_names)
+
+    contribs = explainer.contributions(x)
+    margin = model.predict(x, output_margin=True)
+    np.testing.assert_allclose(contribs.sum(axis=1), margin, atol=1e-4)
+    # unknown senders: no reputation evidence either way (plain TreeSHAP gave them a sizeable one)
+    assert np.all(contribs[~known, N_CONTENT:N_FEATURES] == 0.0)
+    plain = model.get_booster().predict(xgb.DMatrix(x[~known]), pred_contribs=True)
+    assert np.abs(plain[:, N_CONTENT:N_FEATURES]).sum(axis=1).max() > 0.1
+    (e,) = explainer.explain(x[~known][:1], top=50)
+    assert all(t["kind"] != "reputation" for t in e.top)
+    # a known sender's reputation contributions = its margin minus the unknown sender's
+    x0 = x[known].copy()
+    x0[:, N_CONTENT:] = UNKNOWN_SENDER
+    history_effect = margin[known] - model.predict(x0, output_margin=True)
+    np.testing.assert_allclose(
+        contribs[known, N_CONTENT:N_FEATURES].sum(axis=1), history_effect, atol=1e-3
+    )

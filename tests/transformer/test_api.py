@@ -241,3 +241,73 @@ def test_explain_adds_contributions_that_add_up_to_the_score(transformer) -> Non
         assert {t["kind"] for t in e["top"]} <= {"term", "content", "reputation"}
     scam_top = response.json()["predictions"][0]["explanation"]["top"]
     assert sum(t["contribution"] for t in scam_top) > 0  # what makes the scam spam
+
+
+def _heavy_raw(parts: int = 900, part_chars: int = 9_000) -> str:
+    """A valid message at the size limits: hundreds of text parts (offloaded to the pool)."""
+    boundary = "b0undary"
+    chunk = ("Lorem ipsum dolor sit amet offer click money meeting " * 200)[:part_chars]
+    body = "".join(
+        f"--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{chunk}\r\n"
+        for _ in range(parts)
+    )
+    return (
+        "From: Bulk <bulk@example.org>\r\nSubject: heavy\r\nMIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n{body}--{boundary}--\r\n'
+    )
+
+
+def test_a_busy_transformer_stops_on_sigterm_within_its_grace_period(
+    model_bundles, triton_server, feast_repo, tmp_path
+) -> None:
+    """Clients keep the worker pool parsing heavy e-mails; SIGTERM still stops the process
+    within ``GRACEFUL_SHUTDOWN_S`` (the chart's terminationGracePeriodSeconds is above it)."""
+    import threading
+    import time
+
+    from tests.utils.serving import TransformerProcess, transformer_env
+
+    grace = 2.0  # 24 clients keep more queued work than this in the pool
+    process = TransformerProcess(
+        transformer_env(
+            model_bundles, triton_server, "grpc", feast_repo, graceful_shutdown_s=grace
+        ),
+        tmp_path / "t.log",
+    ).start()
+    raw = _heavy_raw()
+    body = {"environment": "staging", "emails": [{"email_id": "heavy", "raw": raw}]}
+    started = threading.Event()
+    stop = threading.Event()
+    answers: list[int] = []
+
+    def client() -> None:
+        with httpx.Client(timeout=60) as http:
+            while not stop.is_set():
+                started.set()
+                try:
+                    answers.append(http.post(f"{process.url}/v1/predict", json=body).status_code)
+                except httpx.HTTPError:
+                    return  # the server went away: what SIGTERM is for
+
+    # one heavy request alone takes this long: the load below keeps the pool busy for longer
+    t0 = time.monotonic()
+    assert httpx.post(f"{process.url}/v1/predict", json=body, timeout=60).status_code == 200
+    one = time.monotonic() - t0
+    clients = [threading.Thread(target=client, daemon=True) for _ in range(24)]
+    for t in clients:
+        t.start()
+    started.wait(10)
+    time.sleep(max(1.0, 2 * one))  # requests queued and in flight in the pool
+    assert process.process is not None and process.process.poll() is None
+    t0 = time.monotonic()
+    status = process.stop(timeout=grace + 10)
+    took = time.monotonic() - t0
+    stop.set()
+    for t in clients:
+        t.join(10)
+    # stopped by the signal (not killed after the harness's timeout), within the grace period
+    # plus one in-flight parse
+    assert status in (0, -signal.SIGTERM), process.log()
+    assert took <= grace + one + 2.0, (took, one, process.log())
+    assert set(answers) <= {200, 503}, answers
+    assert "transformer stopped" in (tmp_path / "t.log").read_text()

@@ -128,6 +128,20 @@ def redis_feast_repo(dataset_dir: Path, out_dir: Path, redis: str) -> Path:
     return repo
 
 
+def sqlite_feast_copy(feast_repo: Path, out: Path) -> Path:
+    """A private copy of a local (SQLite) Feast repository: the registry and the online store
+    copied, ``feature_store.yaml`` pointing at the copies; the offline history is shared."""
+    import shutil
+
+    from spam_core.reputation.repo import write_local_repo
+
+    out.mkdir(parents=True)
+    for name in ("registry.db", "online_store.db"):
+        shutil.copy2(feast_repo / name, out / name)
+    write_local_repo(out)
+    return out
+
+
 DEFAULT_REPUTATION = dict(zip(REPUTATION_NAMES, (0.0, 0.5, 0.0, 0.5), strict=True))
 """The spec's documented values for a sender (and domain) the store does not know."""
 

@@ -6,6 +6,16 @@ signed contribution per feature, in log-odds (margin) units, plus a bias. By con
 ``bias + sum(contributions) == margin`` and ``sigmoid(margin)`` is the spam probability, so
 an explanation adds up to the score it explains (tested).
 
+Reputation is explained relative to an unknown sender. Plain TreeSHAP measures each feature
+against the training average, and the reputation trees were trained on e-mails *with*
+history, so an unknown sender's default rates came out as strong "ham" evidence (−1.9 in
+log-odds) although the model gives them exactly 0 (:mod:`spam_trainer.coldstart` centres the
+reputation trees at the defaults). :meth:`Explainer.contributions` therefore reports each
+reputation column as ``φ_j(x) − φ_j(x₀)``, where ``x₀`` is ``x`` with the reputation block at
+its unknown defaults, and moves ``Σ φ_j(x₀)`` into the bias: the sum is still the margin,
+an unknown sender's reputation contributes exactly 0, and a known sender's shows what its
+history adds or removes.
+
 Names are made readable once, here (:func:`describe_feature`): a TF-IDF column is its
 vocabulary term, an engineered or reputation column its spec name and meaning.
 
@@ -21,13 +31,17 @@ from typing import Any
 import numpy as np
 
 from spam_core.errors import ArtifactError
-from spam_core.features.spec import ENGINEERED, N_FEATURES, REPUTATION
+from spam_core.features.reputation import no_history, reputation_features
+from spam_core.features.spec import ENGINEERED, N_CONTENT, N_FEATURES, REPUTATION
 
 DEFAULT_TOP = 10
 MAX_TOP = 50
 
 _DESCRIPTIONS = {f.name: f.description for f in ENGINEERED + REPUTATION}
 _REPUTATION = {f.name for f in REPUTATION}
+UNKNOWN_SENDER = reputation_features(no_history(1))[0].astype(np.float32)
+"""The reputation block of an e-mail whose sender and domain have no history: the reference
+reputation contributions are measured from."""
 
 
 def describe_feature(name: str) -> dict[str, str]:
@@ -84,13 +98,23 @@ class Explainer:
         self.feature_names = list(feature_names)
         self._described = [describe_feature(n) for n in self.feature_names]
 
+    def _treeshap(self, matrix: np.ndarray) -> np.ndarray:
+        dm = self._xgb.DMatrix(matrix, missing=np.nan)
+        return np.asarray(self.booster.predict(dm, pred_contribs=True), dtype=np.float64)
+
     def contributions(self, matrix: np.ndarray) -> np.ndarray:
-        """(n, N_FEATURES + 1) float64: per-feature contributions, the bias last."""
+        """(n, N_FEATURES + 1) float64: per-feature contributions, the bias last; reputation
+        columns relative to an unknown sender (module docstring)."""
         matrix = np.asarray(matrix, dtype=np.float32)
         if matrix.ndim != 2 or matrix.shape[1] != N_FEATURES:
             raise ValueError(f"expected (n, {N_FEATURES}) features, got {list(matrix.shape)}")
-        dm = self._xgb.DMatrix(matrix, missing=np.nan)
-        return np.asarray(self.booster.predict(dm, pred_contribs=True), dtype=np.float64)
+        out = self._treeshap(matrix)
+        unknown = matrix.copy()
+        unknown[:, N_CONTENT:] = UNKNOWN_SENDER
+        at_unknown = self._treeshap(unknown)[:, N_CONTENT:N_FEATURES]
+        out[:, N_CONTENT:N_FEATURES] -= at_unknown
+        out[:, -1] += at_unknown.sum(axis=1)
+        return out
 
     def margins(self, matrix: np.ndarray) -> np.ndarray:
         dm = self._xgb.DMatrix(np.asarray(matrix, dtype=np.float32), missing=np.nan)

@@ -5,6 +5,8 @@
     spam-gateway hash-key --name ci --role viewer        # new random key + its key-file entry
     echo -n "$KEY" | spam-gateway hash-key --name ci --stdin
 
+    spam-gateway materialize         # the scheduled reputation materialization (feedback)
+
 ``hash-key`` prints the entry (JSON) on stdout and a generated key on stderr, so
 ``spam-gateway hash-key --name ci >> entries.jsonl`` keeps the secret out of the file.
 """
@@ -56,6 +58,22 @@ def _hash_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _materialize() -> int:
+    from spam_gateway.app.core.config import get_settings
+    from spam_gateway.app.core.logging import configure_logging
+    from spam_gateway.app.feedback.materialize import materialize
+
+    settings = get_settings()
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
+    try:
+        summary = materialize(settings)
+    except (ValueError, OSError) as exc:  # configuration, a missing repository or log
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="spam-gateway", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command")
@@ -65,9 +83,15 @@ def main(argv: list[str] | None = None) -> None:
     serve.add_argument("--workers", type=int)
     hk = sub.add_parser("hash-key", help="new API key and its key-file entry")
     hk.add_argument("--name", required=True)
-    hk.add_argument("--role", default="viewer", choices=["viewer", "operator"])
+    hk.add_argument("--role", default="viewer", choices=["viewer", "reporter", "operator"])
     hk.add_argument("--stdin", action="store_true", help="hash the key read from stdin")
+    sub.add_parser(
+        "materialize",
+        help="offline reputation history and the feedback log's totals into the online store",
+    )
     args = parser.parse_args(argv)
+    if args.command == "materialize":
+        raise SystemExit(_materialize())
     if args.command == "hash-key":
         raise SystemExit(_hash_key(args))
     if args.command is None:

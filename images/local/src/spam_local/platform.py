@@ -323,6 +323,10 @@ def gateway_env(settings: LocalSettings, versions: dict[str, str]) -> dict[str, 
         "SPAM_GATEWAY_BATCH_CPUS": str(settings.cpus),
         # batch jobs (spam-batch subprocesses) read the reputation from the same store
         "SPAM_FEAST_REPO": str(settings.resolved_feast_repo),
+        # user feedback (POST /feedback) updates that store's totals
+        "SPAM_GATEWAY_FEEDBACK_FEAST_REPO": str(settings.resolved_feast_repo),
+        "SPAM_GATEWAY_FEEDBACK_LOG_URL": str(settings.home / "feedback-logs"),
+        "SPAM_GATEWAY_FEEDBACK_LOG_SPOOL_DIR": str(settings.run_dir / "feedback-spool"),
     }
 
 

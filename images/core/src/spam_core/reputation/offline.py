@@ -95,9 +95,16 @@ def materialize(store: FeatureStore, history: dict[str, pd.DataFrame]) -> None:
     stamps = pd.concat(tables)
     start = stamps.min().to_pydatetime() - timedelta(days=1)
     end = stamps.max().to_pydatetime() + timedelta(days=1)
-    # Feast prints a banner and draws progress bars on the terminal; our callers report
-    # progress themselves (and a service's logs are JSON): keep that output, log it at debug
+    with quiet():
+        store.materialize(start_date=start, end_date=end, feature_views=list(VIEWS))
+
+
+@contextlib.contextmanager
+def quiet():
+    """Feast prints a banner and draws progress bars on the terminal while it materializes;
+    our callers report progress themselves (and a service's logs are JSON): keep that
+    output, log it at debug."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
-        store.materialize(start_date=start, end_date=end)
+        yield
     log.debug("feast materialize", output=out.getvalue()[-2000:])

@@ -44,6 +44,23 @@ HISTORY_FILES: dict[str, str] = {
     DOMAIN_VIEW: "sender_domain_history.parquet",
 }
 
+# The feedback ledger (``spam_core.reputation.feedback``): online-only state of user reports,
+# kept in the same online store so every gateway replica shares it. Their offline sources are
+# never written or read (the feedback log is the offline record); training does not
+# materialize them.
+REPORT_KEY = "feedback_report_key"
+REPORT_VIEW = "feedback_report"
+"""A reporter's applied label of one e-mail (``label``: 1 spam, 0 ham): de-duplication."""
+BOUND_KEY = "feedback_bound_key"
+BOUND_VIEW = "feedback_daily_reports"
+"""Reports of one reporter against one sender (or domain) on one UTC day: the poisoning
+bound."""
+LEDGER_VIEWS: dict[str, tuple[str, str]] = {
+    REPORT_VIEW: (REPORT_KEY, "label"),
+    BOUND_VIEW: (BOUND_KEY, "reports"),
+}
+"""ledger view -> (its entity's join key, its one Int64 field)."""
+
 
 def definitions(history_dir: str | Path) -> list[Any]:
     """Entities and feature views, their sources in ``history_dir``.
@@ -80,7 +97,53 @@ def definitions(history_dir: str | Path) -> list[Any]:
                 "(running totals)",
             ),
         ]
+    return objects + ledger_definitions(history_dir)
+
+
+def ledger_definitions(history_dir: str | Path) -> list[Any]:
+    """The feedback ledger's entities and feature views (online only)."""
+    from feast import Entity, FeatureView, Field, FileSource, ValueType
+    from feast.types import Int64
+
+    objects: list[Any] = []
+    for view, (key, field) in LEDGER_VIEWS.items():
+        entity = Entity(
+            name=key,
+            join_keys=[key],
+            value_type=ValueType.STRING,
+            description="feedback ledger key (spam_core.reputation.feedback)",
+        )
+        objects += [
+            entity,
+            FeatureView(
+                name=view,
+                entities=[entity],
+                ttl=timedelta(0),
+                schema=[Field(name=field, dtype=Int64)],
+                source=FileSource(
+                    name=f"{view}_ledger",
+                    path=str(Path(history_dir) / f"{view}.parquet"),
+                    timestamp_field="event_timestamp",
+                ),
+                online=True,
+                description="feedback ledger (online only; the feedback log is the history)",
+            ),
+        ]
     return objects
+
+
+def ensure_ledger(store: FeatureStore, repo_path: str | Path) -> bool:
+    """Register the feedback ledger's views when the registry lacks them (a repository a
+    training run of an earlier version applied); whether it had to."""
+    from feast.errors import FeatureViewNotFoundException
+
+    try:
+        for view in LEDGER_VIEWS:
+            store.get_feature_view(view)
+    except FeatureViewNotFoundException:
+        store.apply(ledger_definitions(Path(repo_path) / "ledger"))
+        return True
+    return False
 
 
 def write_local_repo(repo_dir: Path, project: str = PROJECT, *, redis: str | None = None) -> Path:

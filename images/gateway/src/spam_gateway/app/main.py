@@ -1,8 +1,9 @@
 """Builds the gateway application: settings, middleware, exception handlers, routers, lifespan.
 
 ``create_app`` is the uvicorn factory (``spam_gateway.app.main:create_app``). The lifespan
-opens the pooled transformer client and starts the inference logger; on shutdown it closes
-the client and flushes the inference log (store, else local spool).
+opens the pooled transformer client and starts the inference logger (and, with
+``FEEDBACK_FEAST_REPO``, the feedback service); on shutdown it closes the client and flushes
+the inference and feedback logs (store, else local spool).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from spam_gateway.app.core.config import Settings, get_settings
 from spam_gateway.app.core.logging import configure_logging
 from spam_gateway.app.core.security import ApiKeyStore, Role
 from spam_gateway.app.core.throttle import Throttle
+from spam_gateway.app.feedback.recent import RecentEmails
+from spam_gateway.app.feedback.service import FeedbackService
 from spam_gateway.app.inference_log import InferenceLogger, LogStore
 from spam_gateway.app.metrics import Metrics
 from spam_gateway.app.scoring import Scorer
@@ -88,9 +91,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             inference_log = build_inference_logger(settings)
             inference_log.start()
             metrics.register_inference_log(inference_log.stats)
+        feedback = None
+        recent = None
+        if settings.FEEDBACK_FEAST_REPO is not None:
+            if settings.FEEDBACK_RECENT_EMAILS_MB:
+                recent = RecentEmails(settings.FEEDBACK_RECENT_EMAILS_MB * 1024 * 1024)
+            feedback = FeedbackService(settings, recent)
+            feedback.start()
         app.state.transformer = transformer
         app.state.inference_logger = inference_log
-        app.state.scorer = Scorer(settings, transformer, metrics, inference_log)
+        app.state.feedback = feedback
+        app.state.scorer = Scorer(settings, transformer, metrics, inference_log, recent=recent)
         log.info(
             "gateway.started",
             version=__version__,
@@ -103,6 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await transformer.aclose()
+            if feedback is not None:
+                await asyncio.to_thread(feedback.close, settings.INFERENCE_LOG_TIMEOUT_S + 2)
             if inference_log is not None:
                 await asyncio.to_thread(inference_log.close, settings.INFERENCE_LOG_TIMEOUT_S + 2)
                 metrics.unregister_inference_log()
@@ -124,9 +137,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.key_store = key_store
     app.state.metrics = metrics
     app.state.inference_logger = None
+    app.state.feedback = None
     app.state.throttle = Throttle(
         settings.AUTH_FAILURES_PER_CLIENT,
-        {Role.viewer: settings.QUOTA_VIEWER, Role.operator: settings.QUOTA_OPERATOR},
+        {
+            Role.viewer: settings.QUOTA_VIEWER,
+            Role.reporter: settings.QUOTA_REPORTER,
+            Role.operator: settings.QUOTA_OPERATOR,
+        },
     )
     # innermost first: RequestContextMiddleware → AccessGate (the key, before any body is
     # read: app/api/gate.py) → PredictFastLane (app/api/fastlane.py) → FastAPI

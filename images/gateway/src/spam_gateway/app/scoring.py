@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from spam_core.message.wire import EmailIn
 from spam_gateway.app.core.config import Settings
+from spam_gateway.app.feedback.recent import RecentEmails
 from spam_gateway.app.inference_log import InferenceLogger
 from spam_gateway.app.metrics import Metrics
 from spam_gateway.app.transformer import TransformerClient, UpstreamBatch
@@ -25,7 +26,11 @@ class Scorer:
         transformer: TransformerClient,
         metrics: Metrics,
         inference_log: InferenceLogger | None,
+        *,
+        recent: RecentEmails | None = None,
     ) -> None:
+        self.recent = recent
+        """Scored e-mails kept for feedback that names them by email_id (app/feedback)."""
         self.settings = settings
         self.transformer = transformer
         self.metrics = metrics
@@ -47,6 +52,8 @@ class Scorer:
                 environment, email.upstream(), scope["spam.correlation_id"]
             )
         (out,) = self._finish(scope, "predict", environment, batch, [index])
+        if self.recent is not None:
+            self.recent.add_many([email])
         return out
 
     async def many(
@@ -59,7 +66,10 @@ class Scorer:
             scope["spam.correlation_id"],
             explain=explain,
         )
-        return self._finish(scope, "batch-sync", environment, batch, range(len(emails)))
+        outs = self._finish(scope, "batch-sync", environment, batch, range(len(emails)))
+        if self.recent is not None:
+            self.recent.add_many(emails)
+        return outs
 
     def _finish(
         self, scope: dict[str, Any], route: str, environment: str, batch: UpstreamBatch, indices

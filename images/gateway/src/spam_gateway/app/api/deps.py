@@ -30,7 +30,8 @@ from spam_gateway.app.transformer import TransformerClient
 _api_key_header = APIKeyHeader(
     name="X-API-Key",
     auto_error=False,
-    description="API key; role `viewer` may predict, `operator` may also use batch and admin.",
+    description="API key; role `viewer` may predict, `reporter` may also report feedback, "
+    "`operator` may also use batch and admin.",
 )
 
 
@@ -82,6 +83,7 @@ def requires(role: Role):
 # The hot-path dependencies read app.state directly instead of depending on get_settings:
 # each dependency node has a per-request cost in FastAPI.
 ViewerKey = Annotated[ApiKey, Depends(requires(Role.viewer))]
+ReporterKey = Annotated[ApiKey, Depends(requires(Role.reporter))]
 OperatorKey = Annotated[ApiKey, Depends(requires(Role.operator))]
 
 

@@ -146,6 +146,9 @@ class Settings(BaseSettings):
     QUOTA_VIEWER: str = Field(
         "", description="Requests per window of each viewer key (e.g. 600/minute); empty: none."
     )
+    QUOTA_REPORTER: str = Field(
+        "", description="Requests per window of each reporter key; empty: none."
+    )
     QUOTA_OPERATOR: str = Field(
         "", description="Requests per window of each operator key; empty: none."
     )
@@ -197,6 +200,44 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Connect/read timeout of one blob upload."
     )
 
+    # --- user feedback (POST /feedback, app/feedback) ------------------------------------------
+    FEEDBACK_FEAST_REPO: AbsolutePath | None = Field(
+        None,
+        description="Feast repository (feature_store.yaml) whose online store the feedback "
+        "updates: the transformer's; unset, POST /feedback answers 503 feedback_disabled.",
+    )
+    FEEDBACK_LOG_URL: Location = Field(
+        ".spam-platform/feedback-logs",
+        description="Where feedback-log Parquet goes (as INFERENCE_LOG_URL, same credentials).",
+    )
+    FEEDBACK_LOG_SPOOL_DIR: AbsolutePath = Field(
+        Path(".spam-platform/feedback-spool"),
+        description="Local directory holding feedback-log files the store could not take yet.",
+    )
+    FEEDBACK_LOG_FLUSH_INTERVAL_S: float = Field(
+        5.0, gt=0, description="Flush the feedback log at least this often."
+    )
+    FEEDBACK_MAX_PER_SENDER_DAY: int = Field(
+        10,
+        ge=1,
+        description="Poisoning bound: reports of one reporter that may move one sender's "
+        "totals per UTC day; later ones are recorded as capped.",
+    )
+    FEEDBACK_MAX_PER_DOMAIN_DAY: int = Field(
+        50, ge=1, description="The same bound for one sender domain."
+    )
+    FEEDBACK_QUOTA: str = Field(
+        "1000/hour",
+        description="Reports per window of each key (a batch counts each report; limits "
+        "syntax); over it 429 quota_exceeded; empty: none.",
+    )
+    FEEDBACK_RECENT_EMAILS_MB: int = Field(
+        64,
+        ge=0,
+        description="MiB of recently scored e-mails this gateway keeps so a report may name a "
+        "prediction by email_id alone; 0: reports must carry the e-mail.",
+    )
+
     @model_validator(mode="after")
     def _require_api_keys(self) -> Settings:
         if self.API_KEYS_FILE is None and self.API_KEYS is None:
@@ -207,7 +248,13 @@ class Settings(BaseSettings):
             )
         return self
 
-    @field_validator("AUTH_FAILURES_PER_CLIENT", "QUOTA_VIEWER", "QUOTA_OPERATOR")
+    @field_validator(
+        "AUTH_FAILURES_PER_CLIENT",
+        "QUOTA_VIEWER",
+        "QUOTA_REPORTER",
+        "QUOTA_OPERATOR",
+        "FEEDBACK_QUOTA",
+    )
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse

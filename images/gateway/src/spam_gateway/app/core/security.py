@@ -5,8 +5,9 @@ cluster it is mounted from a Secret (``SPAM_GATEWAY_API_KEYS_FILE``), locally it
 the same JSON in ``SPAM_GATEWAY_API_KEYS``. Plain keys are never stored: ``hash_key`` /
 ``new_key`` (and ``spam-gateway hash-key``) produce the entries.
 
-Roles: ``viewer`` may predict, ``operator`` may also run batch jobs and read the admin routes
-(operator implies viewer).
+Roles: ``viewer`` may predict; ``reporter`` may also report feedback (``POST /feedback``:
+its labels move sender reputations, so a read-only key cannot); ``operator`` may also run
+batch jobs and read the admin routes. Each role implies the ones before it.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ RELOAD_EVERY_S = 10.0
 
 class Role(IntEnum):
     viewer = 1
-    operator = 2
+    reporter = 2
+    operator = 3
 
     def allows(self, required: Role) -> bool:
         return self >= required
@@ -54,7 +56,7 @@ def hash_key(key: str) -> str:
 def new_key(name: str, role: str = "viewer", key: str | None = None) -> tuple[str, dict[str, str]]:
     """A fresh random key (or ``key``) and its key-file entry."""
     if role not in Role.__members__:
-        raise ApiKeyError(f"unknown role {role!r} (viewer, operator)")
+        raise ApiKeyError(f"unknown role {role!r} ({', '.join(Role.__members__)})")
     key = key or "spk_" + secrets.token_urlsafe(32)
     return key, {"name": name, "sha256": hash_key(key), "role": role}
 

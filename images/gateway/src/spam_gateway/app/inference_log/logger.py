@@ -10,6 +10,9 @@ be written either, the records stay in memory (up to ``max_pending``) and are tr
 ``close`` flushes what is left (store, else spool) and makes one last pass over the spool;
 files still there are picked up by the next start.
 
+``schema`` is the record format: ``spam_core.inference_log`` (the default) or
+``spam_core.feedback`` (the feedback log, same machinery and guarantees).
+
 Counters (``stats``): ``records_logged`` (handed in), ``records_written`` (in the store,
 retries included), ``records_spooled`` (went to the spool), ``records_dropped`` (lost: only
 when the memory cap is reached with store and spool failing), ``write_failures`` (failed store
@@ -25,6 +28,7 @@ import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -48,7 +52,9 @@ class InferenceLogger:
         flush_interval_s: float = 10.0,
         retry_interval_s: float = 5.0,
         max_pending: int = 200_000,
+        schema: ModuleType = schema,
     ) -> None:
+        self.schema = schema
         self.store = store
         self.spool_dir = Path(spool_dir)
         self.batch_size = batch_size
@@ -109,7 +115,11 @@ class InferenceLogger:
         self.counts["records_in_spool"] = sum(n for _, n in self._spooled_files())
         if self.counts["records_in_spool"]:
             log.info("inference_log.spool_found", records=self.counts["records_in_spool"])
-        self._thread = threading.Thread(target=self._run, name="inference-log", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run,
+            name=self.schema.__name__.rsplit(".", 1)[-1].replace("_", "-"),
+            daemon=True,
+        )
         self._thread.start()
 
     def close(self, timeout: float = 30.0) -> None:
@@ -159,7 +169,7 @@ class InferenceLogger:
 
     def _run(self) -> None:
         try:
-            schema.warm_up()
+            self.schema.warm_up()
         except Exception:  # pragma: no cover - only a slower first flush
             log.exception("inference_log.warm_up_failed")
         next_flush = time.monotonic() + self.flush_interval_s
@@ -201,9 +211,9 @@ class InferenceLogger:
             self._unsaved = []
         if not records:
             return
-        for partition, rows in schema.group_by_partition(records).items():
-            relpath = f"{partition}/{schema.new_file_name()}"
-            data = schema.to_parquet(rows)
+        for partition, rows in self.schema.group_by_partition(records).items():
+            relpath = f"{partition}/{self.schema.new_file_name()}"
+            data = self.schema.to_parquet(rows)
             if self._write_store(relpath, data, len(rows)):
                 continue
             if self._write_spool(relpath, data, len(rows)):

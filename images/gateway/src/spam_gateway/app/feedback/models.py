@@ -1,0 +1,92 @@
+"""Wire schemas of POST /feedback and POST /feedback/batch."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from spam_core.feedback import STATUSES
+from spam_core.message.wire import EmailIn
+
+MAX_REPORTS = 100
+"""Most reports in one POST /feedback/batch."""
+
+_CONTENT = ("subject", "body", "sender", "date", "raw")
+
+
+class FeedbackIn(BaseModel):
+    """A reported label: the e-mail as ``POST /predict`` takes it (its fields or ``raw``) plus
+    ``label``, or only ``email_id`` + ``label`` to name an e-mail this gateway scored."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email_id": "msg-001",
+                    "subject": "Team meeting moved to Thursday",
+                    "body": "Hi all, the weekly sync moves to Thursday 10:00.",
+                    "sender": "Alice <alice@example.com>",
+                    "label": "ham",
+                },
+                {"email_id": "msg-002", "label": "spam"},
+            ]
+        },
+    )
+
+    email_id: str = Field(min_length=1, max_length=256)
+    label: Literal["spam", "ham"] = Field(description="What the reporter says the e-mail is.")
+    subject: str | None = Field(None, max_length=100_000)
+    body: str | None = None
+    sender: str | None = Field(None, max_length=10_000)
+    date: str | None = Field(None, max_length=200)
+    raw: str | None = Field(None, min_length=1, description="Full RFC 822 message.")
+
+    @model_validator(mode="after")
+    def _email_or_reference(self) -> FeedbackIn:
+        if self.has_content:
+            try:
+                self.email()
+            except ValidationError as exc:
+                raise ValueError(
+                    "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+                ) from None
+        return self
+
+    @property
+    def has_content(self) -> bool:
+        return any(getattr(self, name) is not None for name in _CONTENT)
+
+    def email(self) -> EmailIn:
+        """The reported e-mail, validated as ``POST /predict`` validates it."""
+        return EmailIn.model_validate(
+            {"email_id": self.email_id, **{n: getattr(self, n) for n in _CONTENT}}
+        )
+
+
+class FeedbackBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reports: list[FeedbackIn] = Field(min_length=1, max_length=MAX_REPORTS)
+
+
+class FeedbackOut(BaseModel):
+    email_id: str
+    email_key: str = Field(
+        description="The e-mail's identity: SHA-256 of its sender address, subject, date and "
+        "body text (the same e-mail under another email_id, raw or as fields, has the same)."
+    )
+    label: Literal["spam", "ham"]
+    status: Literal["applied", "replaced", "duplicate", "capped", "no_sender"] = Field(
+        description="; ".join(f"`{k}`: {v}" for k, v in STATUSES.items())
+    )
+    previous_label: Literal["spam", "ham"] | None = Field(
+        None, description="This reporter's earlier label of the same e-mail, if any."
+    )
+    applied: bool = Field(description="Whether the sender and domain totals moved.")
+
+
+class FeedbackBatchOut(BaseModel):
+    reports: list[FeedbackOut]
+    counts: dict[str, int] = Field(description="Reports per status.")
