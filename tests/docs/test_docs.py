@@ -382,3 +382,32 @@ def test_the_readme_intro_promises_nothing_unbuilt():
             assert exists(kind, name), f"the README intro names {word!r}: {name} does not exist"
     assert not exists("command", "no-such-command")
     assert exists("option", "train --trials") and not exists("option", "train --no-such-option")
+
+
+# ---------------------------------------------------------------- measured numbers
+
+STACK_NOTES = REPO.parent / "shared" / "STACK-NOTES.md"
+MEASURED_SOURCES = [REPO / "README.md", REPO / "pipelines" / "README.md", STACK_NOTES]
+UNITS = r"ms|µs|s|MB|GB|KB|%|×"
+NUMBER = re.compile(
+    rf"(?<![\w.])\d[\d,]*(?:\.\d+)?k?(?:{UNITS})(?![\w/])"
+    r"|\d[\d,]*(?:\.\d+)?k? (?:e-mails/s(?:/core)?|req/s)"
+)
+
+
+def _normalized(text: str) -> str:
+    """Blanks collapsed, none between a number and its unit (`10 %` == `10%`)."""
+    text = " ".join(text.split())
+    return re.sub(rf"(?<=\d) (?=(?:{UNITS})(?![\w/]))", "", text)
+
+
+def test_design_numbers_are_measurements_recorded_elsewhere():
+    """Every figure with a unit in docs/DESIGN.md is one the README, the pipelines README, the
+    stack notes or a benchmark's source records: the design page quotes, it does not invent."""
+    if not STACK_NOTES.is_file():
+        pytest.skip(f"the workspace's stack notes are not at {STACK_NOTES}")
+    sources = MEASURED_SOURCES + sorted((REPO / "tests" / "benchmarks").glob("*.py"))
+    recorded = _normalized(" ".join(p.read_text() for p in sources))
+    quoted = set(NUMBER.findall(_normalized((REPO / "docs" / "DESIGN.md").read_text())))
+    assert len(quoted) > 50
+    assert sorted(n for n in quoted if n not in recorded) == []
