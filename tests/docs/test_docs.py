@@ -228,18 +228,34 @@ def console_scripts() -> dict[str, str]:
     return out
 
 
+PLUGIN_GROUPS = {"spam_platform.commands": False, "spam_platform.cli": True}
+"""``spam-platform``'s entry-point groups → whether a plugin is a group named after its entry
+point (``spam_trainer.cli._load_plugins``)."""
+
+
 @cache
 def click_tree(script: str):
-    """The click command behind a typer-based script (``spam-platform`` with its plugins)."""
+    """The click command behind a typer-based script; ``spam-platform`` with its plugins, added
+    to this click tree only (the shared typer app other tests invoke stays as it is)."""
+    from importlib.metadata import entry_points
+
     import typer
 
     module = importlib.import_module(console_scripts()[script].split(":")[0])
     app = getattr(module, "app", None)
     if not isinstance(app, typer.Typer):
         return None
+    command = typer.main.get_command(app)
     if script == "spam-platform":
-        module._load_plugins()  # what main() does before running the app
-    return typer.main.get_command(app)
+        for group, named in PLUGIN_GROUPS.items():
+            for ep in entry_points(group=group):
+                plugin = typer.main.get_command(ep.load())
+                if named:
+                    command.add_command(plugin, ep.name)
+                else:
+                    for name, sub in plugin.commands.items():
+                        command.add_command(sub, name)
+    return command
 
 
 def command_exists(script: str, words: list[str]) -> bool:
