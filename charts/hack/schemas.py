@@ -152,6 +152,27 @@ def scheduling() -> Schema:
     }
 
 
+def metrics() -> Schema:
+    """`metrics` of a chart whose service answers GET /metrics (spam-common.serviceMonitor)."""
+    return obj(
+        {
+            "serviceMonitor": obj(
+                {
+                    "enabled": b(),
+                    "interval": s(pattern=DURATION_PATTERN),
+                    "scrapeTimeout": s(pattern=DURATION_PATTERN),
+                    "labels": string_map(),
+                }
+            )
+        }
+    )
+
+
+def monitoring_namespaces() -> Schema:
+    """Who may scrape (spam-common.networkPolicy.monitoringIngress)."""
+    return arr(s(minLength=1))
+
+
 def spread() -> Schema:
     return arr({"type": "object", "required": ["maxSkew", "topologyKey", "whenUnsatisfiable"]})
 
@@ -254,22 +275,11 @@ def gateway() -> Schema:
             "istio": obj({"virtualService": virtual_service}),
             "livenessProbe": probe(),
             "readinessProbe": probe(with_path=True),
-            "metrics": obj(
-                {
-                    "serviceMonitor": obj(
-                        {
-                            "enabled": b(),
-                            "interval": s(pattern=DURATION_PATTERN),
-                            "scrapeTimeout": s(pattern=DURATION_PATTERN),
-                            "labels": string_map(),
-                        }
-                    )
-                }
-            ),
+            "metrics": metrics(),
             "networkPolicy": obj(
                 {
                     "ingressNamespaces": arr(s(minLength=1)),
-                    "monitoringNamespaces": arr(s(minLength=1)),
+                    "monitoringNamespaces": monitoring_namespaces(),
                     "kubeAPIServerCIDRs": arr(s(pattern=CIDR_PATTERN)),
                 }
             ),
@@ -312,6 +322,8 @@ def transformer() -> Schema:
             ),
             "livenessProbe": probe(),
             "readinessProbe": probe(),
+            "metrics": metrics(),
+            "networkPolicy": obj({"monitoringNamespaces": monitoring_namespaces()}),
         },
         "spam-platform transformer values",
     )
