@@ -83,14 +83,15 @@ def test_xgboost_cpu_not_cuda_xgboost():
 
 
 # Which workspace packages each package may import: core at the bottom; the images above it;
-# the local platform (development only) on top of the trainer. Pipelines import none.
+# the local platform (development only, no image) on top of the trainer and the drift job it
+# schedules. Pipelines import none.
 LAYERS = {
     "core": set(),
     "trainer": {"spam_core"},
     "transformer": {"spam_core"},
     "gateway": {"spam_core"},
     "batch": {"spam_core"},
-    "local": {"spam_core", "spam_trainer"},
+    "local": {"spam_core", "spam_trainer", "spam_drift"},
     "drift": {"spam_core"},
 }
 
