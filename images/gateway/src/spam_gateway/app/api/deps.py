@@ -92,21 +92,43 @@ ENVIRONMENT_PATTERN = (
 an unknown track is its 422 ``invalid_environment``)."""
 
 
-async def environment(
-    request: Request,
-    x_environment: Annotated[
-        str,  # noqa: RUF013  optional (None when absent); "str | None" would document null
-        Header(
+_ENVIRONMENT_HEADER_DESCRIPTION = (
+    "Model track: staging or production, any case, blanks around ignored (default from settings)."
+)
+
+
+def track_of(path: Environment | None = None):
+    """The dependency giving a request's model track (``access.resolve_environment``): from
+    ``X-Environment`` (``path=None``), or the track a route's path names, with which a header
+    present must agree. The ``/predict`` fast lane calls the same function with the same
+    ``path`` (``routes/predict.py``'s ``PREDICT_PATHS``)."""
+    description = (
+        _ENVIRONMENT_HEADER_DESCRIPTION
+        if path is None
+        else f"Optional; when sent it must name this route's track ({path}), else 422 "
+        "`environment_conflict`."
+    )
+
+    # a default-value parameter, not Annotated: the description is this closure's (string
+    # annotations are resolved in the module's globals); "str", not "str | None", so the
+    # document does not say null
+    async def environment(
+        request: Request,
+        x_environment: str = Header(
+            None,
             alias="X-Environment",
-            description="Model track: staging or production, any case, blanks around ignored "
-            "(default from settings).",
-            json_schema_extra={"pattern": ENVIRONMENT_PATTERN},  # documented, not enforced here
+            description=description,
+            json_schema_extra={"pattern": ENVIRONMENT_PATTERN},  # documented, not enforced
         ),
-    ] = None,  # type: ignore[assignment]
-) -> Environment:
-    value = resolve_environment(x_environment, request.app.state.settings.DEFAULT_ENVIRONMENT)
-    request.scope["spam.environment"] = value
-    return value
+    ) -> Environment:
+        value = resolve_environment(
+            x_environment, request.app.state.settings.DEFAULT_ENVIRONMENT, path
+        )
+        request.scope["spam.environment"] = value
+        return value
+
+    return environment
 
 
+environment = track_of()
 EnvironmentDep = Annotated[Environment, Depends(environment)]

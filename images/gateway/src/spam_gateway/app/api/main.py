@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from spam_gateway.app.api.routes import admin, batch, health, monitoring, predict
+from spam_gateway.app.api.routes import admin, batch, health, info, monitoring, predict
 
-ROUTERS = (predict.router, health.router, admin.router, batch.router, monitoring.router)
+ROUTERS = (
+    predict.router,
+    info.router,
+    health.router,
+    admin.router,
+    batch.router,
+    monitoring.router,
+)
 """The route modules' routers (their routes carry the full paths: no prefix is added here)."""
 
 api_router = APIRouter()
