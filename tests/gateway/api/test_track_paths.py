@@ -7,6 +7,8 @@ and the FastAPI route (a dependency override turns the lane off), so they cannot
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 
@@ -144,3 +146,7 @@ def test_openapi_documents_the_aliases(gateway) -> None:
         assert op["security"] == [{"APIKeyHeader": []}]
         (header,) = [p for p in op["parameters"] if p["name"] == "X-Environment"]
         assert track in header["description"] and not header["required"]
+        # only the path's track is a valid header value here (what a client may send)
+        other = "staging" if track == "production" else "production"
+        assert re.match(header["schema"]["pattern"], track.upper())
+        assert not re.match(header["schema"]["pattern"], other)

@@ -20,7 +20,7 @@ from spam_gateway.app.core.access import (
     authorize,
     resolve_environment,
 )
-from spam_gateway.app.core.config import Environment, Settings
+from spam_gateway.app.core.config import ENVIRONMENTS, Environment, Settings
 from spam_gateway.app.core.security import ApiKey, Role
 from spam_gateway.app.inference_log import InferenceLogger
 from spam_gateway.app.metrics import Metrics
@@ -85,11 +85,16 @@ ViewerKey = Annotated[ApiKey, Depends(requires(Role.viewer))]
 OperatorKey = Annotated[ApiKey, Depends(requires(Role.operator))]
 
 
-ENVIRONMENT_PATTERN = (
-    r"^[ \t]*([Ss][Tt][Aa][Gg][Ii][Nn][Gg]|[Pp][Rr][Oo][Dd][Uu][Cc][Tt][Ii][Oo][Nn])[ \t]*$"
-)
-"""What ``access.resolve_environment`` accepts, for the OpenAPI document (the function decides:
-an unknown track is its 422 ``invalid_environment``)."""
+def environment_pattern(tracks: tuple[str, ...]) -> str:
+    """What ``access.resolve_environment`` accepts for ``tracks``, as a regular expression for
+    the OpenAPI document (any case, blanks around): the function decides, the pattern only
+    documents it (an unknown track is its 422 ``invalid_environment``; on a track alias route
+    only the path's track is accepted, so only it is documented)."""
+    either = "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in "|".join(tracks))
+    return rf"^[ \t]*({either})[ \t]*$"
+
+
+ENVIRONMENT_PATTERN = environment_pattern(ENVIRONMENTS)
 
 
 _ENVIRONMENT_HEADER_DESCRIPTION = (
@@ -118,7 +123,9 @@ def track_of(path: Environment | None = None):
             None,
             alias="X-Environment",
             description=description,
-            json_schema_extra={"pattern": ENVIRONMENT_PATTERN},  # documented, not enforced
+            json_schema_extra={  # documented, not enforced here
+                "pattern": environment_pattern(ENVIRONMENTS if path is None else (path,))
+            },
         ),
     ) -> Environment:
         value = resolve_environment(
