@@ -63,6 +63,21 @@ def test_configmap_renders_the_abuse_limits_when_set():
     assert data["SPAM_GATEWAY_QUOTA_OPERATOR"] == ""
 
 
+def test_an_empty_auth_failure_limit_renders_off_and_turns_the_throttle_off(monkeypatch):
+    """An empty variable counts as unset in the gateway (its 20/minute default would apply):
+    the chart renders `off`, which the gateway reads as off."""
+    from spam_gateway.app.core.config import Settings
+    from tests.utils.gateway import API_KEYS_JSON
+
+    limits = {"authFailuresPerClient": ""}
+    data = chartlib.only(docs_for({"gateway": {"limits": limits}}), "ConfigMap", NAME).body["data"]
+    assert data["SPAM_GATEWAY_AUTH_FAILURES_PER_CLIENT"] == "off"
+    monkeypatch.setenv("SPAM_GATEWAY_AUTH_FAILURES_PER_CLIENT", "off")
+    assert Settings(_env_file=None, API_KEYS=API_KEYS_JSON).AUTH_FAILURES_PER_CLIENT == ""
+    monkeypatch.setenv("SPAM_GATEWAY_AUTH_FAILURES_PER_CLIENT", "")
+    assert Settings(_env_file=None, API_KEYS=API_KEYS_JSON).AUTH_FAILURES_PER_CLIENT == "20/minute"
+
+
 def test_configmap_renders_the_allowed_batch_locations_when_set():
     roots = ["abfs://archive/exports", "/mnt/mail"]
     data = chartlib.only(

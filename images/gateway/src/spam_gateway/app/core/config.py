@@ -144,7 +144,9 @@ class Settings(BaseSettings):
     AUTH_FAILURES_PER_CLIENT: str = Field(
         "20/minute",
         description="Failed authentications (401) a client address may make per window before "
-        "its requests get 429 with Retry-After (limits syntax: 20/minute, 100/hour); empty: off.",
+        "its requests get 429 with Retry-After (limits syntax: 20/minute, 100/hour); `off` (or "
+        "an empty value given in code) turns it off. An empty environment variable counts as "
+        "unset (the default applies), so the chart renders `off`.",
     )
     QUOTA_VIEWER: str = Field(
         "", description="Requests per window of each viewer key (e.g. 600/minute); empty: none."
@@ -229,6 +231,8 @@ class Settings(BaseSettings):
     def _rate(cls, value: str) -> str:
         from limits import parse
 
+        if value.strip().lower() == "off":
+            return ""
         if value:
             parse(value)  # ValueError names what it cannot read
         return value
