@@ -73,12 +73,12 @@ def run(
         ]
         r = client.post("/predict/batch-sync", json={"emails": batch}, headers=headers)
         r.raise_for_status()
-        preds = r.json()
-        preds = preds.get("predictions", preds) if isinstance(preds, dict) else preds
+        answer = r.json()
+        preds = [p for p in answer["predictions"] if p is not None]  # null: that e-mail failed
         n_spam = sum(1 for p in preds if p["prediction"] == "spam")
         say(
             f"POST /predict/batch-sync with {len(batch)} corpus e-mails: {n_spam} spam, "
-            f"{len(preds) - n_spam} ham"
+            f"{len(preds) - n_spam} ham, {answer['failed']} failed"
         )
         results["batch_sync"] = len(preds)
 
