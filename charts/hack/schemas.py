@@ -207,6 +207,36 @@ RATE_PATTERN = r"^$|^[0-9]+ ?(/|per) ?([0-9]+ )?(second|minute|hour|day)s?$"
 """A rate in the ``limits`` library's syntax (``20/minute``, ``100 per hour``) or empty (off)."""
 
 
+ORIGIN_PATTERN = r"^(\*|https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?)$"
+"""A browser origin (scheme://host[:port], no path), or "*": the gateway's CORS_ALLOW_ORIGINS."""
+
+
+def cors() -> Schema:
+    schema = obj(
+        {
+            "allowedOrigins": arr(
+                s(pattern=ORIGIN_PATTERN),
+                "Origins browser pages may call the API from; empty: CORS off",
+                uniqueItems=True,
+            ),
+            "allowCredentials": b("Cookies / HTTP authentication cross-origin; never with *"),
+            "maxAgeSeconds": i("Preflight cache time", minimum=0),
+        }
+    )
+    # never "*" with credentials (also a fail guard: gateway.validateValues.cors)
+    return when(
+        schema,
+        {"allowCredentials": {"const": True}},
+        {
+            "allowedOrigins": {
+                "not": {"contains": {"const": "*"}},
+                "description": "* with allowCredentials would let any site use the visitor's "
+                "credentials",
+            }
+        },
+    )
+
+
 def gateway() -> Schema:
     ingress = obj(
         {
@@ -255,6 +285,7 @@ def gateway() -> Schema:
                     ),
                 }
             ),
+            "cors": cors(),
             "limits": obj(
                 {
                     "bodyTimeoutSeconds": n(exclusiveMinimum=0),

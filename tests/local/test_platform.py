@@ -129,6 +129,16 @@ def test_up_prints_a_working_curl_and_serves_both_tracks(platform):
     assert "running" in status and "200" in status
 
 
+def test_the_postman_collection_passes_against_up(platform, tmp_path):
+    """ci/postman/ with both environment files against the platform `up` started, with the
+    printed (operator) key: every request answers and every test in the collection passes."""
+    from tests.utils.postman import assert_passed, newman_or_skip, run_collection
+
+    newman_or_skip()
+    for environment in ("staging", "production"):
+        assert_passed(run_collection(platform["url"], KEY, environment, tmp_path))
+
+
 def test_the_feast_repo_under_spam_home_serves_the_reputation(platform):
     """Training applied and materialized the sender history into $SPAM_HOME/feast (SQLite);
     the transformer reads it and says so, the gateway reports the feature store ok."""
