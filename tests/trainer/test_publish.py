@@ -163,6 +163,10 @@ def test_publish_to_azurite_where_the_chart_reads_idempotent_and_verified(
         data = container.download_blob(f"{MODEL}/v3/{rel}").readall()
         assert hashlib.sha256(data).hexdigest() == entry["sha256"], rel
 
+    missing = cli("publish", "--version", "3", "--to", "abfs://no-such-container", env=env)
+    assert missing.exit_code == 2, missing.output
+    assert "abfs://no-such-container: cannot publish there" in missing.output
+
     again = cli("publish", "--version", "3", "--to", "abfs://models", env=env)
     assert again.exit_code == 0, again.output
     assert "0 file(s) uploaded (0 bytes)" in again.output

@@ -85,6 +85,16 @@ class Store:
             self.fs.pipe_file(path, data, overwrite=True)
 
 
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    """What a store raises when it is unreachable, refuses the credentials or lacks the
+    container: turned into a PublishError naming the location."""
+    try:
+        from azure.core.exceptions import AzureError
+    except ImportError:  # pragma: no cover - adlfs brings azure-core
+        return (OSError,)
+    return (OSError, AzureError)
+
+
 def open_store(url: str, *, connection_string: str | None = None) -> Store:
     """A local directory (absolute or relative) or ``abfs://<container>[/<prefix>]``."""
     if not url:
@@ -223,8 +233,11 @@ def publish_bundle(
     """Publish an exported bundle as registry version ``version`` (the KFP register step)."""
     files = bundle_files(bundle_dir, model_name=model_name, version=version)
     run_id = run_id or BundleMeta.model_validate_json(files[BUNDLE_META]).run_id
-    store = open_store(location, connection_string=connection_string)
-    return publish_files(store, files, model_name=model_name, version=version, run_id=run_id)
+    try:
+        store = open_store(location, connection_string=connection_string)
+        return publish_files(store, files, model_name=model_name, version=version, run_id=run_id)
+    except _storage_errors() as exc:
+        raise PublishError(f"{location}: cannot publish there: {exc}") from None
 
 
 def publish_version(
@@ -291,9 +304,11 @@ def require_published(
     (checked when a publish location is configured)."""
     if not location:
         return
-    problems = check_published(
-        open_store(location, connection_string=connection_string), model_name, version
-    )
+    try:
+        store = open_store(location, connection_string=connection_string)
+        problems = check_published(store, model_name, version)
+    except _storage_errors() as exc:
+        raise PublishError(f"{location}: cannot check the publication there: {exc}") from None
     if problems:
         raise PublishError(
             f"{model_name} v{version} is not published where the serving components read it: "

@@ -40,7 +40,8 @@ def publish(
         typer.Option(
             "--to",
             help="Publish location: abfs://<models container>[/<prefix>] or a local "
-            "directory (default: $SPAM_PUBLISH_URL).",
+            "directory (default: $SPAM_PUBLISH_URL, else the local platform's "
+            "$SPAM_HOME/published when it exists).",
         ),
     ] = None,
     connection_string: ConnectionStringOpt = None,
@@ -53,9 +54,12 @@ def publish(
     if not version.isdigit():
         raise fail(f"--version must be a registered version number, not {version!r}")
     settings = get_trainer_settings()
-    location = to or settings.publish_url
+    location = to or settings.publish_location()
     if not location:
-        raise fail("no publish location: pass --to or set SPAM_PUBLISH_URL")
+        raise fail(
+            "no publish location: pass --to or set SPAM_PUBLISH_URL (the local platform "
+            "publishes to $SPAM_HOME/published)"
+        )
     configure_mlflow(settings)
     try:
         result = publish_version(
