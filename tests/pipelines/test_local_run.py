@@ -146,7 +146,8 @@ def test_every_step_succeeds_and_writes_its_artifacts(local_run):
     assert (dataset / "emails.parquet").is_file()
 
     stats = pd.read_parquet(local_run.artifact("reputation", "stats"))
-    assert list(stats.columns) == ["email_id", "split", *STAT_COLUMNS]
+    serving = [f"serving_{c}" for c in STAT_COLUMNS]  # end-of-history counts (drift baseline)
+    assert list(stats.columns) == ["email_id", "split", *STAT_COLUMNS, *serving]
     assert len(stats) == N_HAM + N_SPAM and set(stats["split"]) == {"train", "validation", "test"}
     assert (stats["domain_messages"] > 0).any()  # real history, not only zeros
 
