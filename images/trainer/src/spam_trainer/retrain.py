@@ -19,7 +19,7 @@ Policy (:class:`RetrainPolicy`, ``SPAM_RETRAIN_*``): triggers (drift per environ
 volume, model age) and guards (cooldown since the last retrain; drift required). Retrain when
 at least one trigger fired and no guard did. :func:`decide` returns every rule with its observed
 value, threshold and whether it fired; the decision is recorded as JSON
-(``<decisions>/retrain-<time>-<action>.json``) and, when it trains, on the MLflow run and the
+(``<decisions>/retrain-<UTC time>-<action>.json``) and, when it trains, on the MLflow run and the
 model version it produced.
 """
 
@@ -313,7 +313,7 @@ def last_started(url: str) -> tuple[datetime, str] | None:
     if not started:
         return None
     stamp = started[-1].removeprefix(DECISION_PREFIX).split("-", 1)[0]
-    return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC), started[-1]
+    return datetime.strptime(stamp, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC), started[-1]
 
 
 def observe(
@@ -386,7 +386,7 @@ class Decision:
         return {
             "kind": DECISION_KIND,
             "schema_version": 1,
-            "decided_at": self.decided_at.isoformat(timespec="seconds"),
+            "decided_at": self.decided_at.isoformat(timespec="microseconds"),
             "retrain": self.retrain,
             "action": self.action,
             "reasons": self.reasons,
@@ -522,11 +522,12 @@ def _observations(obs: Observations) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- records
 def record(decision: Decision, url: str) -> str:
-    """Write the decision as ``<url>/retrain-<YYYYmmddTHHMMSSZ>-<action>.json``; its location."""
+    """Write the decision as ``<url>/retrain-<YYYYmmddTHHMMSSffffffZ>-<action>.json`` (UTC, with
+    microseconds); its location."""
     from spam_core.storage import open_location
 
     location = open_location(url)
-    name = f"{DECISION_PREFIX}{decision.decided_at:%Y%m%dT%H%M%SZ}-{decision.action}.json"
+    name = f"{DECISION_PREFIX}{decision.decided_at:%Y%m%dT%H%M%S%fZ}-{decision.action}.json"
     path = location.path(name)
     location.write_bytes(path, json.dumps(decision.to_dict(), indent=1).encode() + b"\n")
     return location.display(path)
