@@ -459,7 +459,9 @@ def decide(policy: RetrainPolicy, obs: Observations) -> Decision:
             if since_last is None
             else f"{format_duration(since_last)} since {obs.last_retrain_what}",
             f"blocks for {format_duration(policy.cooldown)}",
-            since_last is not None and since_last < policy.cooldown,
+            since_last is not None
+            and policy.cooldown > timedelta(0)
+            and since_last < policy.cooldown,
         )
     )
     rules.append(
