@@ -38,6 +38,12 @@ class TrainerSettings(CoreSettings):
         default_factory=lambda: os.cpu_count() or 1, ge=1, description="CPUs for Ray Tune."
     )
     seed: int = 42
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster the Ray Tune search runs on (ray.init(address=...)): a GCS "
+        "address host:port or a Ray Client URI ray://host:10001. Unset: an embedded local Ray "
+        "of SPAM_CPUS CPUs.",
+    )
 
     @property
     def mlflow_dir(self) -> Path:
