@@ -91,7 +91,7 @@ def rendered_env(deployment_name: str) -> set[str]:
 
 def test_gateway_values_document_exactly_the_environment_the_gateway_gets():
     documented = contract(chartlib.CHART / "charts" / "gateway" / "values.yaml", "SPAM_GATEWAY_")
-    assert len(documented) == 20
+    assert len(documented) == 23
     assert documented == rendered_env("spam-platform-gateway")
 
 
