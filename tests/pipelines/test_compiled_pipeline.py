@@ -153,6 +153,14 @@ def test_reputation_step_and_its_stats_artifact(spec, tasks):
     assert "online=bool(feast_repo)" in body and "no online store is updated" in body
 
 
+def test_ray_address_reaches_the_tune_step(spec, tasks):
+    """The tune step takes the Ray cluster address as a parameter (empty: embedded Ray)."""
+    tune = tasks["tune"]
+    assert tune["inputs"]["parameters"]["ray_address"] == {"componentInputParameter": "ray_address"}
+    body = " ".join(_executor(spec, "tune")["command"])
+    assert "ray_address=ray_address or None" in body
+
+
 def test_pipeline_parameters_and_defaults(spec):
     params = spec["root"]["inputDefinitions"]["parameters"]
     defaults = {k: v.get("defaultValue") for k, v in params.items()}
@@ -163,6 +171,7 @@ def test_pipeline_parameters_and_defaults(spec):
         "cpus": "4",
         "seed": 42,
         "max_rounds": 1000,
+        "ray_address": "",
         "model_name": "spam-detector",
         "mlflow_tracking_uri": "http://mlflow.mlflow.svc.cluster.local:5000",
         "mlflow_experiment": "spam-detector",
@@ -174,6 +183,7 @@ def test_pipeline_parameters_and_defaults(spec):
     }
     assert params["register"]["parameterType"] == "BOOLEAN"
     assert params["feast_repo"]["parameterType"] == "STRING"
+    assert params["ray_address"]["parameterType"] == "STRING"
     # resource placeholders resolve from string parameters only (KFP driver)
     assert params["cpus"]["parameterType"] == "STRING"
     outputs = spec["root"]["outputDefinitions"]

@@ -142,6 +142,7 @@ def run_training(
         concurrency=concurrency,
         seed=settings.seed if seed is None else seed,
         max_rounds=max_rounds,
+        ray_address=settings.ray_address,
     )
     workdir = out or settings.models_dir / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     with Reporter(quiet=state.quiet, console=err) as reporter:
