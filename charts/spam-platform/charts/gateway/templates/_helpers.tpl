@@ -52,6 +52,7 @@ Usage: {{- include "gateway.validateValues" . }}
   (include "gateway.validateValues.exposure" .)
   (include "spam-common.validateValues.pdb" (dict "chart" "gateway" "context" .))
   (include "gateway.validateValues.defaultEnvironment" .)
+  (include "gateway.validateValues.feedback" .)
 -}}
 {{- include "spam-common.validateValues.fail" (dict "chart" "gateway" "messages" $messages) -}}
 {{- end -}}
