@@ -21,6 +21,8 @@ def test_top_level_layout():
         "ci",
         "tests",
         "values",
+        "docs",
+        "LICENSE",
         "README.md",
         "Makefile",
         "pyproject.toml",
@@ -81,14 +83,15 @@ def test_xgboost_cpu_not_cuda_xgboost():
 
 
 # Which workspace packages each package may import: core at the bottom; the images above it;
-# the local platform (development only) on top of the trainer. Pipelines import none.
+# the local platform (development only, no image) on top of the trainer and the drift job it
+# schedules. Pipelines import none.
 LAYERS = {
     "core": set(),
     "trainer": {"spam_core"},
     "transformer": {"spam_core"},
     "gateway": {"spam_core"},
     "batch": {"spam_core"},
-    "local": {"spam_core", "spam_trainer"},
+    "local": {"spam_core", "spam_trainer", "spam_drift"},
     "drift": {"spam_core"},
 }
 
@@ -125,3 +128,47 @@ def test_layers_flow_one_way(package):
         if names - allowed
     }
     assert not wrong, f"{own} may import only {sorted(allowed)}"
+
+
+# ---------------------------------------------------------------- license
+
+SKIP_DIRS = {".venv", ".git", "node_modules", ".tools", ".spam-platform", ".terraform"}
+
+
+def _tracked(pattern: str) -> list[Path]:
+    """Files named ``pattern`` anywhere in the repository, outside environments and caches."""
+    return sorted(
+        p for p in REPO.rglob(pattern) if not SKIP_DIRS & set(p.relative_to(REPO).parts[:-1])
+    )
+
+
+def test_the_license_is_mit():
+    text = (REPO / "LICENSE").read_text()
+    assert text.startswith("MIT License\n")
+    assert "Permission is hereby granted, free of charge" in text
+
+
+def test_every_python_package_declares_the_license():
+    """PEP 639: an SPDX expression in [project].license (hatchling writes License-Expression)."""
+    import tomllib
+    from importlib import metadata
+
+    pyprojects = _tracked("pyproject.toml")
+    assert len(pyprojects) == 1 + len(LAYERS)  # the workspace root and every package
+    for path in pyprojects:
+        project = tomllib.loads(path.read_text())["project"]
+        assert project.get("license") == "MIT", path.relative_to(REPO)
+        if path.parent.parent.name == "images":
+            built = metadata.metadata(project["name"])
+            assert built["License-Expression"] == "MIT", project["name"]
+
+
+def test_every_chart_declares_the_license():
+    import yaml
+
+    charts = _tracked("Chart.yaml")
+    assert len(charts) >= 7  # the umbrella, its six subcharts, terraform's platform-secrets
+    for path in charts:
+        chart = yaml.safe_load(path.read_text())
+        annotations = chart.get("annotations") or {}
+        assert annotations.get("artifacthub.io/license") == "MIT", path.relative_to(REPO)

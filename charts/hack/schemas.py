@@ -152,6 +152,27 @@ def scheduling() -> Schema:
     }
 
 
+def metrics() -> Schema:
+    """`metrics` of a chart whose service answers GET /metrics (spam-common.serviceMonitor)."""
+    return obj(
+        {
+            "serviceMonitor": obj(
+                {
+                    "enabled": b(),
+                    "interval": s(pattern=DURATION_PATTERN),
+                    "scrapeTimeout": s(pattern=DURATION_PATTERN),
+                    "labels": string_map(),
+                }
+            )
+        }
+    )
+
+
+def monitoring_namespaces() -> Schema:
+    """Who may scrape (spam-common.networkPolicy.monitoringIngress)."""
+    return arr(s(minLength=1))
+
+
 def spread() -> Schema:
     return arr({"type": "object", "required": ["maxSkew", "topologyKey", "whenUnsatisfiable"]})
 
@@ -235,6 +256,36 @@ def feedback() -> Schema:
     )
 
 
+ORIGIN_PATTERN = r"^(\*|https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?)$"
+"""A browser origin (scheme://host[:port], no path), or "*": the gateway's CORS_ALLOW_ORIGINS."""
+
+
+def cors() -> Schema:
+    schema = obj(
+        {
+            "allowedOrigins": arr(
+                s(pattern=ORIGIN_PATTERN),
+                "Origins browser pages may call the API from; empty: CORS off",
+                uniqueItems=True,
+            ),
+            "allowCredentials": b("Cookies / HTTP authentication cross-origin; never with *"),
+            "maxAgeSeconds": i("Preflight cache time", minimum=0),
+        }
+    )
+    # never "*" with credentials (also a fail guard: gateway.validateValues.cors)
+    return when(
+        schema,
+        {"allowCredentials": {"const": True}},
+        {
+            "allowedOrigins": {
+                "not": {"contains": {"const": "*"}},
+                "description": "* with allowCredentials would let any site use the visitor's "
+                "credentials",
+            }
+        },
+    )
+
+
 def gateway() -> Schema:
     ingress = obj(
         {
@@ -283,6 +334,7 @@ def gateway() -> Schema:
                     ),
                 }
             ),
+            "cors": cors(),
             "limits": obj(
                 {
                     "bodyTimeoutSeconds": n(exclusiveMinimum=0),
@@ -307,23 +359,12 @@ def gateway() -> Schema:
             "istio": obj({"virtualService": virtual_service}),
             "livenessProbe": probe(),
             "readinessProbe": probe(with_path=True),
-            "metrics": obj(
-                {
-                    "serviceMonitor": obj(
-                        {
-                            "enabled": b(),
-                            "interval": s(pattern=DURATION_PATTERN),
-                            "scrapeTimeout": s(pattern=DURATION_PATTERN),
-                            "labels": string_map(),
-                        }
-                    )
-                }
-            ),
+            "metrics": metrics(),
             "feedback": feedback(),
             "networkPolicy": obj(
                 {
                     "ingressNamespaces": arr(s(minLength=1)),
-                    "monitoringNamespaces": arr(s(minLength=1)),
+                    "monitoringNamespaces": monitoring_namespaces(),
                     "kubeAPIServerCIDRs": arr(s(pattern=CIDR_PATTERN)),
                 }
             ),
@@ -366,6 +407,8 @@ def transformer() -> Schema:
             ),
             "livenessProbe": probe(),
             "readinessProbe": probe(),
+            "metrics": metrics(),
+            "networkPolicy": obj({"monitoringNamespaces": monitoring_namespaces()}),
         },
         "spam-platform transformer values",
     )

@@ -346,7 +346,8 @@ def baseline(
     model: Input[Model],
     baseline: Output[Artifact],
 ):
-    """Drift baseline: feature distributions of the training split, out-of-fold scores."""
+    """Drift baseline: content features of the training split, reputation of the validation
+    e-mails as serving sees them, out-of-fold scores."""
     import shutil
     import tempfile
     from pathlib import Path
@@ -360,7 +361,7 @@ def baseline(
     with tempfile.TemporaryDirectory(prefix="spam-baseline-") as tmp:
         work = Path(_work_dir(tmp, {"model": model.path}))
         (work / "bundle").mkdir()
-        path = baseline_stage(work, load_trained(work, data), fitted, data)
+        path = baseline_stage(work, load_trained(work, data), fitted, data, Path(reputation.path))
         shutil.copyfile(path, baseline.path)
     baseline.metadata.update({"features_fingerprint": fitted.fingerprint})
 

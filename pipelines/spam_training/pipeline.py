@@ -14,6 +14,7 @@ are kept so runs can be traced back to the exact spec that produced them).
 """
 
 import os
+from importlib.metadata import version
 from typing import NamedTuple
 
 from kfp import dsl, kubernetes
@@ -24,7 +25,10 @@ from spam_core.ingest import PUBLIC_CORPUS_URL
 
 PIPELINE_NAME = "spam-training"
 VERSION = 3
-DEFAULT_TRAINER_IMAGE = "spam-platform/trainer:0.2.0"
+# The trainer image's tag is the spam-trainer package version (images/trainer/pyproject.toml),
+# the one place it is set; the compiled spec, pipelines/README.md and the build commands follow.
+TRAINER_VERSION = version("spam-trainer")
+DEFAULT_TRAINER_IMAGE = f"spam-platform/trainer:{TRAINER_VERSION}"
 IMAGE_ENV = "SPAM_TRAINER_IMAGE"
 DEFAULT_MLFLOW_TRACKING_URI = "http://mlflow.mlflow.svc.cluster.local:5000"
 
@@ -64,7 +68,7 @@ class PipelineOutputs(NamedTuple):
 
 
 def trainer_image() -> str:
-    """``$SPAM_TRAINER_IMAGE`` if set, else the pinned default."""
+    """``$SPAM_TRAINER_IMAGE`` if set, else the default (the spam-trainer version's tag)."""
     return os.environ.get(IMAGE_ENV) or DEFAULT_TRAINER_IMAGE
 
 

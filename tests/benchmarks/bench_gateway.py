@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -60,6 +61,8 @@ lat = {}
 bad = 0
 offset = 0
 limit = 0
+first = 0
+last = 0
 local threads = {}
 
 function setup(thread)
@@ -86,28 +89,39 @@ end
 function request()
   index = index % #requests + 1
   started = now_us()
+  if first == 0 then first = started end
   return requests[index]
 end
 
 function response(status, headers, body)
-  lat[#lat + 1] = now_us() - started
+  last = now_us()
+  lat[#lat + 1] = last - started
   if status ~= 200 then bad = bad + 1 end
-  if limit > 0 and #lat >= limit then wrk.thread:stop() end
+  if limit > 0 and #lat >= limit then
+    -- this thread is done: say so (one line per thread, O_APPEND) and stop its loop
+    local f = io.open(os.getenv("BENCH_DONE_FILE"), "a")
+    f:write("done\n")
+    f:close()
+    wrk.thread:stop()
+  end
 end
 
 function done(summary, latency, reqs)
   local all = {}
   local non200 = 0
+  local t0, t1 = math.huge, 0
   for _, thread in ipairs(threads) do
     for _, v in ipairs(thread:get("lat")) do all[#all + 1] = v end
     non200 = non200 + thread:get("bad")
+    if thread:get("first") > 0 then t0 = math.min(t0, thread:get("first")) end
+    t1 = math.max(t1, thread:get("last"))
   end
   table.sort(all)
   local function pct(q) return all[math.max(1, math.ceil(q * #all))] end
   io.write(string.format(
     'BENCH {"n": %d, "p50_us": %.1f, "p99_us": %.1f, "max_us": %.1f, "seconds": %.3f, ' ..
     '"non200": %d, "socket_errors": %d}\n',
-    #all, pct(0.5), pct(0.99), all[#all], summary.duration / 1e6, non200,
+    #all, pct(0.5), pct(0.99), all[#all], (t1 - t0) / 1e6, non200,
     summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
 end
 """
@@ -122,9 +136,13 @@ def wrk(
     url: str, path: str, clients: int, seconds: int, script: Path, bodies: Path, total: int = 0
 ) -> dict:
     """wrk for ``seconds``, or until exactly ``total`` requests were answered (``total`` > 0,
-    ``seconds`` then only a bound)."""
+    ``seconds`` then only a bound: wrk's main thread sleeps its duration whatever its threads
+    do, so once every thread has said it is done, SIGINT makes it report at once).
+    ``seconds`` in the result: first request sent to last answer received."""
     command = [WRK, f"-t{clients}", f"-c{clients}", f"-d{seconds}s", "--timeout", "10s"]
     command += ["-s", str(script), url]
+    done_file = script.with_suffix(".done")
+    done_file.write_text("")
     env = {
         **os.environ,
         "BENCH_BODIES": str(bodies),
@@ -132,10 +150,18 @@ def wrk(
         "BENCH_KEY": API_KEY,
         "BENCH_TOTAL": str(total),
         "BENCH_THREADS": str(clients),
+        "BENCH_DONE_FILE": str(done_file),
     }
-    out = subprocess.run(
-        command, env=env, capture_output=True, text=True, check=True, timeout=seconds + 60
-    ).stdout
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) as process:
+        deadline = time.monotonic() + seconds + 60
+        while total and process.poll() is None and time.monotonic() < deadline:
+            if done_file.read_text().count("done") >= clients:
+                process.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.1)
+        out, _ = process.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    if process.returncode != 0:
+        raise RuntimeError(f"wrk exited with {process.returncode}")
     line = next(x for x in out.splitlines() if x.startswith("BENCH "))
     result = json.loads(line.removeprefix("BENCH "))
     result["rps"] = result["n"] / result["seconds"]

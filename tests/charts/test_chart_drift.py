@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from tests.charts import chartlib
+from tests.charts.exported import exported_metric_names
 
 ON = {"drift": {"enabled": True}}
 FULL = "07-drift-monitoring-values.yaml"
@@ -203,75 +204,6 @@ def test_prometheusrule_covers_the_platforms_alerts():
 
 
 METRIC = re.compile(r"\b((?:spam|kube)_[a-z0-9_]+)\b")
-
-
-def exported_metric_names() -> set[str]:
-    """Every sample name the gateway, transformer and drift job export (their registries)."""
-    from datetime import UTC, datetime
-
-    from spam_drift.analysis import SignalStats, SpamRate, Thresholds, VersionResult
-    from spam_drift.metrics import build_registry
-    from spam_drift.report import DriftReport
-    from spam_gateway.app.metrics import Metrics
-    from spam_transformer.metrics import TransformerMetrics
-
-    gateway = Metrics()
-    gateway.observe_request("/predict", "POST", 500, "staging", "1", 0.01)
-    gateway.predictions.labels("staging", "1", "spam").inc()
-    gateway.upstream_errors.labels("staging", "unavailable").inc()
-    stats = dict.fromkeys(
-        [
-            "records_logged",
-            "records_written",
-            "records_spooled",
-            "records_dropped",
-            "write_failures",
-            "records_buffered",
-            "records_in_spool",
-        ],
-        0,
-    )
-    gateway.register_inference_log(lambda: stats)
-    score = SignalStats(
-        name="spam_probability",
-        kind="score",
-        rows=1,
-        null_fraction=0,
-        psi=0.1,
-        ks_statistic=0.1,
-        reference_mean=0.5,
-    )
-    report = DriftReport(
-        generated_at=datetime.now(UTC),
-        environment="staging",
-        window={},
-        status="ok",
-        drift_detected=True,
-        reasons=[],
-        rows=1,
-        files_read=1,
-        partitions_read=1,
-        inference_log="x",
-        thresholds=Thresholds(),
-        versions=[
-            VersionResult(
-                model_name="m",
-                model_version="1",
-                status="ok",
-                rows=1,
-                drift_detected=True,
-                drift_score=1.0,
-                score=score,
-                features=[score],
-                spam_rate=SpamRate(current=1, reference=0, delta=1, drifted=True),
-            )
-        ],
-    )
-    names = set()
-    for registry in (gateway.registry, TransformerMetrics().registry, build_registry(report, 0)):
-        for family in registry.collect():
-            names |= {s.name for s in family.samples}
-    return names
 
 
 def test_alerts_and_dashboard_use_metrics_the_services_export():

@@ -40,6 +40,9 @@ def test_configmap_renders_the_settings_contract_from_globals():
         "SPAM_GATEWAY_QUOTA_VIEWER": "",
         "SPAM_GATEWAY_QUOTA_REPORTER": "",
         "SPAM_GATEWAY_QUOTA_OPERATOR": "",
+        "SPAM_GATEWAY_CORS_ALLOW_ORIGINS": "[]",
+        "SPAM_GATEWAY_CORS_ALLOW_CREDENTIALS": "false",
+        "SPAM_GATEWAY_CORS_MAX_AGE_S": "600",
         "SPAM_GATEWAY_INFERENCE_LOG_URL": "abfs://logs/inference-logs",
         "SPAM_GATEWAY_DRIFT_REPORTS_URL": "abfs://logs/drift-reports",
         "SPAM_GATEWAY_BATCH_BACKEND": "rayjob",
@@ -61,12 +64,69 @@ def test_configmap_renders_the_abuse_limits_when_set():
     assert data["SPAM_GATEWAY_QUOTA_OPERATOR"] == ""
 
 
+def test_an_empty_auth_failure_limit_renders_off_and_turns_the_throttle_off(monkeypatch):
+    """An empty variable counts as unset in the gateway (its 20/minute default would apply):
+    the chart renders `off`, which the gateway reads as off."""
+    from spam_gateway.app.core.config import Settings
+    from tests.utils.gateway import API_KEYS_JSON
+
+    limits = {"authFailuresPerClient": ""}
+    data = chartlib.only(docs_for({"gateway": {"limits": limits}}), "ConfigMap", NAME).body["data"]
+    assert data["SPAM_GATEWAY_AUTH_FAILURES_PER_CLIENT"] == "off"
+    monkeypatch.setenv("SPAM_GATEWAY_AUTH_FAILURES_PER_CLIENT", "off")
+    assert Settings(_env_file=None, API_KEYS=API_KEYS_JSON).AUTH_FAILURES_PER_CLIENT == ""
+    monkeypatch.setenv("SPAM_GATEWAY_AUTH_FAILURES_PER_CLIENT", "")
+    assert Settings(_env_file=None, API_KEYS=API_KEYS_JSON).AUTH_FAILURES_PER_CLIENT == "20/minute"
+
+
 def test_configmap_renders_the_allowed_batch_locations_when_set():
     roots = ["abfs://archive/exports", "/mnt/mail"]
     data = chartlib.only(
         docs_for({"gateway": {"asyncBatch": {"allowedInputs": roots}}}), "ConfigMap", NAME
     ).body["data"]
     assert data["SPAM_GATEWAY_BATCH_INPUT_ROOTS"] == '["abfs://archive/exports","/mnt/mail"]'
+
+
+def test_configmap_renders_cors_off_by_default(monkeypatch):
+    from spam_gateway.app.core.config import Settings
+    from tests.utils.gateway import API_KEYS_JSON
+
+    data = chartlib.only(docs_for(), "ConfigMap", NAME).body["data"]
+    assert data["SPAM_GATEWAY_CORS_ALLOW_ORIGINS"] == "[]"
+    monkeypatch.setenv("SPAM_GATEWAY_CORS_ALLOW_ORIGINS", data["SPAM_GATEWAY_CORS_ALLOW_ORIGINS"])
+    loaded = Settings(_env_file=None, API_KEYS=API_KEYS_JSON)
+    assert loaded.CORS_ALLOW_ORIGINS == []  # the gateway's default: no CORS middleware
+
+
+def test_configmap_renders_the_cors_allow_list_when_set():
+    cors = {
+        "allowedOrigins": ["https://mail.example.com", "http://[::1]:3000"],
+        "maxAgeSeconds": 60,
+    }
+    data = chartlib.only(docs_for({"gateway": {"cors": cors}}), "ConfigMap", NAME).body["data"]
+    assert (
+        data["SPAM_GATEWAY_CORS_ALLOW_ORIGINS"]
+        == '["https://mail.example.com","http://[::1]:3000"]'
+    )
+    assert data["SPAM_GATEWAY_CORS_ALLOW_CREDENTIALS"] == "false"
+    assert data["SPAM_GATEWAY_CORS_MAX_AGE_S"] == "60"
+
+
+def test_the_rendered_cors_settings_load_in_the_gateway(monkeypatch):
+    """What the chart renders is what the gateway's settings accept (and would refuse)."""
+    from spam_gateway.app.core.config import Settings
+    from tests.utils.gateway import API_KEYS_JSON
+
+    cors = {"allowedOrigins": ["https://mail.example.com"], "allowCredentials": True}
+    data = chartlib.only(docs_for({"gateway": {"cors": cors}}), "ConfigMap", NAME).body["data"]
+    for name in ("CORS_ALLOW_ORIGINS", "CORS_ALLOW_CREDENTIALS", "CORS_MAX_AGE_S"):
+        monkeypatch.setenv(f"SPAM_GATEWAY_{name}", data[f"SPAM_GATEWAY_{name}"])
+    s = Settings(_env_file=None, API_KEYS=API_KEYS_JSON)
+    assert (s.CORS_ALLOW_ORIGINS, s.CORS_ALLOW_CREDENTIALS, s.CORS_MAX_AGE_S) == (
+        ["https://mail.example.com"],
+        True,
+        600,
+    )
 
 
 def test_configmap_uses_the_explicit_default_track_when_set():

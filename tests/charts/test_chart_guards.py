@@ -92,6 +92,17 @@ GUARDS = [
         'global.environment: "prod" is not an environment; use staging or production.',
     ),
     (
+        "cors-wildcard-with-credentials",
+        {"gateway": {"cors": {"allowedOrigins": ["*"], "allowCredentials": True}}},
+        'gateway.cors.allowedOrigins "*" with gateway.cors.allowCredentials would let any web '
+        "site call the API",
+    ),
+    (
+        "cors-wildcard-among-origins",
+        {"gateway": {"cors": {"allowedOrigins": ["*", "https://a.example"]}}},
+        'gateway.cors.allowedOrigins: "*" allows every origin; give it alone',
+    ),
+    (
         "unknown-default-track",
         {"gateway": {"defaultEnvironment": "canary"}},
         'gateway.defaultEnvironment: "canary" is not a model track',

@@ -142,7 +142,19 @@ BAD_VALUES = [
         "spam-platform",
         "at '/global/networkPolicy/redisCIDRs/0'",
     ),
+    (
+        "cors-origin-with-a-path",
+        {"gateway": {"cors": {"allowedOrigins": ["https://mail.example.com/app"]}}},
+        "gateway",
+        "at '/cors/allowedOrigins/0': 'https://mail.example.com/app' does not match pattern",
+    ),
     # mutually exclusive options
+    (
+        "cors-wildcard-with-credentials",
+        {"gateway": {"cors": {"allowedOrigins": ["*"], "allowCredentials": True}}},
+        "gateway",
+        "at '/cors/allowedOrigins'",
+    ),
     (
         "ingress-and-virtualservice",
         {

@@ -247,3 +247,72 @@ def test_service_listens_where_the_gateway_calls():
         "SPAM_GATEWAY_TRANSFORMER_URL"
     ]
     assert url == f"http://{NAME}.{chartlib.NAMESPACE}.svc.cluster.local:8080"
+
+
+# ------------------------------------------------------------------ servicemonitor.yaml
+
+
+@pytest.mark.parametrize(
+    ("enabled", "api_versions", "rendered"),
+    [
+        (True, (chartlib.MONITORING_API,), True),
+        (True, (), False),
+        (False, (chartlib.MONITORING_API,), False),
+    ],
+    ids=["flag-and-api", "flag-without-api", "api-without-flag"],
+)
+def test_servicemonitor_needs_the_flag_and_the_prometheus_operator_api(
+    enabled, api_versions, rendered
+):
+    docs = chartlib.render_docs(
+        chartlib.minimal_values(
+            {"transformer": {"metrics": {"serviceMonitor": {"enabled": enabled}}}}
+        ),
+        api_versions=api_versions,
+    )
+    monitors = [d.name for d in docs if d.kind == "ServiceMonitor"]
+    assert monitors == ([NAME] if rendered else [])
+
+
+def test_servicemonitor_scrapes_metrics_on_the_port_the_transformer_serves():
+    docs = chartlib.render_docs(
+        chartlib.ci_values(
+            "03-servicemonitor-values.yaml",
+            {"transformer": {"metrics": {"serviceMonitor": {"interval": "15s"}}}},
+        ),
+        api_versions=(chartlib.MONITORING_API,),
+    )
+    monitor = chartlib.only(docs, "ServiceMonitor", NAME).body
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["metadata"]["labels"]["app.kubernetes.io/component"] == "features"
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint == {
+        "port": "http",
+        "path": "/metrics",
+        "interval": "15s",
+        "scrapeTimeout": "10s",
+    }
+    service = chartlib.only(docs, "Service", NAME).body
+    assert monitor["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [chartlib.NAMESPACE]}
+    (port,) = [p for p in service["spec"]["ports"] if p["name"] == endpoint["port"]]
+    (container_port,) = [
+        p
+        for p in chartlib.container(pod(docs)["spec"], "transformer")["ports"]
+        if p["name"] == port["targetPort"]
+    ]
+    # the image serves /metrics (with /v1/predict, /health, /ready) on SPAM_TRANSFORMER_PORT
+    dockerfile = (chartlib.REPO / "images" / "transformer" / "Dockerfile").read_text()
+    assert f"SPAM_TRANSFORMER_PORT={container_port['containerPort']}" in dockerfile
+    assert "SPAM_TRANSFORMER_PORT" not in chartlib.only(docs, "ConfigMap", NAME).body["data"]
+
+
+def test_notes_warn_when_the_transformer_servicemonitor_cannot_be_created():
+    values = chartlib.minimal_values(
+        {"transformer": {"metrics": {"serviceMonitor": {"enabled": True}}}}
+    )
+    notes = chartlib.render(values)["spam-platform/templates/NOTES.txt"]
+    assert "transformer.metrics.serviceMonitor.enabled is true" in notes
+    assert "gateway.metrics.serviceMonitor.enabled" not in notes
+    with_api = chartlib.render(values, api_versions=(chartlib.MONITORING_API,))
+    assert "no ServiceMonitor was created" not in with_api["spam-platform/templates/NOTES.txt"]

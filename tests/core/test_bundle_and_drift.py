@@ -70,3 +70,42 @@ def test_baseline_shapes_and_sparse_columns():
     assert len(b.features["b"].edges) <= 2 and b.features["b"].zero_fraction == pytest.approx(0.9)
     assert b.features["c"].edges == [0.0] and b.features["c"].frequencies == [1.0, 0.0]
     assert len(b.score.quantiles) == 101 and 0.3 < b.score.predicted_spam_rate < 0.7
+
+
+def _baseline(m, names, **kw):
+    rng = np.random.default_rng(2)
+    return build_baseline(
+        m,
+        names,
+        labels=np.zeros(len(m)),
+        scores=rng.random(len(m)),
+        score_split="validation",
+        threshold=0.5,
+        feature_set=FEATURE_SET_VERSION,
+        features_fingerprint="x",
+        created_at=datetime.now(UTC),
+        **kw,
+    )
+
+
+def test_a_column_summarized_from_other_values_than_the_matrix():
+    """The reputation is summarized as serving sees it, not as the training rows hold it."""
+    m = np.zeros((300, 2))
+    served = np.linspace(1.0, 2.0, 50)
+    b = _baseline(m, ["content", "reputation"], columns={"reputation": served})
+    assert b.features["content"].mean == 0.0
+    assert b.features["reputation"].mean == pytest.approx(1.5, abs=1e-6)
+    assert b.features["reputation"].edges[0] > 1.0
+    with pytest.raises(ValueError, match="not features"):
+        _baseline(m, ["content", "reputation"], columns={"typo": served})
+
+
+def test_the_baseline_summarizes_float32_as_serving_logs_it():
+    """An identical distribution logged as float32 (the inference log) scores PSI 0 against
+    a float64 reference: log1p(n) and its float32 rounding land in the same bin."""
+    counts = np.repeat(np.arange(0, 400, 9), 7).astype(np.float64)
+    reference = np.log1p(counts)  # float64, as reputation_features computes it
+    b = _baseline(np.zeros((len(counts), 1)), ["rate"], columns={"rate": reference})
+    logged = reference.astype(np.float32).astype(np.float64)
+    current = bin_frequencies(logged, b.features["rate"].edges)
+    assert psi(b.features["rate"].frequencies, current) == pytest.approx(0.0, abs=1e-12)

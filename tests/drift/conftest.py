@@ -53,14 +53,16 @@ from tests.gateway.conftest import azurite, make_gateway  # noqa: E402, F401
 
 @pytest.fixture(scope="session")
 def bundle_baselines(
-    model_bundles: dict[str, Path], dataset_dir: Path, train_reputation
+    model_bundles: dict[str, Path], dataset_dir: Path, train_reputation, reputation_work: Path
 ) -> dict[str, Path]:
     """``{model version: drift_baseline.json}`` of the served test bundles, built as training
-    builds it (train-split features with point-in-time reputation; scores of held-out e-mails:
-    the test split)."""
+    builds it (train-split content features; the validation e-mails' reputation as serving
+    sees it, end-of-history totals; scores of held-out e-mails: the test split)."""
     from spam_core import artifacts
     from spam_core.bundle import ModelBundle
     from spam_core.drift import build_baseline
+    from spam_core.features.spec import REPUTATION_NAMES
+    from spam_trainer.reputation import serving_reputation
     from spam_trainer.train import build_matrices
 
     out = {}
@@ -68,6 +70,7 @@ def bundle_baselines(
         bundle = ModelBundle.load(bundle_dir)
         features = artifacts.load(bundle_dir / "features.json")
         data = build_matrices(dataset_dir, features, train_reputation)
+        serving = serving_reputation(reputation_work / "work", data.validation.ids)
         baseline = build_baseline(
             data.train.x,
             features.feature_names,
@@ -78,6 +81,7 @@ def bundle_baselines(
             feature_set=bundle.meta.feature_set,
             features_fingerprint=features.fingerprint,
             created_at=datetime.now(UTC),
+            columns=dict(zip(REPUTATION_NAMES, serving.T, strict=True)),
         )
         out[bundle.version] = write_baseline(
             bundle_dir.parent / f"baseline-v{bundle.version}.json", baseline

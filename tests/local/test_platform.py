@@ -1,5 +1,6 @@
 """The README's main command, for real: `spam-platform up` on free ports, the printed API,
-Triton killed and restarted by the supervisor, `up` again, `down`."""
+Triton killed and restarted by the supervisor, the scheduled drift runs, `up` again, `down`,
+and `up` with the drift schedule off."""
 
 from __future__ import annotations
 
@@ -85,6 +86,9 @@ def platform(tmp_path_factory, dataset_dir, corpus_dir):
             "SPAM_TRITON_METRICS_PORT": str(ports[4]),
             "SPAM_MLFLOW_PORT": str(ports[5]),
             "SPAM_LIVENESS_TIMEOUT": "5",
+            # the drift schedule on the clock every 20 s over the last hour (default: 1h, 1h)
+            "SPAM_LOCAL_DRIFT_INTERVAL": "20s",
+            "SPAM_LOCAL_DRIFT_WINDOW": "1h",
         }
     )
     result = _cli(env, "--quiet", "up")
@@ -123,6 +127,16 @@ def test_up_prints_a_working_curl_and_serves_both_tracks(platform):
     assert httpx.post(f"{platform['url']}/predict", json=SCAM).status_code == 401
     status = _cli(platform["env"], "status").stdout
     assert "running" in status and "200" in status
+
+
+def test_the_postman_collection_passes_against_up(platform, tmp_path):
+    """ci/postman/ with both environment files against the platform `up` started, with the
+    printed (operator) key: every request answers and every test in the collection passes."""
+    from tests.utils.postman import assert_passed, newman_or_skip, run_collection
+
+    newman_or_skip()
+    for environment in ("staging", "production"):
+        assert_passed(run_collection(platform["url"], KEY, environment, tmp_path))
 
 
 def test_the_feast_repo_under_spam_home_serves_the_reputation(platform):
@@ -249,6 +263,79 @@ def test_a_frozen_transformer_is_restarted_by_the_supervisor(platform):
     assert not Path(f"/proc/{frozen}").exists() or "Z" in Path(f"/proc/{frozen}/stat").read_text()
 
 
+def _drift_state(home: Path) -> dict:
+    import json
+
+    try:
+        return json.loads((home / "run" / "drift-schedule.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _drift_processes(home: Path) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spam-drift" in cmd and str(home).encode() in cmd:
+                found.append(int(proc.name))
+    return found
+
+
+def test_make_demo_shows_drift_on_the_shifted_stream_and_none_on_normal_traffic(platform):
+    """`spam-platform demo` as `make demo` runs it: the walk (an async batch job over a corpus
+    archive included), then the two drift verdicts side by side."""
+    demo = _cli(platform["env"], "demo")
+    out = demo.stdout
+    print(out)  # shown with -s: the verdicts side by side
+    assert demo.returncode == 0, out + demo.stderr
+    assert "GET /predict/batch/" in out and "-> succeeded" in out
+    assert "drift job [production]" in out and "drift job [staging]" in out
+    lines = [line for line in out.splitlines() if line.startswith("│ verdict")]
+    assert lines and "no drift (ok)" in lines[0] and "DRIFT DETECTED (ok)" in lines[0], out
+    reports = platform["home"] / "drift-reports"
+    assert list((reports / "production").glob("drift-production-*.json"))
+    assert list((reports / "staging").glob("drift-staging-*-v1.html"))
+
+
+def test_scheduled_drift_runs_land_under_spam_home_and_on_the_api(platform):
+    """The supervisor runs `spam-drift` for both tracks every SPAM_LOCAL_DRIFT_INTERVAL (20 s
+    here): reports under $SPAM_HOME/drift-reports, listed by the gateway's /monitoring/drift,
+    framed in run/logs/drift.log, named by `status`. (The verdicts depend on what the other
+    tests sent: a few e-mails are `not_enough_data`, the frozen-transformer load a verdict.)"""
+    home = platform["home"]
+    deadline = time.monotonic() + 240
+    runs: dict = {}
+    while time.monotonic() < deadline:
+        runs = _drift_state(home).get("runs", {})
+        if all(runs.get(e, {}).get("exit_code") is not None for e in ("staging", "production")):
+            break
+        time.sleep(1)
+    headers = {"X-API-Key": KEY}
+    for environment in ("staging", "production"):
+        run = runs.get(environment)
+        assert run and run["exit_code"] == 0, runs
+        assert run["status"] in ("ok", "not_enough_data"), run
+        report = Path(run["report"])
+        assert report.parent == home / "drift-reports" / environment and report.is_file()
+        history = httpx.get(
+            f"{platform['url']}/monitoring/drift/history",
+            params={"environment": environment},
+            headers=headers,
+            timeout=30,
+        ).json()
+        assert run["report"] in [r["report_url"] for r in history["reports"]], history
+    latest = httpx.get(f"{platform['url']}/monitoring/drift", headers=headers, timeout=30).json()
+    assert all(e["latest"] for e in latest["environments"]), latest
+    log = (home / "run" / "logs" / "drift.log").read_text()
+    assert "--- drift run staging" in log and "finished: exit 0" in log
+    status = _cli(platform["env"], "status").stdout
+    assert "every 20s over the last 1h" in status and "drift production" in status
+
+
 def test_up_again_reuses_the_running_platform_and_down_stops_it(platform):
     started = time.monotonic()
     again = _cli(platform["env"], "--quiet", "up")
@@ -259,3 +346,25 @@ def test_up_again_reuses_the_running_platform_and_down_stops_it(platform):
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{platform['url']}/health", timeout=2)
     assert not _tritonserver_pids(platform["home"] / "run" / "triton")
+    # the drift schedule stopped with the supervisor: no run left, none scheduled
+    assert not _drift_processes(platform["home"])
+    assert _drift_state(platform["home"])["next_run"] is None
+
+
+def test_up_with_the_drift_schedule_off(platform):
+    """SPAM_LOCAL_DRIFT_INTERVAL=0: the platform serves, no drift run starts."""
+    env = {**platform["env"], "SPAM_LOCAL_DRIFT_INTERVAL": "0"}
+    home = platform["home"]
+    before = _drift_state(home).get("runs")
+    result = _cli(env, "--quiet", "up")
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert _predict(platform["url"], SCAM).status_code == 200
+        time.sleep(30)  # 1.5 intervals of the schedule that is off
+        assert "off (SPAM_LOCAL_DRIFT_INTERVAL)" in _cli(env, "status").stdout
+        supervisor_log = (home / "run" / "logs" / "supervisor.log").read_text()
+        assert "scheduled drift runs are off" in supervisor_log
+        assert _drift_state(home).get("runs") == before
+        assert not _drift_processes(home)
+    finally:
+        _cli(env, "down", timeout=120)

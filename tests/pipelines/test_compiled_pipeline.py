@@ -276,3 +276,31 @@ def test_check_flag(tmp_path, monkeypatch, capsys):
     assert main(["--check", "--out", str(stale)]) == 1
     assert "out of date" in capsys.readouterr().out
     assert main(["--check", "--out", str(tmp_path / "missing.yaml")]) == 1
+
+
+def test_the_trainer_image_tag_is_the_trainer_package_version():
+    """One source: images/trainer/pyproject.toml's version tags the image every step runs."""
+    import tomllib
+
+    from pipelines.spam_training import TRAINER_VERSION
+
+    pyproject = COMPILED_DIR.parents[1] / "images" / "trainer" / "pyproject.toml"
+    declared = tomllib.loads(pyproject.read_text())["project"]["version"]
+    assert declared == TRAINER_VERSION, "re-sync the workspace: uv sync --all-packages"
+    assert f"spam-platform/trainer:{declared}" == DEFAULT_TRAINER_IMAGE
+
+
+def test_the_docs_name_the_image_the_compiled_pipeline_runs():
+    repo = COMPILED_DIR.parents[1]
+    compiled = yaml.safe_load(default_path().read_text())
+    images = {e["container"]["image"] for e in compiled["deploymentSpec"]["executors"].values()}
+    assert images == {DEFAULT_TRAINER_IMAGE}
+    docs = [repo / "README.md", repo / "pipelines" / "README.md", repo / "ci" / "README.md"]
+    docs += sorted((repo / "docs").glob("*.md"))
+    pipeline_readme = (repo / "pipelines" / "README.md").read_text()
+    assert f"-t {DEFAULT_TRAINER_IMAGE} ." in pipeline_readme  # the build command
+    for doc in docs:
+        for tag in re.findall(
+            r"spam-platform/trainer:([A-Za-z0-9_.-]*[A-Za-z0-9_])", doc.read_text()
+        ):
+            assert f"spam-platform/trainer:{tag}" == DEFAULT_TRAINER_IMAGE, (doc.name, tag)

@@ -150,6 +150,7 @@ def test_bundle_parity_triton_layout_and_baseline(trained):
     assert len(baseline["features"]) == N_FEATURES
     assert 0.25 < baseline["spam_rate"] < 0.37
     assert abs(sum(baseline["score"]["frequencies"]) - 1) < 1e-9
+    _reputation_reference_is_what_serving_reads(work, baseline)
     import xgboost as xgb
 
     from spam_core.ingest import read_records
@@ -425,3 +426,31 @@ def test_registered_pyfunc_serves_raw_and_field_emails(trained, env, monkeypatch
     out = model.predict(frame)
     assert list(out["email_id"]) == ["scam", "meeting"]
     assert list(out["prediction"]) == ["spam", "ham"]
+
+
+def _reputation_reference_is_what_serving_reads(work: Path, baseline: dict) -> None:
+    """The baseline's reputation columns: validation e-mails at the end-of-history totals,
+    i.e. the counts of the train e-mails from the same sender / domain (what the online
+    store serves), not their point-in-time counts."""
+    import pandas as pd
+
+    from spam_core.features.reputation import reputation_keys
+    from spam_core.ingest import read_records
+    from spam_trainer.reputation import STATS_FILE
+
+    dataset = work.parent / "datasets" / "spamassassin"
+    train, _ = read_records(dataset, split="train")
+    per_sender: dict[str, int] = {}
+    for record in train:
+        sender, _ = reputation_keys(record)
+        if sender:
+            per_sender[sender] = per_sender.get(sender, 0) + 1
+    validation, _ = read_records(dataset, split="validation")
+    stats = pd.read_parquet(work / STATS_FILE).set_index("email_id")
+    expected = [per_sender.get(reputation_keys(r)[0], 0) for r in validation]
+    served = stats.loc[[r.email_id for r in validation], "serving_sender_messages"]
+    assert served.tolist() == expected
+    pit = stats.loc[[r.email_id for r in validation], "sender_messages"]
+    assert (pit <= served).all() and (pit < served).any()
+    mean = np.log1p(np.array(expected, dtype=np.float32)).mean()
+    assert baseline["features"]["sender_message_count_log"]["mean"] == pytest.approx(mean, 1e-4)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from spam_core.features import N_TFIDF, NAMED_FEATURES
+from spam_core.features.spec import FEATURE_SET_VERSION
 from spam_core.message import parse_fields, parse_raw
 from spam_core.scoring import confidence
 from tests.utils import emails
@@ -183,6 +184,11 @@ def test_health_ready_metrics_and_openapi(transformer) -> None:
     assert tracks["staging"]["triton_model"] == "spam-detector-staging"
     assert tracks["production"]["model_version"] == "1"
     assert tracks["production"]["protocol"] == "grpc"
+    # what /models of the gateway reports: the bundle's threshold and feature set, when built
+    # and when loaded here
+    assert (tracks["staging"]["threshold"], tracks["production"]["threshold"]) == (0.4, 0.5)
+    assert tracks["staging"]["feature_set"] == FEATURE_SET_VERSION
+    assert tracks["staging"]["trained_at"] <= tracks["staging"]["loaded_at"]
 
     predict(url, "production", [{"email_id": "m", **MEETING}], **{"X-Request-ID": "abc-123"})
     metrics = httpx.get(f"{url}/metrics")

@@ -31,8 +31,8 @@ def lane_calls(monkeypatch) -> list[bool]:
     calls: list[bool] = []
     accept = PredictFastLane._accept
 
-    def spy(state, role, key, environment, body):
-        out = accept(state, role, key, environment, body)
+    def spy(state, role, key, environment, body, path_track=None):
+        out = accept(state, role, key, environment, body, path_track)
         calls.append(out is not None)
         return out
 

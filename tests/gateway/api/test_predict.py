@@ -111,8 +111,11 @@ def test_batch_sync_of_100_answers_each_in_order(gateway) -> None:
     emails_ = batch(100)
     r = post(gateway, "/predict/batch-sync", {"emails": emails_}, **{"X-Environment": "production"})
     assert r.status_code == 200, r.text
-    docs = r.json()
-    assert isinstance(docs, list) and len(docs) == 100
+    answer = r.json()
+    assert (answer["total"], answer["succeeded"], answer["failed"]) == (100, 100, 0)
+    assert answer["errors"] == [] and answer["environment"] == "production"
+    docs = answer["predictions"]
+    assert len(docs) == 100
     assert [d["email_id"] for d in docs] == [e["email_id"] for e in emails_]
     assert {d["environment"] for d in docs} == {"production"}
     assert all(set(d) == KEYS for d in docs)
@@ -137,7 +140,7 @@ def test_corpus_messages_score(gateway, corpus_dir) -> None:
     from tests.utils.serving import corpus_messages
 
     messages = [{"email_id": i, "raw": raw} for i, raw in corpus_messages(corpus_dir, 10)]
-    docs = post(gateway, "/predict/batch-sync", {"emails": messages}).json()
+    docs = post(gateway, "/predict/batch-sync", {"emails": messages}).json()["predictions"]
     spam = [d for d in docs if "spam" in d["email_id"].split("/")[0]]
     ham = [d for d in docs if "ham" in d["email_id"].split("/")[0]]
     assert sum(d["prediction"] == "spam" for d in spam) >= 8
@@ -179,7 +182,9 @@ def test_explain_on_both_routes(gateway) -> None:
     assert set(e["top"][0]) == {"feature", "kind", "label", "value", "contribution"}
     r = post(gateway, "/predict/batch-sync?explain=true", {"emails": [LOTTERY, MEETING]})
     assert r.status_code == 200, r.text
-    assert [set(d) for d in r.json()] == [KEYS | {"explanation"}] * 2
+    explained = r.json()["predictions"]
+    assert [set(d) for d in explained] == [KEYS | {"explanation"}] * 2
     plain = post(gateway, "/predict/batch-sync", {"emails": [LOTTERY, MEETING]}).json()
+    plain = plain["predictions"]
     assert [set(d) for d in plain] == [KEYS] * 2
-    assert [d["spam_probability"] for d in plain] == [d["spam_probability"] for d in r.json()]
+    assert [d["spam_probability"] for d in plain] == [d["spam_probability"] for d in explained]

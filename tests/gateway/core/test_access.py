@@ -20,7 +20,12 @@ from spam_gateway.app.core.access import (
     required_role,
     resolve_environment,
 )
-from spam_gateway.app.core.errors import Forbidden, InvalidEnvironment, Unauthenticated
+from spam_gateway.app.core.errors import (
+    EnvironmentConflict,
+    Forbidden,
+    InvalidEnvironment,
+    Unauthenticated,
+)
 from spam_gateway.app.core.security import ApiKeyStore, Role, hash_key
 
 VIEWER, OPERATOR = "spk_access_viewer", "spk_access_operator"
@@ -63,6 +68,24 @@ def test_unknown_environment():
         resolve_environment("canary", "staging")
 
 
+@pytest.mark.parametrize(
+    ("header", "path", "expected"),
+    [(None, "production", "production"), (" PRODUCTION", "production", "production"),
+     ("staging", "staging", "staging")],
+)  # fmt: skip
+def test_the_path_names_the_track(header, path, expected):
+    assert resolve_environment(header, "staging", path) == expected
+
+
+def test_a_header_against_the_path_conflicts():
+    with pytest.raises(EnvironmentConflict, match="conflicts") as caught:
+        resolve_environment("staging", "staging", "production")
+    assert caught.value.details == {"path": "production", "header": "staging"}
+    assert isinstance(caught.value, InvalidEnvironment)  # 422, like any bad track
+    with pytest.raises(InvalidEnvironment, match="unknown X-Environment"):
+        resolve_environment("canary", "staging", "production")
+
+
 def _route(key_alias):
     """A route whose one dependency is ``key_alias`` (``ViewerKey`` or ``OperatorKey``)."""
     router = APIRouter()
@@ -94,3 +117,7 @@ def test_the_fast_lane_applies_the_role_the_route_declares():
     assert accept(state, viewer_role, VIEWER.encode(), None, BODY)[0] == "staging"
     assert accept(state, viewer_role, None, None, BODY) is None  # 401 from the route
     assert accept(state, viewer_role, VIEWER.encode(), b"canary", BODY) is None  # 422
+    # the track aliases: the path's track, a header that agrees, one that does not (422)
+    assert accept(state, viewer_role, VIEWER.encode(), None, BODY, "production")[0] == "production"
+    assert accept(state, viewer_role, VIEWER.encode(), b"staging", BODY, "staging")[0] == "staging"
+    assert accept(state, viewer_role, VIEWER.encode(), b"staging", BODY, "production") is None

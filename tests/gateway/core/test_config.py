@@ -54,3 +54,42 @@ def test_every_variable_the_chart_renders_is_a_setting(monkeypatch: pytest.Monke
     assert data["SPAM_GATEWAY_INFERENCE_LOG_URL"] == s.INFERENCE_LOG_URL
     assert data["SPAM_GATEWAY_BATCH_BACKEND"] == s.BATCH_BACKEND
     assert data["AZURE_STORAGE_ACCOUNT_NAME"] == s.AZURE_STORAGE_ACCOUNT_NAME
+
+
+def test_cors_is_off_by_default() -> None:
+    s = Settings(_env_file=None, API_KEYS=API_KEYS_JSON)
+    assert (s.CORS_ALLOW_ORIGINS, s.CORS_ALLOW_CREDENTIALS) == ([], False)
+
+
+def test_cors_origins_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "SPAM_GATEWAY_CORS_ALLOW_ORIGINS", '["https://mail.example.com", "http://127.0.0.1:3000"]'
+    )
+    monkeypatch.setenv("SPAM_GATEWAY_CORS_ALLOW_CREDENTIALS", "true")
+    s = Settings(_env_file=None, API_KEYS=API_KEYS_JSON)
+    assert s.CORS_ALLOW_ORIGINS == ["https://mail.example.com", "http://127.0.0.1:3000"]
+    assert s.CORS_ALLOW_CREDENTIALS is True
+    monkeypatch.delenv("SPAM_GATEWAY_CORS_ALLOW_CREDENTIALS")
+    wildcard = Settings(_env_file=None, API_KEYS=API_KEYS_JSON, CORS_ALLOW_ORIGINS=["*"])
+    assert wildcard.CORS_ALLOW_ORIGINS == ["*"]
+
+
+@pytest.mark.parametrize(
+    ("origins", "credentials", "message"),
+    [
+        (["*"], True, "any web site"),
+        (["*", "https://a.example"], False, "give it alone"),
+        (["https://a.example/"], False, "not an origin"),
+        (["https://a.example/app"], False, "not an origin"),
+        (["a.example"], False, "not an origin"),
+        (["ftp://a.example"], False, "not an origin"),
+    ],
+)
+def test_bad_cors_settings_are_refused(origins, credentials, message) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Settings(
+            _env_file=None,
+            API_KEYS=API_KEYS_JSON,
+            CORS_ALLOW_ORIGINS=origins,
+            CORS_ALLOW_CREDENTIALS=credentials,
+        )

@@ -73,7 +73,7 @@ def send(gateway, batch: list[dict[str, str]]) -> set[str]:
     for r in asyncio.run(run()):
         assert r.status_code == 200, r.text
         doc = r.json()
-        answered.update(d["email_id"] for d in (doc if isinstance(doc, list) else [doc]))
+        answered.update(d["email_id"] for d in doc.get("predictions", [doc]))
     return answered
 
 

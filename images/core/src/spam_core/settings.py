@@ -42,6 +42,11 @@ Location = Annotated[str, AfterValidator(absolute_location)]
 SHARED_CORPUS = Path("..") / "shared" / "data" / "spamassassin"
 """Where a workspace checkout finds its local copy of the corpus (relative to the repo)."""
 
+INFERENCE_LOGS_DIR = "inference-logs"
+DRIFT_REPORTS_DIR = "drift-reports"
+"""Under ``$SPAM_HOME`` on one machine: where the gateway writes the inference log and where the
+drift job writes (and the gateway's ``/monitoring/drift`` reads) the drift reports."""
+
 
 class CoreSettings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -90,6 +95,14 @@ class CoreSettings(BaseSettings):
     @property
     def features_dir(self) -> Path:
         return self.home / "features"
+
+    @property
+    def inference_log_dir(self) -> Path:
+        return self.home / INFERENCE_LOGS_DIR
+
+    @property
+    def drift_reports_dir(self) -> Path:
+        return self.home / DRIFT_REPORTS_DIR
 
     @property
     def resolved_feast_repo(self) -> Path:

@@ -70,13 +70,13 @@ def local_config(
     """A run over the local platform's state: ``$SPAM_HOME/inference-logs`` in,
     ``$SPAM_HOME/drift-reports`` out (the CLI's defaults). A scheduler calls, every interval,
     ``run_drift(local_config(env, Window.resolve(since="1h")))``."""
-    if home is None:
-        from spam_core.settings import get_settings
+    from spam_core.settings import DRIFT_REPORTS_DIR, INFERENCE_LOGS_DIR, get_settings
 
+    if home is None:
         home = get_settings().home
     values: dict[str, object] = {
-        "inference_log": str(home / "inference-logs"),
-        "reports": str(home / "drift-reports"),
+        "inference_log": str(home / INFERENCE_LOGS_DIR),
+        "reports": str(home / DRIFT_REPORTS_DIR),
         "environment": environment,
         "window": window,
         **overrides,

@@ -11,3 +11,7 @@ try:
     __version__ = metadata.version("spam-gateway")
 except metadata.PackageNotFoundError:  # pragma: no cover - source tree without install
     __version__ = "0.0.0"
+
+API_VERSION = "1"
+"""Version of the HTTP API's contract (GET /info), apart from the package version: it changes
+when a route, field or status changes meaning."""

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from spam_core.scoring import TRACKS as TRACKS
 from spam_trainer.settings import TrainerSettings
+
+DRIFT_OFF = ("0", "off")
+"""Values of ``SPAM_LOCAL_DRIFT_INTERVAL`` that turn the scheduled drift runs off."""
+
+
+def _duration(text: str) -> timedelta:
+    """``30m``, ``1h``, ``1d`` (the drift job's durations) or a ValueError for pydantic."""
+    from spam_drift.errors import DriftInputError
+    from spam_drift.window import parse_duration
+
+    try:
+        return parse_duration(text)
+    except DriftInputError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class LocalSettings(TrainerSettings):
@@ -32,6 +47,71 @@ class LocalSettings(TrainerSettings):
         "many seconds (a hung or frozen process, not only one that exited).",
     )
 
+    local_drift_interval: str = Field(
+        "1h",
+        description="SPAM_LOCAL_DRIFT_INTERVAL: the supervisor runs the drift job for each "
+        "environment every this long (30m, 1h, 1d; on the clock: 1h runs on the hour, like the "
+        "chart's hourly CronJob); 0 or off: no scheduled runs.",
+    )
+    local_drift_window: str | None = Field(
+        None,
+        description="SPAM_LOCAL_DRIFT_WINDOW: the window each scheduled run reads, ending at its "
+        "scheduled time (the chart's `since`); default: the interval.",
+    )
+    local_drift_environments: str = Field(
+        "staging,production",
+        description="SPAM_LOCAL_DRIFT_ENVIRONMENTS: the model tracks the scheduled runs cover "
+        "(comma-separated).",
+    )
+
+    @field_validator("local_drift_interval")
+    @classmethod
+    def _check_interval(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in DRIFT_OFF:
+            _duration(value)
+        return value
+
+    @field_validator("local_drift_window")
+    @classmethod
+    def _check_window(cls, value: str | None) -> str | None:
+        from spam_drift.window import MAX_WINDOW
+
+        if value is not None and _duration(value) > MAX_WINDOW:
+            raise ValueError(f"{value!r}: a drift window is at most {MAX_WINDOW.days} days")
+        return value
+
+    @field_validator("local_drift_environments")
+    @classmethod
+    def _check_environments(cls, value: str) -> str:
+        names = [n.strip() for n in value.split(",") if n.strip()]
+        unknown = [n for n in names if n not in TRACKS]
+        if not names or unknown:
+            raise ValueError(
+                f"{value!r}: a comma-separated list of {', '.join(TRACKS)}"
+                + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+            )
+        return ",".join(dict.fromkeys(names))
+
+    @property
+    def drift_interval(self) -> timedelta | None:
+        """The schedule's period, or None when scheduled drift runs are off."""
+        if self.local_drift_interval in DRIFT_OFF:
+            return None
+        return _duration(self.local_drift_interval)
+
+    @property
+    def drift_window(self) -> timedelta | None:
+        if self.drift_interval is None:
+            return None
+        return (
+            _duration(self.local_drift_window) if self.local_drift_window else self.drift_interval
+        )
+
+    @property
+    def drift_environments(self) -> tuple[str, ...]:
+        return tuple(self.local_drift_environments.split(","))
+
     @property
     def run_dir(self) -> Path:
         return self.home / "run"
@@ -45,12 +125,13 @@ class LocalSettings(TrainerSettings):
         return self.run_dir / "models"
 
     @property
-    def triton_repo(self) -> Path:
-        return self.run_dir / "triton"
+    def batch_input_dir(self) -> Path:
+        """The one location the local gateway takes async batch inputs from."""
+        return self.home / "batch" / "input"
 
     @property
-    def inference_log_dir(self) -> Path:
-        return self.home / "inference-logs"
+    def triton_repo(self) -> Path:
+        return self.run_dir / "triton"
 
     @property
     def mlflow_uri(self) -> str:

@@ -1,15 +1,24 @@
-"""``make demo``: a walk through the running local platform, through its public API only."""
+"""``make demo``: a walk through the running local platform, through its public API only, and
+the drift job on two streams of corpus e-mails sent through it (:func:`drift_demo`)."""
 
 from __future__ import annotations
 
+import hashlib
+import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
 from spam_core.scoring import TRACKS
 from spam_local.config import LocalSettings
+
+if TYPE_CHECKING:
+    from spam_drift.report import DriftReport
 
 SCAM = {
     "email_id": "demo-lottery",
@@ -43,7 +52,9 @@ def run(
     say: Callable[[str], None],
     corpus_messages: list[bytes],
     batch_input: Path | None = None,
+    streams: DriftStreams | None = None,
 ) -> dict[str, object]:
+    """The walk; with ``streams``, :func:`drift_demo` last (``results["drift"]``)."""
     headers = {"X-API-Key": api_key}
     results: dict[str, object] = {}
     with httpx.Client(base_url=settings.gateway_url, timeout=30) as client:
@@ -73,12 +84,12 @@ def run(
         ]
         r = client.post("/predict/batch-sync", json={"emails": batch}, headers=headers)
         r.raise_for_status()
-        preds = r.json()
-        preds = preds.get("predictions", preds) if isinstance(preds, dict) else preds
+        answer = r.json()
+        preds = [p for p in answer["predictions"] if p is not None]  # null: that e-mail failed
         n_spam = sum(1 for p in preds if p["prediction"] == "spam")
         say(
             f"POST /predict/batch-sync with {len(batch)} corpus e-mails: {n_spam} spam, "
-            f"{len(preds) - n_spam} ham"
+            f"{len(preds) - n_spam} ham, {answer['failed']} failed"
         )
         results["batch_sync"] = len(preds)
 
@@ -113,4 +124,174 @@ def run(
             time.sleep(0.5)
         say(f"inference log {settings.inference_log_dir}: {rows_before} -> {rows_after} rows")
         results["log_rows_added"] = rows_after - rows_before
+    if streams is not None:
+        with httpx.Client(base_url=settings.gateway_url, headers=headers, timeout=120) as client:
+            results["drift"] = drift_demo(settings, client, streams, say)
     return results
+
+
+# --------------------------------------------------------------------------- drift
+SHIFTED_ROWS = 600
+"""E-mails of the shifted stream: above the drift job's 500-row minimum for a verdict."""
+
+
+@dataclass
+class DriftStreams:
+    """Two streams of corpus messages (raw bytes).
+
+    * ``normal``: every message of the corpus's **test split** (the 15% no model is trained
+      or tuned on, by content hash: :func:`spam_core.ingest.dataset.split_for`) in a shuffled
+      order — new e-mails from the training distribution, in the corpus's ham/spam mix;
+    * ``shifted``: ``SHIFTED_ROWS`` spam messages of the corpus and nothing else — the mix
+      moves from about a third spam to all spam (the kind of shift a spam wave is).
+    """
+
+    normal: list[bytes]
+    shifted: list[bytes]
+    normal_spam: int
+    """Spam among the normal stream (by the corpus's labels)."""
+
+
+def drift_streams(source: str, cache_dir: Path, *, seed: int = 14) -> DriftStreams:
+    """Read the corpus (as ``ingest`` does: archives, trees, mbox, a cached download) once."""
+    from spam_core.ingest.dataset import split_for
+    from spam_core.ingest.sources import RawMessage, iter_source
+
+    seen: set[str] = set()
+    normal: list[tuple[bytes, bool]] = []
+    spam: list[bytes] = []
+    for item in iter_source(source, cache_dir=cache_dir):
+        if not isinstance(item, RawMessage):
+            continue
+        digest = hashlib.sha256(item.data).hexdigest()
+        if digest in seen:  # two archives of the corpus share their messages
+            continue
+        seen.add(digest)
+        if split_for(digest) == "test":
+            normal.append((item.data, item.label == "spam"))
+        if item.label == "spam":
+            spam.append(item.data)
+    rng = random.Random(seed)
+    rng.shuffle(normal)
+    return DriftStreams(
+        normal=[m for m, _ in normal],
+        shifted=rng.sample(spam, min(SHIFTED_ROWS, len(spam))),
+        normal_spam=sum(1 for _, is_spam in normal if is_spam),
+    )
+
+
+@dataclass
+class DriftRun:
+    stream: str
+    environment: str
+    sent: int
+    report: DriftReport
+
+
+def _next_second() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(microsecond=0) + timedelta(seconds=1)
+
+
+def _send(client: httpx.Client, environment: str, messages: list[bytes], tag: str) -> int:
+    """Scores ``messages`` in batches of 100; how many were answered (a refused e-mail is in
+    the answer's ``errors``, not in the inference log)."""
+    answered = 0
+    for i in range(0, len(messages), 100):
+        emails = [
+            {"email_id": f"demo-{tag}-{i + k}", "raw": m.decode("utf-8", "replace")}
+            for k, m in enumerate(messages[i : i + 100])
+        ]
+        r = client.post(
+            "/predict/batch-sync", json={"emails": emails}, headers={"X-Environment": environment}
+        )
+        r.raise_for_status()
+        answered += r.json()["succeeded"]
+    return answered
+
+
+def drift_demo(
+    settings: LocalSettings,
+    client: httpx.Client,
+    streams: DriftStreams,
+    say: Callable[[str], None],
+    *,
+    normal_environment: str = "production",
+    shifted_environment: str = "staging",
+) -> list[DriftRun]:
+    """Send the normal stream to one environment and the shifted one to the other, in one
+    window of their own (from the second before the first e-mail to the second after the
+    inference log's flush: nothing else the demo sent is in it), then run the drift job for
+    each environment over that window with its default thresholds, as the scheduled runs do
+    (``$SPAM_HOME/inference-logs`` in, ``$SPAM_HOME/drift-reports`` out, the served bundles'
+    baselines), and read the verdicts back through ``GET /monitoring/drift``.
+
+    ``client``: the gateway with an operator key (the flush and /monitoring are operator
+    routes)."""
+    from spam_drift.job import local_config, run_drift
+    from spam_drift.window import Window
+    from spam_local.drift import served_baselines
+
+    start = _next_second()
+    time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()))
+    plan = [
+        ("normal", normal_environment, streams.normal),
+        ("shifted", shifted_environment, streams.shifted),
+    ]
+    sent = {}
+    for stream, environment, messages in plan:
+        t0 = time.perf_counter()
+        sent[stream] = _send(client, environment, messages, stream)
+        say(
+            f"POST /predict/batch-sync [{environment}]: {sent[stream]} corpus e-mails of the "
+            f"{stream} stream in {time.perf_counter() - t0:.1f} s"
+        )
+    client.post("/admin/inference-log/flush").raise_for_status()
+    end = _next_second()
+    time.sleep(max(0.0, (end - datetime.now(UTC)).total_seconds()))
+    window = Window.resolve(start=start, end=end)
+
+    baselines = served_baselines(settings)
+    runs = []
+    for stream, environment, _ in plan:
+        config = local_config(
+            environment,  # type: ignore[arg-type]
+            window,
+            home=settings.home,
+            baselines=baselines,
+        )
+        report = run_drift(config)
+        runs.append(DriftRun(stream, environment, sent[stream], report))
+        say(
+            f"drift job [{environment}] over {window.label}: {report.status}, "
+            f"{'DRIFT DETECTED' if report.drift_detected else 'no drift'} "
+            f"({report.rows} rows, {report.duration_s} s)"
+        )
+    api = client.get("/monitoring/drift").json()
+    latest = {e["environment"]: e["latest"] for e in api.get("environments", []) if e.get("latest")}
+    say(
+        "GET /monitoring/drift -> "
+        + "; ".join(
+            f"{env}: {v['status']}, drift_detected={v['drift_detected']}, "
+            f"score {v['drift_score'] if v['drift_score'] is None else round(v['drift_score'], 3)}"
+            for env, v in latest.items()
+        )
+    )
+    return runs
+
+
+def top_drifting(report: DriftReport, n: int = 5) -> list[str]:
+    """The drifted signals (features and the score) by PSI, largest first, as text."""
+    signals = [
+        s
+        for v in report.versions
+        for s in [*v.features, *([v.score] if v.score else [])]
+        if s.drifted
+    ]
+    signals.sort(key=lambda s: -(s.psi or 0.0))
+    return [
+        f"{s.name} (PSI {s.psi:.2f}, KS {s.ks_statistic:.2f})"
+        if s.psi is not None and s.ks_statistic is not None
+        else s.name
+        for s in signals[:n]
+    ]

@@ -11,8 +11,9 @@
 4. writes the hashed API key file (``SPAM_API_KEY`` becomes the operator key; otherwise a key is
    generated, printed, and kept in ``run/api-key`` with mode 0600 for ``make demo``);
 5. starts the supervisor (``spam-platform local-supervise``, detached) which runs the real
-   tritonserver, the transformer and the gateway, restarts any of them that dies, and stops them
-   in order on SIGTERM; ``up`` returns once the gateway's ``/ready`` answers 200.
+   tritonserver, the transformer and the gateway, restarts any of them that dies, runs the drift
+   job on a schedule (``spam_local.drift``), and stops them in order on SIGTERM; ``up`` returns
+   once the gateway's ``/ready`` answers 200.
 """
 
 from __future__ import annotations
@@ -313,10 +314,12 @@ def gateway_env(settings: LocalSettings, versions: dict[str, str]) -> dict[str, 
         "SPAM_GATEWAY_API_KEYS_FILE": str(settings.run_dir / "api-keys.json"),
         "SPAM_GATEWAY_INFERENCE_LOG_URL": str(settings.inference_log_dir),
         "SPAM_GATEWAY_INFERENCE_LOG_SPOOL_DIR": str(settings.run_dir / "spool"),
+        # GET /monitoring/drift reads where the scheduled drift runs (spam_local.drift) write
+        "SPAM_GATEWAY_DRIFT_REPORTS_URL": str(settings.drift_reports_dir),
         "SPAM_GATEWAY_BATCH_BACKEND": "local",
         "SPAM_GATEWAY_BATCH_STATUS_URL": str(settings.home / "batch" / "status"),
         "SPAM_GATEWAY_BATCH_OUTPUT_URL": str(settings.home / "batch" / "output"),
-        "SPAM_GATEWAY_BATCH_INPUT_ROOTS": json.dumps([str(settings.home / "batch" / "input")]),
+        "SPAM_GATEWAY_BATCH_INPUT_ROOTS": json.dumps([str(settings.batch_input_dir)]),
         "SPAM_GATEWAY_BATCH_MODEL_REF_STAGING": str(settings.models_run_dir / "staging"),
         "SPAM_GATEWAY_BATCH_MODEL_REF_PRODUCTION": str(settings.models_run_dir / "production"),
         "SPAM_GATEWAY_BATCH_LOG_DIR": str(settings.logs_dir / "batch"),
@@ -346,7 +349,9 @@ def supervise(settings: LocalSettings) -> int:
     """Run Triton, transformer and gateway until SIGTERM; restart any that exits, and any
     whose /health has not answered for ``liveness_timeout`` seconds (hung or frozen: it is
     killed, SIGTERM then SIGKILL, and started again). Service logs rotate by size
-    (``processes.LOG_MAX_BYTES``)."""
+    (``processes.LOG_MAX_BYTES``). Once they run, the scheduled drift runs start
+    (``spam_local.drift``, unless ``SPAM_LOCAL_DRIFT_INTERVAL`` is 0); they stop first."""
+    from spam_local.drift import DriftScheduler
     from spam_local.tritonserver import LocalTritonServer
 
     versions = json.loads((settings.run_dir / "versions.json").read_text())
@@ -395,10 +400,20 @@ def supervise(settings: LocalSettings) -> int:
             return False
         return time.monotonic() - child.answered > settings.liveness_timeout
 
+    scheduler: DriftScheduler | None = None
     try:
         triton.start()
         for child in children:
             start_child(child)
+        if settings.drift_interval is not None:
+            try:
+                scheduler = DriftScheduler(settings).start()
+            except Exception as exc:  # the services run on without the schedule
+                print(f"supervisor: the drift schedule did not start: {exc}", flush=True)
+        else:
+            print(
+                "supervisor: scheduled drift runs are off (SPAM_LOCAL_DRIFT_INTERVAL)", flush=True
+            )
         backoff = 1.0
         while not stop.wait(1.0):
             if not triton.is_alive():
@@ -440,6 +455,8 @@ def supervise(settings: LocalSettings) -> int:
                         print(f"supervisor: {exc}", flush=True)
                         stop.wait(min(2.0 * child.restarts, 30.0))
     finally:
+        if scheduler is not None:
+            scheduler.stop()
         for child in reversed(children):  # gateway first: it flushes the inference log
             if child.process is not None and child.process.poll() is None:  # type: ignore[attr-defined]
                 stop_pid(child.process.pid)  # type: ignore[attr-defined]
@@ -582,4 +599,7 @@ def status(settings: LocalSettings) -> dict[str, str]:
     out["triton /v2/health/ready"] = str(
         http_status(f"http://127.0.0.1:{settings.triton_http_port}/v2/health/ready")
     )
+    from spam_local.drift import schedule_status
+
+    out.update(schedule_status(settings, running=out["supervisor"].startswith("running")))
     return out

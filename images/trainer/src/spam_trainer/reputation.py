@@ -8,7 +8,11 @@
    (``get_historical_features``): train e-mails see the train e-mails sent before them,
    validation / test e-mails the train history up to their time. Saved as
    ``reputation/stats.parquet`` (email_id, split, the four counts): what the later stages
-   build their matrices from.
+   build their matrices from. Next to them, ``serving_<count>``: the same e-mail's counts at
+   the end of the history — what serving reads from the online store for a new e-mail from
+   that sender (the final totals). The drift baseline's reputation columns come from those
+   (validation e-mails, :func:`serving_reputation`): a point-in-time reference (a sender's
+   first e-mail sees no history) made every known sender look like drift.
 4. Materialize the latest totals into the online store, where the transformer and batch
    scoring read them (skipped with ``online=False``).
 """
@@ -30,6 +34,8 @@ MARKER_FILE = "materialized.json"
 online store holds (the store itself may be Redis, where no file says so)."""
 HISTORY_DIR = Path("reputation") / "history"
 SPLITS = ("train", "validation", "test")
+SERVING_PREFIX = "serving_"
+"""Stats columns holding an e-mail's counts at the end of the history (as serving sees them)."""
 
 
 @dataclass
@@ -90,6 +96,12 @@ def reputation_stage(
     apply_history(store, history, history_dir or work_dir / HISTORY_DIR)
     stats = historical_stats(store, entity_frame(ids, senders, domains, times))
     frame = pd.DataFrame(stats, columns=list(STAT_COLUMNS))
+    end = times.max() + pd.Timedelta(days=1)  # after every history row (stamped +1 s)
+    at_end = historical_stats(
+        store, entity_frame(ids, senders, domains, pd.Series([end] * len(ids)))
+    )
+    for j, column in enumerate(STAT_COLUMNS):
+        frame[SERVING_PREFIX + column] = at_end[:, j]
     frame.insert(0, "split", splits)
     frame.insert(0, "email_id", ids)
     (work_dir / STATS_FILE).parent.mkdir(parents=True, exist_ok=True)
@@ -190,3 +202,25 @@ def load_reputation(path: Path) -> StatsByEmailId:
         raise FileNotFoundError(f"{path}: run the reputation stage first")
     frame = pd.read_parquet(path)
     return StatsByEmailId(frame["email_id"].tolist(), frame[list(STAT_COLUMNS)].to_numpy())
+
+
+def serving_reputation(path: Path, email_ids: list[str]) -> np.ndarray:
+    """(len(email_ids), N_REPUTATION) reputation features of those e-mails as serving sees
+    them: their sender's and domain's counts at the end of the history (the online store's
+    final totals), not at their own send time. For e-mails outside the history (validation,
+    test) that is what serving gives a new e-mail from the same sender. ``path``: the stats
+    file or its directory."""
+    from spam_core.features.reputation import reputation_features
+
+    if path.is_dir():
+        path = path / STATS_FILE
+    columns = [SERVING_PREFIX + c for c in STAT_COLUMNS]
+    frame = pd.read_parquet(path)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: no end-of-history counts {missing}; rerun the reputation stage")
+    by_id = frame.drop_duplicates("email_id").set_index("email_id")
+    unknown = [i for i in email_ids if i not in by_id.index]
+    if unknown:
+        raise KeyError(f"{path}: no reputation for {len(unknown)} e-mail(s), e.g. {unknown[0]!r}")
+    return reputation_features(by_id.loc[email_ids, columns].to_numpy(dtype=np.float64))

@@ -67,7 +67,7 @@ from spam_trainer.evaluate import (
     served_threshold,
 )
 from spam_trainer.onnx_export import check_parity, to_onnx
-from spam_trainer.reputation import load_reputation, reputation_stage
+from spam_trainer.reputation import load_reputation, reputation_stage, serving_reputation
 from spam_trainer.slices import field_form
 from spam_trainer.tune import TuneOutcome, TuneSettings, run_search, xgb_params
 
@@ -542,9 +542,18 @@ def export_stage(
 
 # --------------------------------------------------------------------------- stage 5
 def baseline_stage(
-    work_dir: Path, trained: Trained, features: FeatureArtifacts, data: Matrices
+    work_dir: Path,
+    trained: Trained,
+    features: FeatureArtifacts,
+    data: Matrices,
+    reputation_stats: Path,
 ) -> Path:
-    """Feature distributions of the training split; scores: out-of-fold over train + val."""
+    """Content features: the training split; reputation features: the validation e-mails as
+    serving sees them (end-of-history totals, ``serving_reputation``: outside the history, so
+    like new mail from those senders); scores: out-of-fold over train + validation."""
+    from spam_core.features.spec import REPUTATION_NAMES
+
+    serving = serving_reputation(reputation_stats, data.validation.ids)
     baseline = build_baseline(
         data.train.x,
         features.feature_names,
@@ -555,6 +564,7 @@ def baseline_stage(
         feature_set=FEATURE_SET_VERSION,
         features_fingerprint=features.fingerprint,
         created_at=datetime.now(UTC),
+        columns=dict(zip(REPUTATION_NAMES, serving.T, strict=True)),
     )
     path = work_dir / "bundle" / BASELINE_FILE
     path.write_text(json.dumps(baseline.model_dump(mode="json")) + "\n")
@@ -739,7 +749,7 @@ def train(opts: TrainOptions, settings: Any) -> TrainResult:
     _, parity = export_stage(
         work, trained, features, data, model_name=opts.model_name, log=opts.log
     )
-    baseline_stage(work, trained, features, data)
+    baseline_stage(work, trained, features, data, work)
     timings["export_s"] = time.perf_counter() - t
     t = time.perf_counter()
     registration = register_stage(

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -99,6 +100,8 @@ class SpamTransformer:
         self.ready = False
         """Artifacts loaded (Triton's readiness is checked separately, see :meth:`status`)."""
         self.artifacts: TrackArtifacts | None = None
+        self.loaded_at: datetime | None = None
+        """When :meth:`load` last succeeded (the track's model went into service here)."""
         self.extractor: FeatureExtractor | None = None
         self._explainer: Explainer | None = None
         self._triton_seconds = self.metrics.triton_latency.labels(self.name, predictor.protocol)
@@ -115,6 +118,7 @@ class SpamTransformer:
         self.extractor = FeatureExtractor(artifacts.features)
         self._explainer = None
         self.artifacts = artifacts
+        self.loaded_at = datetime.now(UTC)
         self.ready = True
         self.metrics.model_info.labels(
             self.name, self.model_name, self.model_version, self.track.triton_model
@@ -156,6 +160,23 @@ class SpamTransformer:
     @property
     def threshold(self) -> float:
         return self._meta().threshold
+
+    def describe(self) -> dict[str, object]:
+        """What the track serves, for the readiness document (``None`` values: not loaded)."""
+        if not self.ready or self.artifacts is None:
+            return dict.fromkeys(
+                ("model_name", "model_version", "threshold", "feature_set", "trained_at",
+                 "loaded_at")
+            )  # fmt: skip
+        meta = self.artifacts.meta
+        return {
+            "model_name": meta.model_name,
+            "model_version": self.model_version,
+            "threshold": meta.threshold,
+            "feature_set": meta.feature_set,
+            "trained_at": meta.created_at.isoformat(),
+            "loaded_at": self.loaded_at.isoformat() if self.loaded_at else None,
+        }
 
     # ------------------------------------------------------------------ the ladder
 

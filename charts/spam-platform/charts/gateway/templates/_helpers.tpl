@@ -53,6 +53,7 @@ Usage: {{- include "gateway.validateValues" . }}
   (include "spam-common.validateValues.pdb" (dict "chart" "gateway" "context" .))
   (include "gateway.validateValues.defaultEnvironment" .)
   (include "gateway.validateValues.feedback" .)
+  (include "gateway.validateValues.cors" .)
 -}}
 {{- include "spam-common.validateValues.fail" (dict "chart" "gateway" "messages" $messages) -}}
 {{- end -}}
@@ -78,5 +79,13 @@ gateway.istio.virtualService.hosts and .gateways: required when gateway.istio.vi
 {{- if not (has . (list "staging" "production")) -}}
 gateway.defaultEnvironment: {{ . | quote }} is not a model track; use staging, production or "".
 {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "gateway.validateValues.cors" -}}
+{{- if and (has "*" .Values.cors.allowedOrigins) .Values.cors.allowCredentials -}}
+gateway.cors.allowedOrigins "*" with gateway.cors.allowCredentials would let any web site call the API with the visitor's credentials: list the allowed origins.
+{{- else if and (has "*" .Values.cors.allowedOrigins) (gt (len .Values.cors.allowedOrigins) 1) -}}
+gateway.cors.allowedOrigins: "*" allows every origin; give it alone or list the origins.
 {{- end -}}
 {{- end -}}

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from starlette.middleware.cors import CORSMiddleware
 
 from spam_gateway import __version__
 from spam_gateway.app.api.errors import JSONResponse, register_exception_handlers
@@ -42,6 +43,12 @@ Spam detection API. Send an e-mail (its fields or the raw RFC 822 message) and g
 needs an `X-API-Key`; `X-Environment: staging|production` picks the model track.
 Errors are always `{"error": {"code", "message", "details"}, "correlation_id", "timestamp"}`.
 """
+
+
+CORS_METHODS = ("GET", "POST")
+CORS_REQUEST_HEADERS = ("X-API-Key", "X-Environment", "X-Correlation-ID", "Content-Type")
+CORS_RESPONSE_HEADERS = ("X-Correlation-ID", "Retry-After")
+"""What a browser page may send and read cross-origin: the API's own headers."""
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -146,8 +153,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             Role.operator: settings.QUOTA_OPERATOR,
         },
     )
-    # innermost first: RequestContextMiddleware → AccessGate (the key, before any body is
-    # read: app/api/gate.py) → PredictFastLane (app/api/fastlane.py) → FastAPI
+    # outermost first: CORSMiddleware (only with CORS_ALLOW_ORIGINS) → RequestContextMiddleware
+    # → AccessGate (the key, before any body is read: app/api/gate.py) → PredictFastLane
+    # (app/api/fastlane.py) → FastAPI
     app.add_middleware(PredictFastLane)
     app.add_middleware(AccessGate, routes=[r for router in ROUTERS for r in router.routes])
     app.add_middleware(
@@ -157,6 +165,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_timeout_s=settings.BODY_TIMEOUT_S,
         access_log=settings.ACCESS_LOG,
     )
+    if settings.CORS_ALLOW_ORIGINS:
+        # outermost: preflights are answered here, and every answer (413 and 500 included)
+        # carries the CORS headers a browser needs to let the page read it
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.CORS_ALLOW_ORIGINS,
+            allow_credentials=settings.CORS_ALLOW_CREDENTIALS,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS,
+            expose_headers=CORS_RESPONSE_HEADERS,
+            max_age=settings.CORS_MAX_AGE_S,
+        )
     register_exception_handlers(app)
     app.include_router(api_router)
     return app

@@ -39,6 +39,14 @@ class Metrics:
             ("environment", "model_version", "prediction"),
             registry=self.registry,
         )
+        self.batch_item_errors = Counter(
+            "spam_gateway_batch_item_errors",
+            "E-mails of batch-sync requests answered with an error instead of a prediction: "
+            "reason validation (not a valid e-mail) or refused (the transformer could not "
+            "parse it).",
+            ("environment", "reason"),
+            registry=self.registry,
+        )
         self.upstream_latency = Histogram(
             "spam_gateway_upstream_duration_seconds",
             "Duration of one transformer call.",

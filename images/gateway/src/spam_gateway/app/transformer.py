@@ -102,7 +102,7 @@ class TransformerClient:
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self._lanes: dict[str, _Lane] = {}
-        self._health: tuple[float, tuple[bool, dict[str, Any]]] | None = None
+        self._probes: dict[str, tuple[float, tuple[bool, dict[str, Any]]]] = {}
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -269,17 +269,22 @@ class TransformerClient:
 
     # ------------------------------------------------------------------ health
 
-    async def ready(self) -> tuple[bool, dict[str, Any]]:
-        """(ready, detail) from the transformer's GET /ready; unreachable counts as not ready."""
-        return await self._probe("/ready")
+    async def ready(self, max_age_s: float = 0.0) -> tuple[bool, dict[str, Any]]:
+        """(ready, detail) from the transformer's GET /ready (per track: readiness and the model
+        it serves); unreachable counts as not ready. Reused for ``max_age_s`` (0: asks now)."""
+        return await self._cached("/ready", max_age_s)
 
     async def health(self, max_age_s: float = 0.0) -> tuple[bool, dict[str, Any]]:
         """The transformer's GET /health, reused for ``max_age_s`` (probes come often)."""
+        return await self._cached("/health", max_age_s)
+
+    async def _cached(self, path: str, max_age_s: float) -> tuple[bool, dict[str, Any]]:
         now = time.monotonic()
-        if self._health is not None and now - self._health[0] < max_age_s:
-            return self._health[1]
-        result = await self._probe("/health")
-        self._health = (time.monotonic(), result)
+        cached = self._probes.get(path)
+        if cached is not None and now - cached[0] < max_age_s:
+            return cached[1]
+        result = await self._probe(path)
+        self._probes[path] = (time.monotonic(), result)
         return result
 
     async def _probe(self, path: str) -> tuple[bool, dict[str, Any]]:

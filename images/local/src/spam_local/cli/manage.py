@@ -8,43 +8,47 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from spam_local.cli import app
+from spam_local.cli import app, local_settings
 from spam_trainer.cli.common import console, fail
 
 
 @app.command()
 def down() -> None:
     """Stop the local platform."""
-    from spam_local.config import get_local_settings
     from spam_local.platform import down as platform_down
 
-    stopped = platform_down(get_local_settings())
+    stopped = platform_down(local_settings())
     console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 
 @app.command()
 def status() -> None:
     """Processes and readiness of the local platform."""
-    from spam_local.config import get_local_settings
     from spam_local.platform import status as platform_status
 
     table = Table(title="local platform")
     table.add_column("component")
     table.add_column("state")
-    for name, value in platform_status(get_local_settings()).items():
+    for name, value in platform_status(local_settings()).items():
         table.add_row(name, value)
     console.print(table)
 
 
 @app.command()
-def demo() -> None:
-    """Walk through the running local platform: health, both tracks, batch, inference log."""
+def demo(
+    drift: bool = typer.Option(
+        True, help="End with the drift job on a normal and a shifted stream of corpus e-mails."
+    ),
+) -> None:
+    """Walk through the running local platform: health, both tracks, batch, inference log, and
+    drift detected on a shifted stream next to none on normal traffic."""
+    import os
     import tarfile
 
-    from spam_local.config import get_local_settings
-    from spam_local.demo import run
+    from spam_core.errors import SourceError
+    from spam_local.demo import drift_streams, run
 
-    settings = get_local_settings()
+    settings = local_settings()
     key_file = settings.run_dir / "api-key"
     key = settings.api_key or (key_file.read_text().strip() if key_file.is_file() else None)
     if not key:
@@ -61,22 +65,115 @@ def demo() -> None:
         from spam_local.demo import MEETING, SCAM
 
         messages = [json.dumps(m).encode() for m in (SCAM, MEETING)]
+    streams = None
+    if drift:
+        try:
+            streams = drift_streams(settings.resolved_corpus(), settings.resolved_cache_dir)
+        except SourceError as exc:
+            raise fail(f"cannot read the corpus for the drift streams: {exc}") from None
+        # versions other than the served ones get their baselines from the local registry
+        os.environ.setdefault("MLFLOW_TRACKING_URI", settings.mlflow_uri)
     try:
-        run(
+        results = run(
             settings,
             key,
             lambda line: console.print(line, soft_wrap=True, markup=False),
             messages,
-            archive if archive.is_file() else None,
+            _batch_input(settings, archive) if archive.is_file() else None,
+            streams,
         )
     except Exception as exc:
         raise fail(f"{type(exc).__name__}: {exc} (is the platform up? `make up`)", 1) from None
+    if streams is not None:
+        _print_drift(results["drift"], streams)  # type: ignore[arg-type]
+
+
+def _batch_input(settings, archive: Path) -> Path:
+    """A copy of ``archive`` where the local gateway takes batch inputs from (it refuses any
+    other location)."""
+    import shutil
+
+    dest = settings.batch_input_dir / archive.name
+    if not dest.is_file() or dest.stat().st_size != archive.stat().st_size:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(archive, dest)
+    return dest
+
+
+def _print_drift(runs, streams) -> None:
+    """The two verdicts side by side."""
+    from spam_local.demo import top_drifting
+
+    normal, shifted = runs
+    described = {
+        "normal": f"{normal.sent} unseen corpus e-mails (test split, "
+        f"{streams.normal_spam / max(1, len(streams.normal)):.0%} spam)",
+        "shifted": f"{shifted.sent} corpus e-mails, spam only",
+    }
+    table = Table(title="drift: normal traffic vs a shifted stream", show_lines=True)
+    table.add_column("")
+    for r in runs:
+        table.add_column(f"{r.stream} → {r.environment}")
+
+    def row(name: str, cell) -> None:
+        table.add_row(name, *(cell(r) for r in runs))
+
+    def version(r):
+        return r.report.versions[0] if r.report.versions else None
+
+    row("stream", lambda r: described[r.stream])
+    row("model version", lambda r: ", ".join(f"v{v.model_version}" for v in r.report.versions))
+    row("rows in the window", lambda r: str(r.report.rows))
+    row(
+        "verdict",
+        lambda r: (
+            ("[bold red]DRIFT DETECTED[/]" if r.report.drift_detected else "[green]no drift[/]")
+            + f" ({r.report.status})"
+        ),
+    )
+    row(
+        "drift score",
+        lambda r: "–" if r.report.drift_score is None else f"{r.report.drift_score:.2f}",
+    )
+    row(
+        "predicted spam rate",
+        lambda r: (
+            f"{version(r).spam_rate.current:.1%} (training {version(r).spam_rate.reference:.1%})"
+            if version(r) and version(r).spam_rate
+            else "–"
+        ),
+    )
+    row(
+        "score PSI / KS",
+        lambda r: (
+            f"{version(r).score.psi:.2f} / {version(r).score.ks_statistic:.2f}"
+            if version(r) and version(r).score and version(r).score.psi is not None
+            else "–"
+        ),
+    )
+    row(
+        "drifted features",
+        lambda r: (
+            f"{len(version(r).drifted_features)} of {len(version(r).features)}"
+            if version(r) and version(r).features
+            else "–"
+        ),
+    )
+    row("top drifting", lambda r: "\n".join(top_drifting(r.report)) or "none")
+    console.print(table)
+    for r in runs:  # in full, not cut to a table cell
+        console.print(
+            f"{r.stream} → {r.environment}: {r.report.report_url}", soft_wrap=True, markup=False
+        )
+        for html in r.report.html_reports.values():
+            console.print(f"  HTML: {html}", soft_wrap=True, markup=False)
+        for reason in r.report.reasons:
+            console.print(f"  - {reason}", soft_wrap=True, markup=False)
 
 
 @app.command("local-supervise", hidden=True)
 def local_supervise() -> None:
     """(internal) Run and supervise Triton, transformer and gateway until SIGTERM."""
-    from spam_local.config import get_local_settings
     from spam_local.platform import supervise
 
-    raise typer.Exit(supervise(get_local_settings()))
+    raise typer.Exit(supervise(local_settings()))

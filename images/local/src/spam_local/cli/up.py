@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from spam_local.cli import app
+from spam_local.cli import app, local_settings
 from spam_trainer.cli.common import CorpusOpt, console, err, fail, state
 from spam_trainer.progress import Reporter
 
@@ -24,7 +24,7 @@ def up(corpus: CorpusOpt = None) -> None:
     # the summary below names the MLflow URL; MLflow's own "View run at" lines would only
     # interleave with the progress display
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    settings = get_local_settings()
+    settings = local_settings()
     with Reporter(quiet=state.quiet, console=err) as reporter:
         try:
             result = platform_up(

@@ -8,6 +8,7 @@ answers to.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -71,6 +72,12 @@ class TrackStatus(BaseModel):
     detail: str
     model_name: str | None = None
     model_version: str | None = None
+    threshold: float | None = Field(None, description="Spam decision threshold (bundle.json).")
+    feature_set: str | None = Field(None, description="Feature-set version of the model.")
+    trained_at: datetime | None = Field(None, description="When the model bundle was built.")
+    loaded_at: datetime | None = Field(
+        None, description="When this transformer loaded the track's model."
+    )
     triton_model: str
     predictor: str
     protocol: str

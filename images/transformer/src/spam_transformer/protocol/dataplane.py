@@ -161,8 +161,7 @@ class DataPlane:
             tracks[name] = {
                 "ready": status.ready,
                 "detail": status.detail,
-                "model_name": model.model_name if model.ready else None,
-                "model_version": model.model_version if model.ready else None,
+                **model.describe(),
                 "triton_model": model.track.triton_model,
                 "predictor": model.predictor.url,
                 "protocol": model.predictor.protocol,

@@ -20,7 +20,7 @@ from spam_gateway.app.core.access import (
     authorize,
     resolve_environment,
 )
-from spam_gateway.app.core.config import Environment, Settings
+from spam_gateway.app.core.config import ENVIRONMENTS, Environment, Settings
 from spam_gateway.app.core.security import ApiKey, Role
 from spam_gateway.app.inference_log import InferenceLogger
 from spam_gateway.app.metrics import Metrics
@@ -87,28 +87,57 @@ ReporterKey = Annotated[ApiKey, Depends(requires(Role.reporter))]
 OperatorKey = Annotated[ApiKey, Depends(requires(Role.operator))]
 
 
-ENVIRONMENT_PATTERN = (
-    r"^[ \t]*([Ss][Tt][Aa][Gg][Ii][Nn][Gg]|[Pp][Rr][Oo][Dd][Uu][Cc][Tt][Ii][Oo][Nn])[ \t]*$"
+def environment_pattern(tracks: tuple[str, ...]) -> str:
+    """What ``access.resolve_environment`` accepts for ``tracks``, as a regular expression for
+    the OpenAPI document (any case, blanks around): the function decides, the pattern only
+    documents it (an unknown track is its 422 ``invalid_environment``; on a track alias route
+    only the path's track is accepted, so only it is documented)."""
+    either = "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in "|".join(tracks))
+    return rf"^[ \t]*({either})[ \t]*$"
+
+
+ENVIRONMENT_PATTERN = environment_pattern(ENVIRONMENTS)
+
+
+_ENVIRONMENT_HEADER_DESCRIPTION = (
+    "Model track: staging or production, any case, blanks around ignored (default from settings)."
 )
-"""What ``access.resolve_environment`` accepts, for the OpenAPI document (the function decides:
-an unknown track is its 422 ``invalid_environment``)."""
 
 
-async def environment(
-    request: Request,
-    x_environment: Annotated[
-        str,  # noqa: RUF013  optional (None when absent); "str | None" would document null
-        Header(
+def track_of(path: Environment | None = None):
+    """The dependency giving a request's model track (``access.resolve_environment``): from
+    ``X-Environment`` (``path=None``), or the track a route's path names, with which a header
+    present must agree. The ``/predict`` fast lane calls the same function with the same
+    ``path`` (``routes/predict.py``'s ``PREDICT_PATHS``)."""
+    description = (
+        _ENVIRONMENT_HEADER_DESCRIPTION
+        if path is None
+        else f"Optional; when sent it must name this route's track ({path}), else 422 "
+        "`environment_conflict`."
+    )
+
+    # a default-value parameter, not Annotated: the description is this closure's (string
+    # annotations are resolved in the module's globals); "str", not "str | None", so the
+    # document does not say null
+    async def environment(
+        request: Request,
+        x_environment: str = Header(
+            None,
             alias="X-Environment",
-            description="Model track: staging or production, any case, blanks around ignored "
-            "(default from settings).",
-            json_schema_extra={"pattern": ENVIRONMENT_PATTERN},  # documented, not enforced here
+            description=description,
+            json_schema_extra={  # documented, not enforced here
+                "pattern": environment_pattern(ENVIRONMENTS if path is None else (path,))
+            },
         ),
-    ] = None,  # type: ignore[assignment]
-) -> Environment:
-    value = resolve_environment(x_environment, request.app.state.settings.DEFAULT_ENVIRONMENT)
-    request.scope["spam.environment"] = value
-    return value
+    ) -> Environment:
+        value = resolve_environment(
+            x_environment, request.app.state.settings.DEFAULT_ENVIRONMENT, path
+        )
+        request.scope["spam.environment"] = value
+        return value
+
+    return environment
 
 
+environment = track_of()
 EnvironmentDep = Annotated[Environment, Depends(environment)]

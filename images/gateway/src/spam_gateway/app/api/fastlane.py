@@ -1,13 +1,15 @@
-"""``POST /predict`` without FastAPI's routing and dependency solving, for the requests that
-need neither: a known API key, a valid (or absent) ``X-Environment``, a declared
-``Content-Length`` and a JSON body that validates as :class:`EmailIn`.
+"""``POST /predict`` (and its track aliases ``/predict/staging``, ``/predict/production``:
+``routes/predict.py``'s ``PREDICT_PATHS``) without FastAPI's routing and dependency solving,
+for the requests that need neither: a known API key, a valid (or absent) ``X-Environment``
+that agrees with the path's track, a declared ``Content-Length`` and a JSON body that
+validates as :class:`EmailIn`.
 
 FastAPI's per-request work for this one route (route matching, the dependency nodes, the body
 field) was about half of the gateway's CPU per prediction (README, "Measured design choices"). This
 pure ASGI middleware sits inside ``RequestContextMiddleware`` (correlation id, body limit,
 metrics and access log still apply) and does what the route does with the same objects: the
 access rules of ``app/core/access.py`` (authentication, the role the route declares, the
-``X-Environment`` rule), ``EmailIn``, ``Scorer.one`` and the JSON error mapping of
+track rule with the path's track), ``EmailIn``, ``Scorer.one`` and the JSON error mapping of
 ``app/api/errors.py``. A role added to the route applies here too: the lane reads it from the
 route's dependencies.
 
@@ -39,7 +41,6 @@ from spam_gateway.app.core.access import (
 from spam_gateway.app.core.errors import GatewayError
 from spam_gateway.app.core.security import Role
 
-PATH = "/predict"
 _API_KEY = b"x-api-key"
 _ENVIRONMENT = b"x-environment"
 _CONTENT_TYPE = b"content-type"
@@ -70,29 +71,31 @@ def _replay(body: bytes, receive: Receive, last: Message | None = None) -> Recei
 class PredictFastLane:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._route: Any = None
-        self._role: Role | None = None
+        self._routes: dict[str, tuple[Any, Role | None, str | None]] | None = None
 
-    def _predict_route(self) -> Any:
-        """The ``POST /predict`` APIRoute of ``app/api/routes/predict.py`` (what FastAPI puts
-        in ``scope["route"]``, read by the request metrics)."""
-        if self._route is None:
+    def _predict_routes(self) -> dict[str, tuple[Any, Role | None, str | None]]:
+        """``path → (APIRoute, role, track)`` for each path of ``PREDICT_PATHS``: the route
+        of ``app/api/routes/predict.py`` (what FastAPI puts in ``scope["route"]``, read by the
+        request metrics), the role it declares and the track its path names."""
+        if self._routes is None:
             from spam_gateway.app.api.routes import predict
 
-            found = [
-                r
+            routes = {
+                r.path: r
                 for r in predict.router.routes
-                if getattr(r, "path", None) == PATH and "POST" in getattr(r, "methods", ())
-            ]
-            self._route = found[0] if found else False
-            if found:
-                self._role = required_role(found[0])
-        return self._route or None
+                if getattr(r, "path", None) in predict.PREDICT_PATHS
+                and "POST" in getattr(r, "methods", ())
+            }
+            self._routes = {
+                path: (routes[path], required_role(routes[path]), track)
+                for path, track in predict.PREDICT_PATHS.items()
+                if path in routes
+            }
+        return self._routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http"
-            or scope["path"] != PATH
             or scope["method"] != "POST"
             or scope.get("query_string")  # ?explain=… and the like: the route reads them
         ):
@@ -101,10 +104,11 @@ class PredictFastLane:
         app = scope.get("app")
         state = getattr(app, "state", None)
         scorer = getattr(state, "scorer", None)
-        route = self._predict_route() if scorer is not None else None
-        if route is None or app.dependency_overrides:
+        found = self._predict_routes().get(scope["path"]) if scorer is not None else None
+        if found is None or app.dependency_overrides:
             await self.app(scope, receive, send)
             return
+        route, route_role, path_track = found
 
         key = environment = content_type = length = None
         for name, value in scope["headers"]:
@@ -131,8 +135,8 @@ class PredictFastLane:
                 break
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-        role = None if scope.get(SCOPE_KEY) is not None else self._role  # the gate checked it
-        email = self._accept(state, role, key, environment, body)
+        role = None if scope.get(SCOPE_KEY) is not None else route_role  # the gate checked it
+        email = self._accept(state, role, key, environment, body, path_track)
         if email is None:
             await self.app(scope, _replay(body, receive), send)
             return
@@ -148,7 +152,12 @@ class PredictFastLane:
 
     @staticmethod
     def _accept(
-        state: Any, role: Role | None, key: bytes | None, environment: bytes | None, body: bytes
+        state: Any,
+        role: Role | None,
+        key: bytes | None,
+        environment: bytes | None,
+        body: bytes,
+        path_track: str | None = None,
     ) -> tuple[str, EmailIn] | None:
         """(track, e-mail) when the route would accept the request; ``None`` otherwise (the
         route then answers, with the same rules' error)."""
@@ -158,6 +167,7 @@ class PredictFastLane:
             track = resolve_environment(
                 None if environment is None else environment.decode("latin-1"),
                 state.settings.DEFAULT_ENVIRONMENT,
+                path_track,  # type: ignore[arg-type]
             )
             return track, EmailIn.model_validate(orjson.loads(body))
         except (GatewayError, orjson.JSONDecodeError, ValidationError):

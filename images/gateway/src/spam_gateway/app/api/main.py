@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from spam_gateway.app.api.routes import admin, batch, feedback, health, monitoring, predict
+from spam_gateway.app.api.routes import admin, batch, feedback, health, info, monitoring, predict
 
 ROUTERS = (
     predict.router,
+    info.router,
     health.router,
     admin.router,
     batch.router,

@@ -7,7 +7,8 @@ The route dependencies (``app/api/deps.py``) and the ``POST /predict`` fast lane
   unknown one);
 * :func:`authorize` — the key's role against the role a route requires (403);
 * :func:`resolve_environment` — the model track from ``X-Environment`` (the default when
-  absent; case and surrounding blanks ignored; anything else 422).
+  absent; case and surrounding blanks ignored; anything else 422), or from the path of a track
+  alias (``POST /predict/staging``), with which a header present must agree (else 422).
 
 A route declares the role it needs with ``Depends(requires(role))`` (``deps.ViewerKey``,
 ``deps.OperatorKey``); :func:`required_role` reads that declaration back from the route, which
@@ -19,7 +20,12 @@ from __future__ import annotations
 from typing import Any
 
 from spam_gateway.app.core.config import ENVIRONMENTS, Environment
-from spam_gateway.app.core.errors import Forbidden, InvalidEnvironment, Unauthenticated
+from spam_gateway.app.core.errors import (
+    EnvironmentConflict,
+    Forbidden,
+    InvalidEnvironment,
+    Unauthenticated,
+)
 from spam_gateway.app.core.security import ApiKey, ApiKeyStore, Role
 
 
@@ -43,14 +49,26 @@ def authorize(key: ApiKey, required: Role) -> ApiKey:
     return key
 
 
-def resolve_environment(header: str | None, default: Environment) -> Environment:
-    """The model track of a request; ``InvalidEnvironment`` for an unknown one."""
+def resolve_environment(
+    header: str | None, default: Environment, path: Environment | None = None
+) -> Environment:
+    """The model track of a request: ``path`` (the track of an alias route such as
+    ``/predict/staging``) or ``X-Environment`` or ``default``, in that order.
+
+    ``InvalidEnvironment`` for an unknown header value; ``EnvironmentConflict`` when the path
+    names a track and the header names another (both 422)."""
     if header is None:
-        return default
+        return default if path is None else path
     value = header.strip().lower()
     if value not in ENVIRONMENTS:
         raise InvalidEnvironment(
             f"unknown X-Environment {header[:40]!r}", details={"allowed": list(ENVIRONMENTS)}
+        )
+    if path is not None and value != path:
+        raise EnvironmentConflict(
+            f"X-Environment {value!r} conflicts with the track of the path ({path!r}): "
+            "send the header with the same track, or none",
+            details={"path": path, "header": value},
         )
     return value  # type: ignore[return-value]
 

@@ -9,6 +9,7 @@ are the one required secret: ``API_KEYS_FILE`` (the mounted Secret in the cluste
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -27,6 +28,8 @@ from spam_core.scoring import TRACKS, Track
 from spam_core.settings import AbsolutePath, Location
 
 Environment = Track
+_ORIGIN_RE = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
+"""A browser origin: scheme, host (a name, an IPv4 or a bracketed IPv6 address), optional port."""
 ENVIRONMENTS: tuple[Environment, ...] = TRACKS
 
 
@@ -141,7 +144,9 @@ class Settings(BaseSettings):
     AUTH_FAILURES_PER_CLIENT: str = Field(
         "20/minute",
         description="Failed authentications (401) a client address may make per window before "
-        "its requests get 429 with Retry-After (limits syntax: 20/minute, 100/hour); empty: off.",
+        "its requests get 429 with Retry-After (limits syntax: 20/minute, 100/hour); `off` (or "
+        "an empty value given in code) turns it off. An empty environment variable counts as "
+        "unset (the default applies), so the chart renders `off`.",
     )
     QUOTA_VIEWER: str = Field(
         "", description="Requests per window of each viewer key (e.g. 600/minute); empty: none."
@@ -151,6 +156,20 @@ class Settings(BaseSettings):
     )
     QUOTA_OPERATOR: str = Field(
         "", description="Requests per window of each operator key; empty: none."
+    )
+    CORS_ALLOW_ORIGINS: list[str] = Field(
+        [],
+        description="Origins browsers may call the API from (JSON list of scheme://host[:port], "
+        'e.g. ["https://mail.example.com"]); empty: CORS off, no CORS headers at all. "*" (alone) '
+        "allows any origin and is refused with CORS_ALLOW_CREDENTIALS.",
+    )
+    CORS_ALLOW_CREDENTIALS: bool = Field(
+        False,
+        description="Let browsers send cookies / HTTP authentication cross-origin (the API "
+        "itself authenticates with X-API-Key, which needs no credentials mode).",
+    )
+    CORS_MAX_AGE_S: int = Field(
+        600, ge=0, description="How long browsers may cache a preflight answer."
     )
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     LOG_FORMAT: Literal["console", "json"] = "json"
@@ -259,9 +278,33 @@ class Settings(BaseSettings):
     def _rate(cls, value: str) -> str:
         from limits import parse
 
+        if value.strip().lower() == "off":
+            return ""
         if value:
             parse(value)  # ValueError names what it cannot read
         return value
+
+    @field_validator("CORS_ALLOW_ORIGINS")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        if "*" in value and len(value) > 1:
+            raise ValueError('"*" allows every origin: give it alone or list the origins')
+        for origin in value:
+            if origin != "*" and not _ORIGIN_RE.fullmatch(origin):
+                raise ValueError(
+                    f"{origin[:100]!r} is not an origin: scheme://host[:port], without a path "
+                    'or trailing slash (e.g. "https://mail.example.com"), or "*"'
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _no_wildcard_with_credentials(self) -> Settings:
+        if self.CORS_ALLOW_CREDENTIALS and "*" in self.CORS_ALLOW_ORIGINS:
+            raise ValueError(
+                'CORS_ALLOW_ORIGINS "*" with CORS_ALLOW_CREDENTIALS would let any web site '
+                "call the API with the visitor's credentials: list the allowed origins"
+            )
+        return self
 
     @model_validator(mode="after")
     def _default_output_root(self) -> Settings:

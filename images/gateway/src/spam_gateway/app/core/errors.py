@@ -34,6 +34,12 @@ class InvalidEnvironment(InvalidInput):
     code = "invalid_environment"
 
 
+class EnvironmentConflict(InvalidEnvironment):
+    """``X-Environment`` names another track than the route's path (``/predict/staging``)."""
+
+    code = "environment_conflict"
+
+
 class Unauthenticated(GatewayError):
     code = "unauthenticated"
 

@@ -9,7 +9,8 @@ budget; a shared store would need Redis, not worth it for a brute-force brake).
   a route that needs a key gets 429 with ``Retry-After`` — *before* its key is looked at, so
   guessing goes no faster with a right key among the guesses. Behind a proxy every client has
   the proxy's address: the Ingress (or Istio) must keep the client's address for this to be
-  per client (uvicorn's ``--forwarded-allow-ips``), or set the value to ``""`` to turn it off.
+  per client (uvicorn's ``--forwarded-allow-ips``), or set the value to ``off`` to turn it off
+  (``""`` in code; an empty environment variable counts as unset).
 * **Quotas per key** (``QUOTA_VIEWER``, ``QUOTA_REPORTER``, ``QUOTA_OPERATOR``, e.g.
   ``600/minute``; empty = no quota, the default): each key's authenticated requests in the
   window; over it, 429.
