@@ -292,7 +292,7 @@ def test_the_trainer_image_tag_is_the_trainer_package_version():
 
 def test_the_docs_name_the_image_the_compiled_pipeline_runs():
     repo = COMPILED_DIR.parents[1]
-    compiled = yaml.safe_load(default_path().read_text())
+    compiled = next(yaml.safe_load_all(default_path().read_text()))  # then the platform spec
     images = {e["container"]["image"] for e in compiled["deploymentSpec"]["executors"].values()}
     assert images == {DEFAULT_TRAINER_IMAGE}
     docs = [repo / "README.md", repo / "pipelines" / "README.md", repo / "ci" / "README.md"]
