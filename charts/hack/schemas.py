@@ -121,14 +121,39 @@ def probe(with_path: bool = False) -> Schema:
 
 
 def autoscaling() -> Schema:
-    return obj(
+    def policy(what: str) -> Schema:
+        return obj(
+            {
+                "stabilizationWindowSeconds": i(minimum=0, maximum=3600),
+                "percent": i(f"largest {what} per period, percent of the pods", minimum=1),
+                "pods": i(f"largest {what} per period, pods", minimum=1),
+                "periodSeconds": i(minimum=1, maximum=1800),
+            }
+        )
+
+    schema = obj(
         {
             "enabled": b(),
             "minReplicas": i(minimum=1),
             "maxReplicas": i(minimum=1),
             "targetCPUUtilizationPercentage": i(minimum=1, maximum=100),
+            "requestsPerSecond": obj(
+                {
+                    "enabled": b(),
+                    "metricName": s(pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"),
+                    "averageValue": {
+                        "anyOf": [
+                            {"type": "number", "exclusiveMinimum": 0},
+                            {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?m?$"},
+                        ]
+                    },
+                },
+                desc="Requests per second per pod (Prometheus Adapter)",
+            ),
+            "behavior": obj({"scaleUp": policy("increase"), "scaleDown": policy("decrease")}),
         }
     )
+    return schema
 
 
 def pdb() -> Schema:
@@ -299,19 +324,43 @@ def gateway() -> Schema:
         }
     )
     when(ingress, {"enabled": {"const": True}}, {"host": {"minLength": 1}})
-    virtual_service = obj(
+    istio = obj(
         {
             "enabled": b(),
-            "gateways": arr(s(minLength=1)),
-            "hosts": arr(s(minLength=1)),
-            "timeout": s(pattern=DURATION_PATTERN),
-        }
+            "hosts": arr(s(minLength=1), "API host names"),
+            "gateway": obj(
+                {
+                    "create": b(),
+                    "selector": string_map("Labels of the ingress gateway pods"),
+                    "tlsCredentialName": s(),
+                    "existing": arr(s(pattern=r"^[a-z0-9-]+/[a-z0-9.-]+$"), "<namespace>/<name>"),
+                }
+            ),
+            "virtualService": obj({"timeout": s(pattern=DURATION_PATTERN)}),
+            "destinationRule": obj(
+                {
+                    "outlierDetection": obj(
+                        {
+                            "consecutive5xxErrors": i(minimum=1),
+                            "interval": s(pattern=DURATION_PATTERN),
+                            "baseEjectionTime": s(pattern=DURATION_PATTERN),
+                        }
+                    )
+                }
+            ),
+            "authorizationPolicy": obj(
+                {
+                    "ingressPrincipals": arr(s(minLength=1), minItems=1),
+                    "paths": arr(s(pattern=r"^(/\S*|\*\S*)$"), minItems=1),
+                    "monitoringNamespaces": arr(s(minLength=1)),
+                }
+            ),
+            "networkPolicy": obj({"istiodNamespaces": arr(s(minLength=1), minItems=1)}),
+        },
+        desc="Istio ingress: Gateway, VirtualService, DestinationRule, PeerAuthentication, "
+        "AuthorizationPolicy",
     )
-    when(
-        virtual_service,
-        {"enabled": {"const": True}},
-        {"gateways": {"minItems": 1}, "hosts": {"minItems": 1}},
-    )
+    when(istio, {"enabled": {"const": True}}, {"hosts": {"minItems": 1}})
     schema = subchart(
         {
             "image": image(),
@@ -356,7 +405,7 @@ def gateway() -> Schema:
                 }
             ),
             "ingress": ingress,
-            "istio": obj({"virtualService": virtual_service}),
+            "istio": istio,
             "livenessProbe": probe(),
             "readinessProbe": probe(with_path=True),
             "metrics": metrics(),
@@ -371,21 +420,14 @@ def gateway() -> Schema:
         },
         "spam-platform gateway values",
     )
-    # One way in: an Ingress or an Istio VirtualService.
+    # One way in: an Ingress or Istio.
     return when(
         schema,
         {"ingress": {"properties": {"enabled": {"const": True}}}},
         {
             "istio": {
                 "properties": {
-                    "virtualService": {
-                        "properties": {
-                            "enabled": {
-                                "const": False,
-                                "description": "mutually exclusive with ingress.enabled",
-                            }
-                        }
-                    }
+                    "enabled": {"const": False, "description": "mutually exclusive with ingress"}
                 }
             }
         },
@@ -468,6 +510,18 @@ def batch() -> Schema:
                     "resources": resources(),
                 }
             ),
+            "autoscaling": obj(
+                {
+                    "enabled": b(),
+                    "minWorkers": i(minimum=0),
+                    "maxWorkers": i(minimum=1),
+                    "upscalingMode": s(enum=["Default", "Conservative", "Aggressive"]),
+                    "idleTimeoutSeconds": i(minimum=0),
+                    "resourcesPreset": s(enum=PRESETS),
+                    "resources": resources(),
+                },
+                desc="Ray's in-tree autoscaler for the workers",
+            ),
             "rayJob": obj(
                 {
                     "entrypoint": s(),
@@ -482,6 +536,7 @@ def batch() -> Schema:
             "networkPolicy": obj(
                 {
                     "kuberayOperatorNamespaces": arr(s(minLength=1)),
+                    "kubeAPIServerCIDRs": arr(s(pattern=CIDR_PATTERN)),
                     "extraEgress": arr({"type": "object"}),
                 }
             ),

@@ -7,9 +7,8 @@ spam_trainer.registry.apply_staging_gate):
 
     python ci/scripts/verify_model.py --model spam-detector
 
-rollback: point the alias at an earlier version, which must exist and have passed its gates:
-
-    python ci/scripts/verify_model.py --model spam-detector --alias production --set-version 7
+Moving an alias back is `spam-platform rollback` (rollback.yaml): it also checks that the
+version is published and records who and why.
 
 Prints `version=<N>` (and appends it to $GITHUB_OUTPUT when set, for the following jobs).
 Exit 0 on success, 1 with the reason when the check fails, 2 on bad input.
@@ -46,32 +45,11 @@ def verify(model: str, alias: str) -> tuple[str | None, str]:
     return (None, problem) if problem else (str(version.version), "")
 
 
-def set_alias(model: str, alias: str, target: str) -> tuple[str | None, str]:
-    """Point alias at version target (which must exist and have passed its gates)."""
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    client = MlflowClient()
-    try:
-        version = client.get_model_version(model, target)
-    except MlflowException as exc:
-        return None, f"{model} v{target} does not exist: {exc.message}"
-    problem = _gate_problem(model, version, f"target of {alias}")
-    if problem:
-        return None, problem
-    client.set_registered_model_alias(model, alias, target)
-    return target, ""
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="Registered model name")
     parser.add_argument("--alias", default="staging", help="Alias to verify (default staging)")
-    parser.add_argument("--set-version", help="Move the alias to this version first (rollback)")
     args = parser.parse_args(argv)
-    if args.set_version is not None and not re.fullmatch(r"[1-9][0-9]*", args.set_version):
-        print(f"verify-model: invalid version {args.set_version!r}", file=sys.stderr)
-        return 2
     for label, value in (("model", args.model), ("alias", args.alias)):
         if not _NAME.match(value):
             print(f"verify-model: invalid {label} {value!r}", file=sys.stderr)
@@ -79,10 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if not os.environ.get("MLFLOW_TRACKING_URI"):
         print("verify-model: MLFLOW_TRACKING_URI is not set", file=sys.stderr)
         return 2
-    if args.set_version is not None:
-        version, problem = set_alias(args.model, args.alias, args.set_version)
-    else:
-        version, problem = verify(args.model, args.alias)
+    version, problem = verify(args.model, args.alias)
     if version is None:
         print(f"verify-model: {problem}", file=sys.stderr)
         return 1

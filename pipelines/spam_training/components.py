@@ -379,6 +379,7 @@ def register(
     gate_f1_min: float,
     gate_roc_auc_min: float,
     gate_cold_fpr_max: float,
+    publish_url: str,
     registered_bundle: Output[Model],
 ) -> NamedTuple(
     "Registration",
@@ -386,7 +387,9 @@ def register(
 ):
     """One MLflow run (params, metrics, trial table, plots, artifacts); register the model;
     alias ``staging`` when the quality gates pass. ``model_version`` is empty when
-    ``register`` is false; ``gate_failures`` is empty when the gates passed."""
+    ``register`` is false; ``gate_failures`` is empty when the gates passed. With
+    ``publish_url``, a version that passed the gates is also published there
+    (``spam_trainer.publish``: where the chart's InferenceServices read it), verified."""
     import os
     import shutil
     import tempfile
@@ -417,6 +420,20 @@ def register(
             ),
         )
         shutil.copytree(work / "bundle", registered_bundle.path)
+        if publish_url and result.staging:
+            from spam_trainer.publish import publish_bundle
+
+            published = publish_bundle(
+                work / "bundle",
+                publish_url,
+                model_name=model_name,
+                version=str(result.version),
+                run_id=result.run_id,
+            )
+            print(
+                f"published v{result.version} -> {published.url} "
+                f"({len(published.uploaded)} uploaded, {published.verified} verified)"
+            )
     failures = "; ".join(result.gate_failures)
     registered_bundle.metadata.update(
         {

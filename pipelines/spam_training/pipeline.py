@@ -24,7 +24,7 @@ from pipelines.spam_training.components import make_components
 from spam_core.ingest import PUBLIC_CORPUS_URL
 
 PIPELINE_NAME = "spam-training"
-VERSION = 3
+VERSION = 4
 # The trainer image's tag is the spam-trainer package version (images/trainer/pyproject.toml),
 # the one place it is set; the compiled spec, pipelines/README.md and the build commands follow.
 TRAINER_VERSION = version("spam-trainer")
@@ -117,6 +117,7 @@ def build_pipeline(image: str | None = None):
         gate_f1_min: float = 0.95,
         gate_roc_auc_min: float = 0.99,
         gate_cold_fpr_max: float = 0.005,
+        publish_url: str = "",
     ) -> PipelineOutputs:
         """Train, evaluate, export and register the spam detector.
 
@@ -153,6 +154,10 @@ def build_pipeline(image: str | None = None):
             gate_cold_fpr_max: Quality gate for alias staging: largest ham false-positive
                 rate for unknown senders (test split, reputation at its defaults, raw and
                 API field form).
+            publish_url: Publish a version that passed the gates here (abfs://<models
+                container> or a directory in the container; the chart's
+                global.storage.modelsContainer) where the InferenceServices read it, verified
+                by checksum. Empty: not published.
         """
         ingested = ops["ingest"](corpus=corpus).set_retry(num_retries=2, backoff_duration="60s")
         _resources(ingested, "ingest")
@@ -220,6 +225,7 @@ def build_pipeline(image: str | None = None):
             gate_f1_min=gate_f1_min,
             gate_roc_auc_min=gate_roc_auc_min,
             gate_cold_fpr_max=gate_cold_fpr_max,
+            publish_url=publish_url,
         )
         # a new MLflow run and model version every time: never served from the cache
         _resources(registered, "register").set_caching_options(enable_caching=False)

@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--feast-history", default="", help="offline history location ('': the step's temp dir)"
     )
+    p.add_argument("--publish-url", default="", help="publish a version that passed its gates here")
     p.add_argument("--out", type=Path, default=out, help="outputs: one folder per run")
     a = p.parse_args(argv)
     task = run_local(
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         gate_cold_fpr_max=a.gate_cold_fpr_max,
         feast_repo=a.feast_repo,
         feast_history=a.feast_history,
+        publish_url=a.publish_url,
     )
     o = task.outputs
     print(

@@ -264,8 +264,11 @@ def crd_validators() -> dict[tuple[str, str], jsonschema.Draft7Validator]:
             if not version.get("served", True):
                 continue
             schema = _to_json_schema(version["schema"]["openAPIV3Schema"])
-            # ObjectMeta is validated by the API server, not by the CRD schema.
+            # ObjectMeta is validated by the API server, not by the CRD schema; apiVersion and
+            # kind are implicit (Istio's CRD schemas declare only spec and status).
             schema.setdefault("properties", {})["metadata"] = {"type": "object"}
+            schema["properties"].setdefault("apiVersion", {"type": "string"})
+            schema["properties"].setdefault("kind", {"type": "string"})
             out[(f"{group}/{version['name']}", kind)] = jsonschema.Draft7Validator(schema)
     return out
 

@@ -8,8 +8,8 @@ import pytest
 
 from tests.charts import chartlib
 
-# Kinds the shared folder has no CRD for; checked by shape in test_chart_gateway.py.
-WITHOUT_SHARED_CRD = {("networking.istio.io/v1", "VirtualService")}
+# Kinds the shared folder has no CRD for (none: the Istio CRDs are there too).
+WITHOUT_SHARED_CRD: set[tuple[str, str]] = set()
 CORE_PREFIXES = ("v1", "apps/", "batch/", "policy/", "autoscaling/", "networking.k8s.io/")
 CORE_PREFIXES += ("rbac.authorization.k8s.io/",)
 
@@ -29,6 +29,11 @@ def test_the_shared_crds_are_there():
         ("ray.io/v1", "RayJob"),
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
         ("monitoring.coreos.com/v1", "PrometheusRule"),
+        ("networking.istio.io/v1", "Gateway"),
+        ("networking.istio.io/v1", "VirtualService"),
+        ("networking.istio.io/v1", "DestinationRule"),
+        ("security.istio.io/v1", "PeerAuthentication"),
+        ("security.istio.io/v1", "AuthorizationPolicy"),
     } <= set(chartlib.crd_validators())
 
 
@@ -56,7 +61,11 @@ def test_every_custom_kind_is_rendered_by_some_scenario():
         ("ray.io/v1", "RayJob"),
         ("monitoring.coreos.com/v1", "ServiceMonitor"),
         ("monitoring.coreos.com/v1", "PrometheusRule"),
+        ("networking.istio.io/v1", "Gateway"),
         ("networking.istio.io/v1", "VirtualService"),
+        ("networking.istio.io/v1", "DestinationRule"),
+        ("security.istio.io/v1", "PeerAuthentication"),
+        ("security.istio.io/v1", "AuthorizationPolicy"),
     }
 
 
@@ -83,11 +92,24 @@ def test_every_custom_kind_is_rendered_by_some_scenario():
             lambda b: b["spec"].update(clusterSelector={"ray.io/cluster": 3}),
             "clusterSelector",
         ),
+        ("PeerAuthentication", lambda b: b["spec"]["mtls"].update(mode="STRICTER"), "mode"),
+        ("AuthorizationPolicy", lambda b: b["spec"].update(action="PERMIT"), "action"),
+        ("Gateway", lambda b: b["spec"]["servers"][0].update(hostz=["a"]), "hostz"),
+        ("DestinationRule", lambda b: b["spec"].update(host=7), "host"),
     ],
-    ids=["isvc-unknown-field", "isvc-wrong-type", "raycluster-missing-required", "rayjob-type"],
+    ids=[
+        "isvc-unknown-field",
+        "isvc-wrong-type",
+        "raycluster-missing-required",
+        "rayjob-type",
+        "peerauthentication-mode",
+        "authorizationpolicy-action",
+        "gateway-unknown-field",
+        "destinationrule-type",
+    ],
 )
 def test_crd_validation_catches_a_broken_resource(kind, mutate, expected):
-    bodies = [b for b in custom_resources(chartlib.minimal_values()) if b["kind"] == kind]
+    bodies = [b for b in custom_resources(chartlib.env_values("production")) if b["kind"] == kind]
     body = copy.deepcopy(bodies[0])
     mutate(body)
     errors = chartlib.crd_errors(body)

@@ -45,11 +45,13 @@ def test_production_autoscales_2_to_10_with_a_disruption_budget(production, comp
 
 
 @pytest.mark.parametrize("component", ["gateway", "transformer"])
-def test_staging_runs_one_replica_without_autoscaler_or_budget(staging, component):
+def test_staging_autoscales_1_to_3_without_a_disruption_budget(staging, component):
     _, docs = staging
-    assert not [d for d in docs if d.kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget")]
+    hpa = chartlib.only(docs, "HorizontalPodAutoscaler", f"spam-platform-{component}").body
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 3)
+    assert not [d for d in docs if d.kind == "PodDisruptionBudget"]
     deployment, _ = deployment_container(docs, component)
-    assert deployment.body["spec"]["replicas"] == 1
+    assert "replicas" not in deployment.body["spec"]
 
 
 def test_production_has_network_policies_and_staging_has_none(production, staging):
@@ -117,15 +119,17 @@ def test_the_production_predictor_spreads_over_zones(production):
     )
 
 
-@pytest.mark.parametrize(
-    ("env", "host"),
-    [("production", "spam-api.example.com"), ("staging", "spam-api.staging.example.com")],
-)
-def test_each_environment_has_its_own_ingress_host(env, host):
-    docs = chartlib.render_docs(chartlib.env_values(env))
-    ingress = chartlib.only(docs, "Ingress").body
-    assert [r["host"] for r in ingress["spec"]["rules"]] == [host]
-    assert ingress["spec"]["tls"][0]["hosts"] == [host]
+def test_each_environment_has_its_own_api_host():
+    staging = chartlib.render_docs(chartlib.env_values("staging"))
+    ingress = chartlib.only(staging, "Ingress").body
+    assert [r["host"] for r in ingress["spec"]["rules"]] == ["spam-api.staging.example.com"]
+    assert ingress["spec"]["tls"][0]["hosts"] == ["spam-api.staging.example.com"]
+    production = chartlib.render_docs(chartlib.env_values("production"))
+    assert chartlib.only(production, "VirtualService").body["spec"]["hosts"] == [
+        "spam-api.example.com"
+    ]
+    (https, _) = chartlib.only(production, "Gateway").body["spec"]["servers"]
+    assert https["hosts"] == ["spam-api.example.com"]
 
 
 @pytest.mark.parametrize("env", ["production", "staging"])

@@ -259,12 +259,13 @@ def test_ingress_routes_the_host_to_the_service():
     assert "tls" not in ingress["spec"]
 
 
-def test_virtualservice_routes_its_hosts_to_the_service():
+def test_virtualservice_binds_existing_gateways_when_the_chart_creates_none():
     docs = chartlib.render_docs(chartlib.ci_values("04-standard-http-values.yaml"))
     vs = chartlib.only(docs, "VirtualService", NAME).body
     assert vs["apiVersion"] == "networking.istio.io/v1"
     assert vs["spec"]["hosts"] == ["spam-api.ci.example.com"]
     assert vs["spec"]["gateways"] == ["istio-ingress/public"]
+    assert not [d for d in docs if d.kind == "Gateway"]
     (route,) = vs["spec"]["http"][0]["route"]
     assert route["destination"] == {
         "host": f"{NAME}.{chartlib.NAMESPACE}.svc.cluster.local",

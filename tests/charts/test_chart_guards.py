@@ -14,14 +14,14 @@ from tests.charts import chartlib
 
 GUARDS = [
     (
-        "ingress-and-virtualservice",
+        "ingress-and-istio",
         {
             "gateway": {
                 "ingress": {"enabled": True, "host": "a.example.com"},
-                "istio": {"virtualService": {"enabled": True, "hosts": ["a"], "gateways": ["g/g"]}},
+                "istio": {"enabled": True, "hosts": ["a.example.com"]},
             }
         },
-        "gateway.ingress.enabled and gateway.istio.virtualService.enabled are mutually exclusive",
+        "gateway.ingress.enabled and gateway.istio.enabled are mutually exclusive",
     ),
     (
         "ingress-without-host",
@@ -29,9 +29,29 @@ GUARDS = [
         "gateway.ingress.host: required when gateway.ingress.enabled is true",
     ),
     (
-        "virtualservice-without-hosts",
-        {"gateway": {"istio": {"virtualService": {"enabled": True}}}},
-        "gateway.istio.virtualService.hosts and .gateways: required",
+        "istio-without-hosts",
+        {"gateway": {"istio": {"enabled": True}}},
+        "gateway.istio.hosts: required when gateway.istio.enabled is true",
+    ),
+    (
+        "istio-without-a-gateway",
+        {"gateway": {"istio": {"enabled": True, "hosts": ["a"], "gateway": {"create": False}}}},
+        "gateway.istio.gateway.existing: required when gateway.istio.gateway.create is false",
+    ),
+    (
+        "gateway-autoscaling-min-above-max",
+        {"gateway": {"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 3}}},
+        "gateway.autoscaling.minReplicas (5) is above autoscaling.maxReplicas (3)",
+    ),
+    (
+        "transformer-autoscaling-min-above-max",
+        {"transformer": {"autoscaling": {"enabled": True, "minReplicas": 4, "maxReplicas": 2}}},
+        "transformer.autoscaling.minReplicas (4) is above autoscaling.maxReplicas (2)",
+    ),
+    (
+        "ray-autoscaling-min-above-max",
+        {"batch": {"autoscaling": {"enabled": True, "minWorkers": 5, "maxWorkers": 2}}},
+        "batch.autoscaling.minWorkers (5) is above batch.autoscaling.maxWorkers (2)",
     ),
     (
         "gateway-pdb-min-and-max",

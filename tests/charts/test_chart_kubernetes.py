@@ -12,6 +12,7 @@ from tests.charts import chartlib
 # The chart's kubeVersion floor, a middle release and a recent one.
 VERSIONS = ("1.27.0", "1.30.0", "1.33.0")
 CUSTOM_GROUPS = ("serving.kserve.io/", "ray.io/", "monitoring.coreos.com/", "networking.istio.io/")
+CUSTOM_GROUPS += ("security.istio.io/",)
 
 
 def core_docs(values, version):

@@ -156,15 +156,15 @@ BAD_VALUES = [
         "at '/cors/allowedOrigins'",
     ),
     (
-        "ingress-and-virtualservice",
+        "ingress-and-istio",
         {
             "gateway": {
                 "ingress": {"enabled": True, "host": "a.example.com"},
-                "istio": {"virtualService": {"enabled": True, "hosts": ["a"], "gateways": ["g/g"]}},
+                "istio": {"enabled": True, "hosts": ["a.example.com"]},
             }
         },
         "gateway",
-        "at '/istio/virtualService/enabled': value must be false",
+        "at '/istio/enabled': value must be false",
     ),
     (
         "pdb-min-and-max",

@@ -161,11 +161,12 @@ def test_every_pod_and_container_is_restricted(scenario):
     assert checked >= 2
 
 
-def test_only_the_rayjob_submitting_gateway_mounts_a_token(scenario):
+def test_only_the_rayjob_submitting_gateway_and_the_ray_autoscaler_mount_a_token(scenario):
     _, values = scenario
     submits = values.get("batch", {}).get("enabled", True) and values.get("gateway", {}).get(
         "asyncBatch", {}
     ).get("enabled", True)
+    autoscales = values.get("batch", {}).get("autoscaling", {}).get("enabled", False)
     for doc in chartlib.render_docs(values):
         if doc.kind == "ServiceAccount":
             assert doc.body["automountServiceAccountToken"] is False, doc.key
@@ -173,6 +174,8 @@ def test_only_the_rayjob_submitting_gateway_mounts_a_token(scenario):
             mounted = spec.get("automountServiceAccountToken")
             if doc.key == ("Deployment", "spam-platform-gateway"):
                 assert mounted is bool(submits)
+            elif doc.kind == "RayCluster" and where == "headGroupSpec":
+                assert mounted is bool(autoscales)  # the autoscaler sidecar of the head
             else:
                 assert mounted is False, (doc.key, where)
 
@@ -180,7 +183,7 @@ def test_only_the_rayjob_submitting_gateway_mounts_a_token(scenario):
 def test_the_gateway_may_only_manage_rayjobs():
     docs = chartlib.render_docs(chartlib.env_values("production"))
     assert not {"ClusterRole", "ClusterRoleBinding"} & chartlib.kinds(docs)
-    role = chartlib.only(docs, "Role").body
+    role = chartlib.only(docs, "Role", "spam-platform-batch-submitter").body
     assert role["rules"] == [
         {
             "apiGroups": ["ray.io"],
@@ -188,7 +191,7 @@ def test_the_gateway_may_only_manage_rayjobs():
             "verbs": ["create", "get", "list", "delete"],
         }
     ]
-    binding = chartlib.only(docs, "RoleBinding").body
+    binding = chartlib.only(docs, "RoleBinding", "spam-platform-batch-submitter").body
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
         "kind": "Role",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.charts import chartlib
 
@@ -83,7 +84,9 @@ def test_an_unrelated_change_does_not_roll_the_gateway():
     values = chartlib.env_values("production")
     before = chartlib.by_key(chartlib.render_docs(values))
     after = chartlib.by_key(
-        chartlib.render_docs(chartlib.deep_merge(values, {"batch": {"workers": {"replicas": 5}}}))
+        chartlib.render_docs(
+            chartlib.deep_merge(values, {"batch": {"autoscaling": {"maxWorkers": 8}}})
+        )
     )
     differing = {k for k in before if diff(before[k].body, after[k].body)}
     assert differing == {("RayCluster", "spam-platform-batch")}
@@ -125,4 +128,61 @@ def test_a_reputation_cache_change_rolls_only_the_transformer():
     assert changed_objects(values, override) == {
         ("ConfigMap", "spam-platform-transformer"),
         ("Deployment", "spam-platform-transformer"),
+    }
+
+
+@pytest.mark.parametrize("env", ["production", "staging"])
+def test_a_production_rollback_renders_a_change_of_the_production_track_only(env):
+    """What the chart README's rollback does: production 8 -> 7 with --reuse-values. Rendered
+    twice and diffed as objects and as manifest text: only production lines change."""
+    import difflib
+
+    promoted = chartlib.env_values(
+        env, {"global": {"model": {"tracks": {"production": {"version": "8"}}}}}
+    )
+    rolled_back = chartlib.deep_merge(
+        promoted, {"global": {"model": {"tracks": {"production": {"version": "7"}}}}}
+    )
+    before, after = chartlib.render(promoted), chartlib.render(rolled_back)
+    assert before.keys() == after.keys()
+    changed_lines = []
+    for name in before:
+        old_docs, new_docs = before[name].split("\n---"), after[name].split("\n---")
+        assert len(old_docs) == len(new_docs), name
+        for old_doc, new_doc in zip(old_docs, new_docs, strict=True):
+            lines = [
+                line
+                for line in difflib.unified_diff(
+                    old_doc.splitlines(), new_doc.splitlines(), lineterm="", n=0
+                )
+                if line[:1] in "+-" and not line.startswith(("+++", "---"))
+            ]
+            if not lines:
+                continue
+            if name.endswith("NOTES.txt"):
+                assert all("production" in line.lower() for line in lines), lines
+                changed_lines += lines
+                continue
+            body = yaml.safe_load(new_doc)
+            if body["kind"] == "InferenceService":  # the production ISVC, whole
+                assert body["metadata"]["name"] == "spam-platform-production", lines
+            else:  # shared objects: only their production settings and the pod roll
+                for line in lines:
+                    assert "PRODUCTION" in line or "checksum/config" in line, (name, line)
+            changed_lines += lines
+    assert changed_lines, "the rollback renders no change"
+    staging_track = ("_STAGING", "spam-platform-staging", "track: staging", "tracks.staging")
+    assert not any(mark in line for line in changed_lines for mark in staging_track)
+    assert changes(promoted, "production", "7") == {
+        ("InferenceService", "spam-platform-production"): [
+            "/metadata/annotations/spam-platform/model-version",
+            "/spec/predictor/model/storageUri",
+        ],
+        ("ConfigMap", "spam-platform-gateway"): ["/data/SPAM_GATEWAY_MODEL_VERSION_PRODUCTION"],
+        ("Deployment", "spam-platform-gateway"): [CHECKSUM],
+        ("ConfigMap", "spam-platform-transformer"): [
+            "/data/SPAM_TRANSFORMER_FEATURES_URI_PRODUCTION",
+            "/data/SPAM_TRANSFORMER_MODEL_VERSION_PRODUCTION",
+        ],
+        ("Deployment", "spam-platform-transformer"): [CHECKSUM],
     }

@@ -72,25 +72,3 @@ def test_bad_input_is_refused(registry):
     assert run(None).returncode == 2
     bad = run(registry, "--alias", "x; rm -rf /")
     assert bad.returncode == 2 and "invalid alias" in bad.stderr
-
-
-def test_rollback_moves_the_alias_to_a_version_that_passed(registry):
-    from mlflow import MlflowClient
-
-    proc = run(registry, "--alias", "staging", "--set-version", "1")
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "version=1"
-    client = MlflowClient(tracking_uri=registry, registry_uri=registry)
-    assert str(client.get_model_version_by_alias(MODEL, "staging").version) == "1"
-
-
-def test_rollback_refuses_a_failed_or_missing_version(registry):
-    from mlflow import MlflowClient
-
-    failed = run(registry, "--alias", "production", "--set-version", "2")
-    assert failed.returncode == 1 and "did not pass its gates" in failed.stderr
-    missing = run(registry, "--alias", "production", "--set-version", "9")
-    assert missing.returncode == 1 and "v9 does not exist" in missing.stderr
-    client = MlflowClient(tracking_uri=registry, registry_uri=registry)
-    assert str(client.get_model_version_by_alias(MODEL, "production").version) == "1"
-    assert run(registry, "--set-version", "v1").returncode == 2

@@ -102,6 +102,7 @@ def platform(tmp_path_factory, dataset_dir, corpus_dir):
             "transformer_port": ports[1],
             "gateway_port": ports[0],
             "home": home,
+            "mlflow_url": f"http://127.0.0.1:{ports[5]}",
             "up_output": result.stdout,
         }
     finally:
@@ -334,6 +335,48 @@ def test_scheduled_drift_runs_land_under_spam_home_and_on_the_api(platform):
     assert "--- drift run staging" in log and "finished: exit 0" in log
     status = _cli(platform["env"], "status").stdout
     assert "every 20s over the last 1h" in status and "drift production" in status
+
+
+def _served_version(url: str, track: str) -> str:
+    response = _predict(url, MEETING, track)
+    assert response.status_code == 200, response.text
+    return response.json()["model_version"]
+
+
+def test_promote_then_rollback_and_up_serves_the_rolled_back_version(platform):
+    """A second version (v1's model registered again, gates passed) is published, promoted,
+    served after `up`; `rollback` moves production back to v1 and `up` serves v1 again."""
+    from mlflow import MlflowClient
+
+    env = {**platform["env"], "MLFLOW_TRACKING_URI": platform["mlflow_url"]}
+    client = MlflowClient(tracking_uri=env["MLFLOW_TRACKING_URI"])
+    v1 = client.get_model_version("spam-detector", "1")
+    # MLflow 3: the source is the logged model (models:/m-...), named again by its id
+    model_id = v1.source.removeprefix("models:/")
+    v2 = client.create_model_version(
+        "spam-detector", v1.source, run_id=v1.run_id, model_id=model_id
+    ).version
+    assert v2 == "2"
+    client.set_model_version_tag("spam-detector", v2, "gate", "passed")
+    refused = _cli(env, "--quiet", "promote", "--to", "production", "--version", v2)
+    assert refused.returncode == 2 and "v2 is not published" in refused.stderr
+    published = _cli(env, "--quiet", "publish", "--version", v2)
+    assert published.returncode == 0, published.stderr
+    assert (platform["home"] / "published" / "spam-detector" / "v2" / "manifest.json").is_file()
+    promoted = _cli(env, "--quiet", "promote", "--to", "production", "--version", v2)
+    assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    assert _cli(env, "--quiet", "up").returncode == 0
+    assert _served_version(platform["url"], "production") == "2"
+    assert _served_version(platform["url"], "staging") == "1"
+
+    rolled = _cli(env, "--quiet", "rollback", "--reason", "test: v2 misbehaves")
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    assert "moved back from v2 to v1" in rolled.stdout
+    assert _cli(env, "--quiet", "up").returncode == 0
+    assert _served_version(platform["url"], "production") == "1"
+    assert _served_version(platform["url"], "staging") == "1"
+    tags = client.get_model_version("spam-detector", "1").tags
+    assert "test: v2 misbehaves" in tags["production_rollback"]
 
 
 def test_up_again_reuses_the_running_platform_and_down_stops_it(platform):

@@ -234,6 +234,7 @@ def test_pipeline_parameters_and_defaults(spec):
         "gate_f1_min": 0.95,
         "gate_roc_auc_min": 0.99,
         "gate_cold_fpr_max": 0.005,
+        "publish_url": "",
     }
     assert params["register"]["parameterType"] == "BOOLEAN"
     assert params["feast_repo"]["parameterType"] == "STRING"

@@ -75,6 +75,7 @@ class LocalRun:
     home: Path
     feast_repo: Path
     seconds: float
+    published: Path
 
     def artifact(self, step: str, name: str) -> Path:
         return self.run_dir / step / name
@@ -122,12 +123,13 @@ def local_run(corpus_dir, tmp_path_factory):
             model_name=MODEL,
             mlflow_tracking_uri=uri,
             register=True,
+            publish_url=str(tmp / "published"),
             **LOW_GATES,
         )
         seconds = time.perf_counter() - started
         outputs = dict(task.outputs)
         run_dir = Path(outputs["bundle"].path).parents[1]
-        yield LocalRun(outputs, run_dir, uri, tmp / "home", feast_repo, seconds)
+        yield LocalRun(outputs, run_dir, uri, tmp / "home", feast_repo, seconds, tmp / "published")
     finally:
         mp.undo()
         local_config.LocalExecutionConfig.instance = None
@@ -221,6 +223,17 @@ def test_version_registered_with_alias_staging(local_run):
     assert {"plots", "onnx", "triton", "drift", "features", "tune"} <= logged
 
 
+def test_a_version_that_passed_is_published_where_the_chart_reads_it(local_run):
+    from spam_trainer.publish import check_published, open_store
+
+    assert check_published(open_store(str(local_run.published)), MODEL, "1") == []
+    manifest = json.loads((local_run.published / MODEL / "v1" / "manifest.json").read_text())
+    assert manifest["run_id"] == local_run.outputs["run_id"]
+    assert f"triton/{MODEL}/config.pbtxt" in manifest["files"]
+    bundle = json.loads((local_run.published / MODEL / "v1" / "bundle.json").read_text())
+    assert bundle["model_version"] == "1"
+
+
 def test_failed_gates_register_without_alias(local_run, tmp_path):
     """The register component again, on the run's artifacts, with gates it cannot pass."""
     args = {
@@ -231,6 +244,7 @@ def test_failed_gates_register_without_alias(local_run, tmp_path):
         "baseline": str(local_run.artifact("baseline", "baseline")),
         "out": str(tmp_path / "registered_bundle"),
         "uri": local_run.tracking_uri,
+        "published": str(local_run.published),
     }
     code = """
 import json, sys
@@ -243,7 +257,7 @@ out = register(
     baseline=Artifact(uri=a["baseline"]), model_name=sys.argv[2],
     mlflow_tracking_uri=a["uri"], mlflow_experiment="spam-detector", register=True,
     gate_f1_min=0.999, gate_roc_auc_min=0.9999, gate_cold_fpr_max=0.0,
-    registered_bundle=Model(uri=a["out"]),
+    publish_url=a["published"], registered_bundle=Model(uri=a["out"]),
 )
 print("RESULT " + json.dumps(list(out)))
 """
@@ -267,6 +281,7 @@ print("RESULT " + json.dumps(list(out)))
     tags = client.get_model_version(MODEL, "2").tags
     assert tags["gate"] == "failed" and "F1" in tags["gate_failures"]
     assert json.loads((Path(args["out"]) / "bundle.json").read_text())["run_id"] == run_id
+    assert not (local_run.published / MODEL / "v2").exists()  # failed its gates: not published
 
 
 def _train_totals(dataset: Path) -> tuple[list, dict[str, list[int]]]:

@@ -126,6 +126,9 @@ def ensure_models(
         from spam_core.reputation.online import OnlineReputation
         from spam_trainer.promote import promote
 
+        # promotion only points a track at a published version (spam_trainer.publish)
+        publish_version(settings, str(alias_version(name, "staging")))
+
         result = promote(
             settings,
             dataset_dir=_dataset(settings, log),
@@ -215,27 +218,33 @@ def _train(
     )
 
 
+def publish_version(settings: LocalSettings, version: str) -> Path:
+    """Publish a registered version to ``$SPAM_HOME/published`` with the trainer's publisher
+    (the layout the chart's InferenceServices read, checksummed; idempotent): the local
+    platform serves what is published, and promotion / rollback check the same place."""
+    from spam_trainer.publish import publish_version as publish
+
+    result = publish(settings.model_name, version, str(settings.local_publish_dir))
+    return settings.local_publish_dir / settings.model_name / f"v{result.version}"
+
+
 def publish_models(settings: LocalSettings, versions: dict[str, str]) -> dict[str, Path]:
-    """Copy each alias's bundle to run/models/<track>; one Triton repository with both."""
-    from spam_core.bundle import ONNX_FILE, ModelBundle
-    from spam_core.bundle import resolve_model_ref as resolve_model
+    """Publish each track's version, copy its bundle to run/models/<track>; one Triton
+    repository with both tracks."""
+    from spam_core.bundle import ONNX_FILE, TRITON_DIR, ModelBundle
+    from spam_trainer.publish import MANIFEST
     from spam_trainer.triton import write_model_repository
 
     out: dict[str, Path] = {}
     if settings.triton_repo.exists():
         shutil.rmtree(settings.triton_repo)
     for track in TRACKS:
-        with tempfile.TemporaryDirectory(prefix="spam-publish-") as tmp:
-            bundle_dir, version = resolve_model(f"models:/{settings.model_name}@{track}", Path(tmp))
-            ModelBundle.load(bundle_dir)  # refuse a broken bundle before serving it
-            dest = settings.models_run_dir / track
-            if dest.exists():
-                shutil.rmtree(dest)
-            shutil.copytree(bundle_dir, dest)
-        meta_path = dest / "bundle.json"
-        meta = json.loads(meta_path.read_text())
-        meta["model_version"] = version or versions[track]
-        meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+        published = publish_version(settings, versions[track])
+        dest = settings.models_run_dir / track
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(published, dest, ignore=shutil.ignore_patterns(TRITON_DIR, MANIFEST))
+        ModelBundle.load(dest)  # refuse a broken bundle before serving it
         # no queue delay locally: the gateway already merges concurrent requests, and a lone
         # request would wait the full delay for a batch that never comes (measured: Triton
         # call 1.15 -> 0.58 ms, chain p50 2.2 -> 1.8 ms at one client)

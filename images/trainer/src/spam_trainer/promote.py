@@ -22,7 +22,8 @@ from spam_core.errors import ArtifactError
 from spam_core.features import ReputationSource
 from spam_core.ingest import read_records
 from spam_trainer.evaluate import classification_metrics
-from spam_trainer.registry import GATED_METRICS, STAGING, alias_version
+from spam_trainer.publish import PublishError, require_published
+from spam_trainer.registry import GATED_METRICS, STAGING, actor, alias_version, record_alias_move
 from spam_trainer.settings import TrainerSettings
 
 
@@ -86,6 +87,13 @@ def promote(
             f"{name} v{candidate} has not passed the quality gates "
             f"(gate tag: {gate!r}): it cannot become {to!r}"
         )
+    unpublished = None
+    try:
+        require_published(settings.publish_location(), name, candidate)
+    except PublishError as exc:
+        if not dry_run:
+            raise PromotionError(f"{exc}: it cannot become {to!r}") from None
+        unpublished = str(exc)
     records, labels = read_records(dataset_dir, split="test")
     if not records:
         raise PromotionError(f"{dataset_dir}: the test split is empty")
@@ -112,6 +120,9 @@ def promote(
                 )
     regressions = [r for r in reasons if "drops" in r]
     promoted = not regressions
+    if unpublished:
+        reasons.append(f"not published, promotion would be refused: {unpublished}")
+        promoted = False
     if promoted and prev is not None:
         reasons.append(
             f"no gated metric ({', '.join(GATED_METRICS)}) drops more than "
@@ -134,7 +145,11 @@ def promote(
         now = datetime.now(UTC).isoformat(timespec="seconds")
         if promoted:
             client.set_registered_model_alias(name, to, candidate)
+            record_alias_move(
+                name, to, candidate, previous, action="promote", reason="; ".join(reasons)
+            )
             client.set_model_version_tag(name, candidate, f"{to}_since", now)
+            client.set_model_version_tag(name, candidate, f"{to}_promoted_by", actor())
             client.set_model_version_tag(name, candidate, f"{to}_promotion", record)
             if previous:
                 client.set_model_version_tag(name, previous, f"{to}_replaced_by", candidate)

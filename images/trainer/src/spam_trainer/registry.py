@@ -144,7 +144,11 @@ def apply_staging_gate(
             settings.model_name, version, "gate_failures", "; ".join(failures)
         )
         return AliasDecision(STAGING, version, False, failures)
+    previous = alias_version(settings.model_name, STAGING)
     client.set_registered_model_alias(settings.model_name, STAGING, version)
+    record_alias_move(
+        settings.model_name, STAGING, version, previous, action="train", reason="gates passed"
+    )
     client.set_model_version_tag(settings.model_name, version, "gate", "passed")
     client.set_model_version_tag(settings.model_name, version, "staging_since", now)
     return AliasDecision(
@@ -166,3 +170,83 @@ def alias_version(name: str, alias: str) -> str | None:
         return str(mlflow.MlflowClient().get_model_version_by_alias(name, alias).version)
     except MlflowException:
         return None
+
+
+# --------------------------------------------------------------------------- alias history
+HISTORY_KEEP = 50
+"""Alias moves kept per alias in the registered model's ``<alias>_history`` tag (newest last;
+MLflow caps a tag value at 5,000 characters)."""
+
+
+def history_tag(alias: str) -> str:
+    return f"{alias}_history"
+
+
+def actor() -> str:
+    """Who moves an alias: the workflow's actor in CI, else the local user."""
+    import getpass
+
+    return os.environ.get("GITHUB_ACTOR") or getpass.getuser()
+
+
+def alias_history(name: str, alias: str) -> list[dict[str, Any]]:
+    """Recorded moves of ``alias`` (oldest first): version, previous, action, at, by, reason."""
+    import json
+
+    import mlflow
+
+    raw = mlflow.MlflowClient().get_registered_model(name).tags.get(history_tag(alias))
+    if not raw:
+        return []
+    try:
+        entries = json.loads(raw)
+    except ValueError:
+        return []
+    return [e for e in entries if isinstance(e, dict) and "version" in e]
+
+
+def record_alias_move(
+    name: str,
+    alias: str,
+    version: str,
+    previous: str | None,
+    *,
+    action: str,
+    reason: str,
+    by: str | None = None,
+) -> dict[str, Any]:
+    """Append one move to the alias history (registered-model tag); returns the entry."""
+    import json
+
+    import mlflow
+
+    entry = {
+        "version": str(version),
+        "previous": None if previous is None else str(previous),
+        "action": action,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "by": by or actor(),
+        "reason": reason[:300],
+    }
+    entries = [*alias_history(name, alias), entry]
+    while entries:
+        value = json.dumps(entries[-HISTORY_KEEP:], separators=(",", ":"))
+        if len(value) <= 5000:
+            break
+        entries = entries[1:]
+    mlflow.MlflowClient().set_registered_model_tag(name, history_tag(alias), value)
+    return entry
+
+
+def holders(history: list[dict[str, Any]]) -> list[str]:
+    """The versions that held the alias, as a stack: a promotion pushes its version, a rollback
+    returns to its target (dropping what was rolled back; a target not on the stack is
+    pushed). The last entry is the current holder, the one before it the rollback target."""
+    stack: list[str] = []
+    for entry in history:
+        version = str(entry["version"])
+        if entry.get("action") == "rollback" and version in stack:
+            del stack[stack.index(version) + 1 :]
+        elif not stack or stack[-1] != version:
+            stack.append(version)
+    return stack

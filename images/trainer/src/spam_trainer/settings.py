@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from spam_core.settings import CoreSettings
+from spam_core.settings import CoreSettings, Location
 
 
 class TrainerSettings(CoreSettings):
@@ -38,6 +38,14 @@ class TrainerSettings(CoreSettings):
         default_factory=lambda: os.cpu_count() or 1, ge=1, description="CPUs for Ray Tune."
     )
     seed: int = 42
+    publish_url: Location | None = Field(
+        None,
+        description="Where `spam-platform publish` writes model versions (SPAM_PUBLISH_URL): "
+        "the models container, abfs://<container>[/<prefix>] (the chart's "
+        "global.storage.modelsContainer), or a local directory. When set (or when the local "
+        "platform's $SPAM_HOME/published exists), promotion and rollback refuse a version "
+        "that is not published there.",
+    )
 
     @property
     def mlflow_dir(self) -> Path:
@@ -46,6 +54,18 @@ class TrainerSettings(CoreSettings):
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def local_publish_dir(self) -> Path:
+        """Where the local platform publishes (``spam-platform up``)."""
+        return self.home / "published"
+
+    def publish_location(self) -> str | None:
+        """``SPAM_PUBLISH_URL``, else the local platform's publish directory when it exists,
+        else None (no publish location: promotion does not check publication)."""
+        if self.publish_url:
+            return self.publish_url
+        return str(self.local_publish_dir) if self.local_publish_dir.is_dir() else None
 
     def tracking_uri(self) -> str:
         """``MLFLOW_TRACKING_URI`` if set, else a local SQLite store under ``SPAM_HOME``."""

@@ -85,11 +85,15 @@ Usage: volumeMounts: {{- include "batch.rayVolumeMounts" . | nindent 14 }}
 
 {{/*
 A Ray pod's spec minus its containers' specifics: identity, restricted security, scheduling.
-Usage: {{- include "batch.podSpec" . | nindent 8 }}
+The head mounts the ServiceAccount token only when the in-tree autoscaler (a sidecar of the
+head) runs: it reads pods and scales its RayCluster through the API server.
+Usage: {{- include "batch.podSpec" (dict "head" true "context" .) | nindent 8 }}
 */}}
 {{- define "batch.podSpec" -}}
+{{- $head := .head -}}
+{{- with .context -}}
 serviceAccountName: {{ include "spam-common.names.fullname" . }}
-automountServiceAccountToken: false
+automountServiceAccountToken: {{ if and $head .Values.autoscaling.enabled }}true{{ else }}false{{ end }}
 {{- with include "spam-common.images.pullSecrets" (dict "context" .) }}
 {{ . }}
 {{- end }}
@@ -116,6 +120,7 @@ volumes:
       sizeLimit: 1Gi
   {{- include "spam-common.feast.volume" (dict "context" .) | nindent 2 }}
 {{- end -}}
+{{- end -}}
 
 {{/*
 Value checks; fails once listing every problem.
@@ -127,6 +132,7 @@ Usage: {{- include "batch.validateValues" . }}
   (include "batch.validateValues.mlflow" .)
   (include "spam-common.validateValues.redis" (dict "component" "batch" "context" .))
   (include "spam-common.validateValues.feast" (dict "context" .))
+  (include "batch.validateValues.autoscaling" .)
 -}}
 {{- include "spam-common.validateValues.fail" (dict "chart" "batch" "messages" $messages) -}}
 {{- end -}}
@@ -134,5 +140,12 @@ Usage: {{- include "batch.validateValues" . }}
 {{- define "batch.validateValues.mlflow" -}}
 {{- if and (not .Values.rayJob.entrypoint) (not .Values.global.mlflow.trackingUri) -}}
 global.mlflow.trackingUri: required by batch (the default job resolves models:/<model>/<version> through MLflow), e.g. --set global.mlflow.trackingUri=http://mlflow.mlflow.svc.cluster.local:5000, or set batch.rayJob.entrypoint.
+{{- end -}}
+{{- end -}}
+
+{{- define "batch.validateValues.autoscaling" -}}
+{{- $a := .Values.autoscaling -}}
+{{- if and $a.enabled (gt (int $a.minWorkers) (int $a.maxWorkers)) -}}
+batch.autoscaling.minWorkers ({{ $a.minWorkers }}) is above batch.autoscaling.maxWorkers ({{ $a.maxWorkers }}).
 {{- end -}}
 {{- end -}}

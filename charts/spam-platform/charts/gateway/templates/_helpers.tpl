@@ -51,6 +51,7 @@ Usage: {{- include "gateway.validateValues" . }}
   (include "gateway.validateValues.apiKeys" .)
   (include "gateway.validateValues.exposure" .)
   (include "spam-common.validateValues.pdb" (dict "chart" "gateway" "context" .))
+  (include "spam-common.validateValues.autoscaling" (dict "chart" "gateway" "context" .))
   (include "gateway.validateValues.defaultEnvironment" .)
   (include "gateway.validateValues.feedback" .)
   (include "gateway.validateValues.cors" .)
@@ -65,12 +66,26 @@ gateway.apiKeys.existingSecret: required (an existing Secret with `api-keys.json
 {{- end -}}
 
 {{- define "gateway.validateValues.exposure" -}}
-{{- if and .Values.ingress.enabled .Values.istio.virtualService.enabled -}}
-gateway.ingress.enabled and gateway.istio.virtualService.enabled are mutually exclusive: expose the gateway one way.
+{{- if and .Values.ingress.enabled .Values.istio.enabled -}}
+gateway.ingress.enabled and gateway.istio.enabled are mutually exclusive: expose the gateway one way.
 {{- else if and .Values.ingress.enabled (not .Values.ingress.host) -}}
 gateway.ingress.host: required when gateway.ingress.enabled is true.
-{{- else if and .Values.istio.virtualService.enabled (or (not .Values.istio.virtualService.hosts) (not .Values.istio.virtualService.gateways)) -}}
-gateway.istio.virtualService.hosts and .gateways: required when gateway.istio.virtualService.enabled is true.
+{{- else if and .Values.istio.enabled (not .Values.istio.hosts) -}}
+gateway.istio.hosts: required when gateway.istio.enabled is true (the API host names).
+{{- else if and .Values.istio.enabled (not .Values.istio.gateway.create) (not .Values.istio.gateway.existing) -}}
+gateway.istio.gateway.existing: required when gateway.istio.gateway.create is false (the Gateways to bind to).
+{{- end -}}
+{{- end -}}
+
+{{/*
+The Istio Gateways the VirtualService binds to: the chart's own, or the existing ones.
+Usage: {{ include "gateway.istio.gateways" . }}
+*/}}
+{{- define "gateway.istio.gateways" -}}
+{{- if .Values.istio.gateway.create -}}
+- {{ include "spam-common.names.fullname" . }}
+{{- else -}}
+{{- toYaml .Values.istio.gateway.existing -}}
 {{- end -}}
 {{- end -}}
 
@@ -88,4 +103,12 @@ gateway.cors.allowedOrigins "*" with gateway.cors.allowCredentials would let any
 {{- else if and (has "*" .Values.cors.allowedOrigins) (gt (len .Values.cors.allowedOrigins) 1) -}}
 gateway.cors.allowedOrigins: "*" allows every origin; give it alone or list the origins.
 {{- end -}}
+{{- end -}}
+
+{{/*
+The gateway Service's cluster-local host name (Istio destinations).
+Usage: {{ include "gateway.serviceHost" . }}
+*/}}
+{{- define "gateway.serviceHost" -}}
+{{- printf "%s.%s.svc.cluster.local" (include "spam-common.names.fullname" .) (include "spam-common.names.namespace" .) -}}
 {{- end -}}

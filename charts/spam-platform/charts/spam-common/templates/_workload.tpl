@@ -4,12 +4,15 @@ Objects every Deployment-based component renders the same way. Each reads the ca
 */}}
 
 {{/*
-HorizontalPodAutoscaler for the chart's Deployment (when autoscaling.enabled).
+HorizontalPodAutoscaler (autoscaling/v2) for the chart's Deployment (when autoscaling.enabled):
+average CPU, optionally requests per second per pod (a Pods metric served by Prometheus
+Adapter from the component's request counter), and the scale-up / scale-down behaviour.
 Usage: {{ include "spam-common.hpa" (dict "component" "api" "context" $) }}
 */}}
 {{- define "spam-common.hpa" -}}
 {{- $ctx := .context -}}
-{{- if $ctx.Values.autoscaling.enabled }}
+{{- $a := $ctx.Values.autoscaling -}}
+{{- if $a.enabled }}
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata:
@@ -22,16 +25,58 @@ spec:
     apiVersion: apps/v1
     kind: Deployment
     name: {{ include "spam-common.names.fullname" $ctx }}
-  minReplicas: {{ $ctx.Values.autoscaling.minReplicas }}
-  maxReplicas: {{ $ctx.Values.autoscaling.maxReplicas }}
+  minReplicas: {{ $a.minReplicas }}
+  maxReplicas: {{ $a.maxReplicas }}
   metrics:
     - type: Resource
       resource:
         name: cpu
         target:
           type: Utilization
-          averageUtilization: {{ $ctx.Values.autoscaling.targetCPUUtilizationPercentage }}
+          averageUtilization: {{ $a.targetCPUUtilizationPercentage }}
+    {{- if $a.requestsPerSecond.enabled }}
+    # requests per second per pod, from Prometheus Adapter (custom.metrics.k8s.io)
+    - type: Pods
+      pods:
+        metric:
+          name: {{ $a.requestsPerSecond.metricName }}
+        target:
+          type: AverageValue
+          averageValue: {{ $a.requestsPerSecond.averageValue | quote }}
+    {{- end }}
+  behavior:
+    scaleUp:
+      stabilizationWindowSeconds: {{ $a.behavior.scaleUp.stabilizationWindowSeconds }}
+      selectPolicy: Max
+      policies:
+        - type: Percent
+          value: {{ $a.behavior.scaleUp.percent }}
+          periodSeconds: {{ $a.behavior.scaleUp.periodSeconds }}
+        - type: Pods
+          value: {{ $a.behavior.scaleUp.pods }}
+          periodSeconds: {{ $a.behavior.scaleUp.periodSeconds }}
+    scaleDown:
+      stabilizationWindowSeconds: {{ $a.behavior.scaleDown.stabilizationWindowSeconds }}
+      selectPolicy: Min
+      policies:
+        - type: Percent
+          value: {{ $a.behavior.scaleDown.percent }}
+          periodSeconds: {{ $a.behavior.scaleDown.periodSeconds }}
+        - type: Pods
+          value: {{ $a.behavior.scaleDown.pods }}
+          periodSeconds: {{ $a.behavior.scaleDown.periodSeconds }}
 {{- end }}
+{{- end -}}
+
+{{/*
+The autoscaling check, for <chart>.validateValues.
+Usage: {{ include "spam-common.validateValues.autoscaling" (dict "chart" "gateway" "context" $) }}
+*/}}
+{{- define "spam-common.validateValues.autoscaling" -}}
+{{- $a := .context.Values.autoscaling -}}
+{{- if and $a.enabled (gt (int $a.minReplicas) (int $a.maxReplicas)) -}}
+{{ .chart }}.autoscaling.minReplicas ({{ $a.minReplicas }}) is above autoscaling.maxReplicas ({{ $a.maxReplicas }}).
+{{- end -}}
 {{- end -}}
 
 {{/*

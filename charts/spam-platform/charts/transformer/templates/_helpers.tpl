@@ -20,6 +20,7 @@ Usage: {{- include "transformer.validateValues" . }}
   (include "spam-common.validateValues.redis" (dict "component" "the transformer" "context" .))
   (include "spam-common.validateValues.feast" (dict "context" .))
   (include "spam-common.validateValues.pdb" (dict "chart" "transformer" "context" .))
+  (include "spam-common.validateValues.autoscaling" (dict "chart" "transformer" "context" .))
 -}}
 {{- include "spam-common.validateValues.fail" (dict "chart" "transformer" "messages" $messages) -}}
 {{- end -}}

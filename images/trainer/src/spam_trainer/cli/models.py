@@ -1,4 +1,5 @@
-"""``spam-platform promote`` and ``score``: the registered models, compared and used."""
+"""``spam-platform publish``, ``promote``, ``rollback`` and ``score``: the registered models,
+published, compared, moved back and used."""
 
 from __future__ import annotations
 
@@ -18,6 +19,61 @@ from spam_trainer.cli.common import (
     state,
 )
 from spam_trainer.progress import Reporter
+
+ConnectionStringOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--connection-string",
+        envvar="AZURE_STORAGE_CONNECTION_STRING",
+        help="Azure Storage connection string for abfs:// (Azurite locally); default: "
+        "AZURE_STORAGE_ACCOUNT_NAME with DefaultAzureCredential (workload identity, az login).",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+def publish(
+    version: Annotated[str, typer.Option(help="Registered model version to publish.")],
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Publish location: abfs://<models container>[/<prefix>] or a local "
+            "directory (default: $SPAM_PUBLISH_URL, else the local platform's "
+            "$SPAM_HOME/published when it exists).",
+        ),
+    ] = None,
+    connection_string: ConnectionStringOpt = None,
+) -> None:
+    """Publish a registered version where the chart reads it (idempotent, checksummed)."""
+    from spam_trainer.publish import PublishError, publish_version
+    from spam_trainer.registry import configure_mlflow
+    from spam_trainer.settings import get_trainer_settings
+
+    if not version.isdigit():
+        raise fail(f"--version must be a registered version number, not {version!r}")
+    settings = get_trainer_settings()
+    location = to or settings.publish_location()
+    if not location:
+        raise fail(
+            "no publish location: pass --to or set SPAM_PUBLISH_URL (the local platform "
+            "publishes to $SPAM_HOME/published)"
+        )
+    configure_mlflow(settings)
+    try:
+        result = publish_version(
+            settings.model_name, version, location, connection_string=connection_string
+        )
+    except PublishError as exc:
+        raise fail(str(exc)) from None
+    console.print(
+        f"published {result.model_name} v{result.version} -> {result.url}: "
+        f"{len(result.uploaded)} file(s) uploaded ({result.bytes_uploaded} bytes), "
+        f"{len(result.unchanged)} unchanged, {result.verified} verified by SHA-256",
+        soft_wrap=True,
+    )
+    console.print(f"storageUri: {result.url}/triton", soft_wrap=True)
 
 
 @app.command()
@@ -90,6 +146,67 @@ def promote(
             f"{'v' + result.previous if result.previous else 'nothing'}"
         )
         raise typer.Exit(1)
+
+
+@app.command()
+def rollback(
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="Version to go back to (default: the one that held the alias before the "
+            "current one, from the recorded alias history).",
+        ),
+    ] = None,
+    track: Annotated[
+        str, typer.Option(help="Alias (model track) to move back: production or staging.")
+    ] = "production",
+    reason: Annotated[
+        str, typer.Option(help="Why: recorded with the rollback (tags and alias history).")
+    ] = "manual rollback",
+    by: Annotated[
+        str | None,
+        typer.Option(help="Who: recorded with the rollback (default $GITHUB_ACTOR, else $USER)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Say what would happen; move nothing.")] = False,
+    version_file: Annotated[
+        Path | None,
+        typer.Option(help="Also write the version the alias now names to this file (workflows)."),
+    ] = None,
+) -> None:
+    """Move a track's alias back to a published version that passed its gates."""
+    from spam_trainer.registry import configure_mlflow
+    from spam_trainer.rollback import RollbackError
+    from spam_trainer.rollback import rollback as run_rollback
+    from spam_trainer.settings import get_trainer_settings
+
+    if to is not None and not to.isdigit():
+        raise fail(f"--to must be a registered version number, not {to!r}")
+    settings = get_trainer_settings()
+    configure_mlflow(settings)
+    try:
+        result = run_rollback(settings, alias=track, to=to, reason=reason, by=by, dry_run=dry_run)
+    except RollbackError as exc:
+        raise fail(str(exc)) from None
+    was = f"v{result.previous}" if result.previous else "nothing"
+    if result.previous == result.target:
+        console.print(f"alias {track} already names v{result.target}: nothing to roll back")
+    elif dry_run:
+        console.print(f"alias {track} would move back from {was} to v{result.target}")
+    else:
+        console.print(
+            f"alias [bold]{track}[/] moved back from {was} to v{result.target} "
+            f"(by {result.by}: {result.reason})",
+            soft_wrap=True,
+        )
+        console.print(
+            f"serve it: helm upgrade <release> charts/spam-platform --reuse-values "
+            f"--set global.model.tracks.{track}.version={result.target} (cluster), "
+            "or spam-platform up (local platform)",
+            soft_wrap=True,
+        )
+    if version_file is not None:
+        version_file.write_text(f"{result.target}\n")
 
 
 @app.command()
