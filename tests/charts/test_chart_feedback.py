@@ -16,6 +16,8 @@ import kubernetes_validate
 import pytest
 
 from tests.charts import chartlib
+from tests.charts.test_chart_crds import WITHOUT_SHARED_CRD
+from tests.charts.test_chart_kubernetes import CUSTOM_GROUPS
 
 GATEWAY = "spam-platform-gateway"
 FEEDBACK_CM = "spam-platform-gateway-feedback"
@@ -86,9 +88,10 @@ def test_every_environment_renders_valid_objects_with_feedback_on_and_off(env, s
     values = chartlib.env_values(env, ON if switch == "on" else OFF)
     docs = chartlib.render_docs(values, api_versions=(chartlib.MONITORING_API,))
     for doc in docs:
-        if doc.body["apiVersion"].startswith(("serving.kserve.io/", "ray.io/", "monitoring.")):
-            continue
-        if doc.body["apiVersion"].startswith("networking.istio.io/"):
+        if doc.body["apiVersion"].startswith(CUSTOM_GROUPS):
+            if (doc.body["apiVersion"], doc.kind) not in WITHOUT_SHARED_CRD:
+                errors = chartlib.crd_errors(doc.body)  # against ../shared/crds/
+                assert not errors, f"{doc.template} {doc.key}: {errors}"
             continue
         try:
             kubernetes_validate.validate(doc.body, "1.30.0", strict=True)
