@@ -25,6 +25,7 @@ import pandas as pd
 import pytest
 
 from spam_core.features import REPUTATION_NAMES, STAT_COLUMNS
+from spam_trainer.reputation import SERVING_PREFIX
 from tests.utils.paths import REPO
 
 pytestmark = pytest.mark.slow
@@ -146,7 +147,9 @@ def test_every_step_succeeds_and_writes_its_artifacts(local_run):
     assert (dataset / "emails.parquet").is_file()
 
     stats = pd.read_parquet(local_run.artifact("reputation", "stats"))
-    assert list(stats.columns) == ["email_id", "split", *STAT_COLUMNS]
+    # the point-in-time counts, then the serving reference (spam_trainer.reputation)
+    serving = [f"{SERVING_PREFIX}{c}" for c in STAT_COLUMNS]
+    assert list(stats.columns) == ["email_id", "split", *STAT_COLUMNS, *serving]
     assert len(stats) == N_HAM + N_SPAM and set(stats["split"]) == {"train", "validation", "test"}
     assert (stats["domain_messages"] > 0).any()  # real history, not only zeros
 
