@@ -629,6 +629,54 @@ def drift() -> Schema:
                     "webhookCIDRs": arr(s(pattern=CIDR_PATTERN)),
                 }
             ),
+            "retrain": obj(
+                {
+                    "enabled": b("Run `spam-platform retrain` after a drift run"),
+                    "track": s("The track whose CronJob retrains", enum=["staging", "production"]),
+                    "dryRun": b(),
+                    "image": image(),
+                    "kfp": obj(
+                        {
+                            "host": s("KFP API endpoint", pattern=r"^(https?://.+)?$"),
+                            "experiment": s(minLength=1),
+                            "namespace": s(),
+                            "authenticate": b("Send a projected ServiceAccount token"),
+                            "arguments": {
+                                "type": "object",
+                                "additionalProperties": {
+                                    "type": ["string", "number", "integer", "boolean"]
+                                },
+                                "description": "Pipeline parameters of the run",
+                            },
+                        }
+                    ),
+                    "policy": obj(
+                        {
+                            "driftEnvironments": arr(
+                                s(enum=["staging", "production"]), uniqueItems=True
+                            ),
+                            "driftMaxAge": window,
+                            "requireDrift": b(),
+                            "minFeedbackRows": i(minimum=0),
+                            "maxModelAge": s(
+                                "Age that triggers; off: never",
+                                pattern=r"^([1-9][0-9]*[smhdw]|off)$",
+                            ),
+                            "cooldown": s(pattern=r"^[0-9]+[smhdw]$"),
+                        }
+                    ),
+                    "feedbackLogUrl": s("Feedback-log location; empty: abfs://<logsContainer>/…"),
+                    "decisionsUrl": s("Decision records; empty: abfs://<logsContainer>/…"),
+                    "resourcesPreset": s(enum=PRESETS),
+                    "resources": resources(),
+                    "networkPolicy": obj(
+                        {
+                            "kfpNamespaces": arr(s(minLength=1)),
+                            "kfpPort": i(minimum=1, maximum=65535),
+                        }
+                    ),
+                }
+            ),
         },
         "spam-platform drift values",
     )

@@ -184,12 +184,15 @@ def tune(
     cpus: str,
     seed: int,
     max_rounds: int,
+    ray_address: str,
     tuning: Output[Artifact],
 ):
     """Ray Tune search over XGBoost hyper-parameters (early stopping on the validation split).
 
     ``cpus`` is a string because it also sets this step's CPU request and limit (the KFP
-    driver resolves resource placeholders from string parameters only)."""
+    driver resolves resource placeholders from string parameters only). ``ray_address``: the
+    Ray cluster the trials run on (``host:port`` or ``ray://host:port``); empty: an embedded
+    Ray of ``cpus`` CPUs inside this pod."""
     import json
     import shutil
     import tempfile
@@ -200,7 +203,13 @@ def tune(
     from spam_trainer.train import build_matrices, tune_stage
     from spam_trainer.tune import TuneSettings
 
-    settings = TuneSettings(trials=trials, cpus=int(cpus), seed=seed, max_rounds=max_rounds)
+    settings = TuneSettings(
+        trials=trials,
+        cpus=int(cpus),
+        seed=seed,
+        max_rounds=max_rounds,
+        ray_address=ray_address or None,
+    )
     fitted = artifacts.load(Path(features.path))
     data = build_matrices(Path(dataset.path), fitted, load_reputation(Path(reputation.path)))
     with tempfile.TemporaryDirectory(prefix="spam-tune-") as tmp:

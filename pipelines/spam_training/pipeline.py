@@ -110,6 +110,7 @@ def build_pipeline(image: str | None = None):
         cpus: str = "4",
         seed: int = 42,
         max_rounds: int = 1000,
+        ray_address: str = "",
         model_name: str = "spam-detector",
         mlflow_tracking_uri: str = DEFAULT_MLFLOW_TRACKING_URI,
         mlflow_experiment: str = "spam-detector",
@@ -144,6 +145,10 @@ def build_pipeline(image: str | None = None):
                 string parameters only).
             seed: Seed of the search and of every fit.
             max_rounds: Upper bound of boosting rounds.
+            ray_address: Ray cluster the tune step's trials run on (ray.init(address=...)):
+                the KubeRay head's Ray Client URI ray://<head-svc>.<namespace>.svc:10001 or
+                its GCS address <head-svc>:6379; its workers need the trainer image's
+                packages and Ray version. Empty: an embedded Ray inside the tune pod.
             model_name: Registered model name (also the Triton model name).
             mlflow_tracking_uri: MLflow tracking server (empty: the pod's
                 $MLFLOW_TRACKING_URI, else a throw-away SQLite store in the pod).
@@ -189,6 +194,7 @@ def build_pipeline(image: str | None = None):
             cpus=cpus,
             seed=seed,
             max_rounds=max_rounds,
+            ray_address=ray_address,
         )
         _resources(tuned, "tune", cpu=(cpus, cpus))
 

@@ -7,7 +7,8 @@ The vector's reputation block needs a source: the training paths (records -> mat
 point-in-time statistics of the reputation stage (``StatsByEmailId``), the serving paths (raw
 -> vector) the Feast online store (SQLite) through an ``OnlineReputation`` with the
 transformer's cache settings, as the transformer does. The lookup itself is measured apart
-(:mod:`tests.benchmarks.reputation_cost`: SQLite and Redis, cached and uncached).
+(:mod:`tests.benchmarks.reputation_cost`: SQLite and Redis, cached and uncached, the serving
+reader against the Feast SDK: a table of its own).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def main(corpus: str | None = None) -> dict[str, float]:
         results["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         lookups = reputation_cost.all_lookup_costs(tmp / "ds", tmp / "feast", records, tmp)
     for store, r in lookups.items():
-        for state in ("uncached", "cached"):
+        for state in ("uncached", "uncached_sdk", "cached"):
             results[f"reputation_{store}_{state}_p50_us"] = r[state]["p50_us"]
 
     table = Table(title=f"features benchmark — {len(raws)} real corpus messages, one process")
@@ -158,5 +159,7 @@ def main(corpus: str | None = None) -> dict[str, float]:
     ]
     for row in rows:
         table.add_row(*row)
-    Console(width=110).print(table)
+    console = Console(width=110)
+    console.print(table)
+    console.print(reputation_cost.reader_table(lookups))
     return results

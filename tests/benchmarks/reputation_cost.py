@@ -3,13 +3,17 @@
 Measured on real corpus records (one call per e-mail, as the transformer's single-e-mail path
 makes), p50/p99 in µs:
 
-* **uncached** — ``cache_ttl_s=0``: every call is one ``get_online_features`` of the sender and
-  the sender domain (what a first-seen sender costs, and every e-mail with the cache off);
+* **uncached** — ``cache_ttl_s=0``: every call reads the sender and the sender domain from the
+  store (what a first-seen sender costs, and every e-mail with the cache off), through the
+  reader serving uses (``spam_core.reputation.reader``: straight from Feast's layout, one
+  round trip) and, for comparison, through the Feast SDK (``get_online_features``); the same
+  e-mails, alternating readers in rounds so both see the same machine;
 * **cached** — the transformer's cache (``REPUTATION_CACHE_TTL_S``), already holding both
   entities: what a repeat sender costs.
 
 Online stores: the SQLite one the benchmark's stack serves from, and — when ``redis-server``
 is installed — a real Redis on a free port with the same history materialized into it.
+Goals (issue 15, item 8): uncached p50 <= 0.1 ms on SQLite and <= 0.15 ms on Redis.
 """
 
 from __future__ import annotations
@@ -48,25 +52,45 @@ def _summary(times: list[float]) -> dict[str, float]:
     }
 
 
+GOALS_US = {"sqlite": 100.0, "redis": 150.0}
+"""Uncached p50 goals of the serving reader (issue 15, item 8)."""
+ROUNDS = 3
+
+
 def lookup_costs(repo: Path, records: Sequence[EmailRecord]) -> dict[str, dict[str, float]]:
-    """``{"uncached": {...}, "cached": {...}}`` for the Feast repository ``repo``."""
+    """``{"uncached": {...}, "uncached_sdk": {...}, "cached": {...}}`` for the Feast repository
+    ``repo`` (``uncached``: the serving reader)."""
+    import numpy as np
+
     from spam_core.reputation.online import OnlineReputation
 
     sample = [r for r in records if r.sender_address][:SAMPLE]
-    uncached = OnlineReputation.from_repo(repo, cache_ttl_s=0)
-    uncached.warm_up()
-    _timed(uncached, sample[:100])  # connections, statement caches
-    cold = _timed(uncached, sample)
+    readers = {
+        "uncached": OnlineReputation.from_repo(repo, cache_ttl_s=0),
+        "uncached_sdk": OnlineReputation.from_repo(repo, cache_ttl_s=0, reader="sdk"),
+    }
+    times: dict[str, list[float]] = {name: [] for name in readers}
+    for reputation in readers.values():
+        reputation.warm_up()
+        _timed(reputation, sample[:100])  # connections, statement caches
+    for _ in range(ROUNDS):
+        for name, reputation in readers.items():
+            times[name] += _timed(reputation, sample)
     cached = OnlineReputation.from_repo(repo, cache_ttl_s=CACHE_TTL_S)
     cached.stats(sample)  # one batched lookup fills the cache
     warm = _timed(cached, sample)
-    if not uncached.status().healthy or not cached.status().healthy:
-        raise RuntimeError(f"the store at {repo} failed: {uncached.status()} {cached.status()}")
-    known = sum(1 for row in cached.stats(sample) if row[0] > 0)
+    for reputation in (*readers.values(), cached):
+        if not reputation.status().healthy:
+            raise RuntimeError(f"the store at {repo} failed: {reputation.status()}")
+    fast, sdk = (r.stats(sample) for r in readers.values())
+    if not np.array_equal(fast, sdk):
+        raise RuntimeError(f"the serving reader and the Feast SDK disagree on {repo}")
+    known = sum(1 for row in fast if row[0] > 0)
     return {
-        "uncached": _summary(cold),
+        **{name: _summary(t) for name, t in times.items()},
         "cached": _summary(warm),
         "known_senders": {"n": len(sample), "known": known},
+        "reader": {"kind": readers["uncached"].reader.kind},
     }
 
 
@@ -95,7 +119,7 @@ def all_lookup_costs(
 
 
 def rows(results: dict[str, dict]) -> list[tuple[str, str, str]]:
-    """``(measure, p50, p99)`` rows, one per store and cache state."""
+    """``(measure, p50, p99)`` rows, one per store and cache state (serving's reader)."""
     out = []
     for store, r in results.items():
         for state in ("uncached", "cached"):
@@ -107,3 +131,33 @@ def rows(results: dict[str, dict]) -> list[tuple[str, str, str]]:
                 )
             )
     return out
+
+
+def reader_table(results: dict[str, dict]):
+    """A rich table: per store, the Feast SDK against the serving reader, uncached, with the
+    goal and the ratio of the p50s."""
+    from rich.table import Table
+
+    n = next(iter(results.values()))["uncached"]["n"] // ROUNDS
+    table = Table(
+        title=f"reputation lookup, one e-mail (sender + domain), uncached — {n} corpus senders "
+        f"× {ROUNDS} rounds, readers alternating, one process"
+    )
+    for column in ("store", "reader", "p50", "p99", "goal (p50)", "SDK / fast (p50)"):
+        table.add_column(column, justify="left" if column in ("store", "reader") else "right")
+    for store, r in results.items():
+        sdk, fast = r["uncached_sdk"], r["uncached"]
+        table.add_row(
+            store, "Feast SDK", f"{sdk['p50_us']:.1f} µs", f"{sdk['p99_us']:.1f} µs", "", ""
+        )
+        goal = GOALS_US.get(store)
+        met = "met" if goal is not None and fast["p50_us"] <= goal else "NOT met"
+        table.add_row(
+            store,
+            f"fast ({r['reader']['kind']})",
+            f"{fast['p50_us']:.1f} µs",
+            f"{fast['p99_us']:.1f} µs",
+            f"<= {goal / 1e3:.2f} ms: {met}" if goal else "",
+            f"{sdk['p50_us'] / fast['p50_us']:.1f}×",
+        )
+    return table

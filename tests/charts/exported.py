@@ -73,4 +73,12 @@ def exported_metric_names() -> frozenset[str]:
     for registry in (gateway.registry, TransformerMetrics().registry, build_registry(report, 0)):
         for family in registry.collect():
             names |= {s.name for s in family.samples}
+            # a labeled metric nothing observed yet has no samples: its names by type
+            suffixes = {
+                "counter": ("_total",),
+                "histogram": ("_bucket", "_count", "_sum"),
+                "summary": ("_count", "_sum"),
+                "info": ("_info",),
+            }.get(family.type, ("",))
+            names |= {family.name + suffix for suffix in suffixes}
     return frozenset(names)

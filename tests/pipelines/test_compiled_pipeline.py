@@ -214,6 +214,14 @@ def test_reputation_pod_gets_the_charts_feast_configuration(spec, tasks, platfor
     assert FEATURE_STORE_YAML in chartlib.only(docs, "ConfigMap", name).body["data"]
 
 
+def test_ray_address_reaches_the_tune_step(spec, tasks):
+    """The tune step takes the Ray cluster address as a parameter (empty: embedded Ray)."""
+    tune = tasks["tune"]
+    assert tune["inputs"]["parameters"]["ray_address"] == {"componentInputParameter": "ray_address"}
+    body = " ".join(_executor(spec, "tune")["command"])
+    assert "ray_address=ray_address or None" in body
+
+
 def test_pipeline_parameters_and_defaults(spec):
     params = spec["root"]["inputDefinitions"]["parameters"]
     defaults = {k: v.get("defaultValue") for k, v in params.items()}
@@ -227,6 +235,7 @@ def test_pipeline_parameters_and_defaults(spec):
         "cpus": "4",
         "seed": 42,
         "max_rounds": 1000,
+        "ray_address": "",
         "model_name": "spam-detector",
         "mlflow_tracking_uri": "http://mlflow.mlflow.svc.cluster.local:5000",
         "mlflow_experiment": "spam-detector",
@@ -238,6 +247,7 @@ def test_pipeline_parameters_and_defaults(spec):
     }
     assert params["register"]["parameterType"] == "BOOLEAN"
     assert params["feast_repo"]["parameterType"] == "STRING"
+    assert params["ray_address"]["parameterType"] == "STRING"
     # resource placeholders resolve from string parameters only (KFP driver)
     assert params["cpus"]["parameterType"] == "STRING"
     outputs = spec["root"]["outputDefinitions"]

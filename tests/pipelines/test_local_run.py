@@ -25,7 +25,6 @@ import pandas as pd
 import pytest
 
 from spam_core.features import REPUTATION_NAMES, STAT_COLUMNS
-from spam_trainer.reputation import SERVING_PREFIX
 from tests.utils.paths import REPO
 
 pytestmark = pytest.mark.slow
@@ -147,8 +146,7 @@ def test_every_step_succeeds_and_writes_its_artifacts(local_run):
     assert (dataset / "emails.parquet").is_file()
 
     stats = pd.read_parquet(local_run.artifact("reputation", "stats"))
-    # the point-in-time counts, then the serving reference (spam_trainer.reputation)
-    serving = [f"{SERVING_PREFIX}{c}" for c in STAT_COLUMNS]
+    serving = [f"serving_{c}" for c in STAT_COLUMNS]  # end-of-history counts (drift baseline)
     assert list(stats.columns) == ["email_id", "split", *STAT_COLUMNS, *serving]
     assert len(stats) == N_HAM + N_SPAM and set(stats["split"]) == {"train", "validation", "test"}
     assert (stats["domain_messages"] > 0).any()  # real history, not only zeros
@@ -327,7 +325,7 @@ def test_empty_feast_repo_means_a_private_repository(local_run, tmp_path):
     dataset = Dataset(uri=str(local_run.artifact("ingest", "dataset")))
     stats = Artifact(uri=str(tmp_path / "stats"))
     before = (local_run.feast_repo / "online_store.db").stat().st_mtime_ns
-    reputation(dataset=dataset, feast_repo="", feast_history="", stats=stats)
+    reputation(dataset=dataset, feast_repo="", stats=stats)
     pd.testing.assert_frame_equal(
         pd.read_parquet(stats.path), pd.read_parquet(local_run.artifact("reputation", "stats"))
     )
@@ -339,7 +337,6 @@ def test_empty_feast_repo_means_a_private_repository(local_run, tmp_path):
         reputation(
             dataset=dataset,
             feast_repo=str(tmp_path / "not-a-repo"),
-            feast_history="",
             stats=Artifact(uri=str(tmp_path / "s2")),
         )
     assert not (tmp_path / "not-a-repo").exists()

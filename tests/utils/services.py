@@ -1,5 +1,6 @@
 """Real services the tests start on free ports: the platform's own console scripts
-(``ServiceProcess``) and redis-server (the Feast online store)."""
+(``ServiceProcess``), redis-server (the Feast online store) and a Ray head (``RayHead``: a
+separately started cluster, as KubeRay runs one)."""
 
 from __future__ import annotations
 
@@ -148,3 +149,121 @@ class RedisServer:
     def stop(self) -> None:
         terminate(self.process, 10)
         self.process = None
+
+
+class RayHead:
+    """``ray start --head --block`` of this environment on free ports, in its own temporary
+    directory and process group: a Ray cluster separate from the test process. Stopped by
+    signalling exactly that process group (never ``ray stop``, which stops every Ray of the
+    user on the machine)."""
+
+    PORT_OPTIONS = (
+        "--port",
+        "--ray-client-server-port",
+        "--node-manager-port",
+        "--object-manager-port",
+        "--dashboard-agent-listen-port",
+        "--dashboard-agent-grpc-port",
+        "--runtime-env-agent-port",
+        "--metrics-export-port",
+    )
+
+    def __init__(self, log_path: Path, num_cpus: int = 1) -> None:
+        import tempfile
+
+        self.log_path = log_path
+        self.num_cpus = num_cpus
+        self.temp_dir = Path(tempfile.mkdtemp(prefix="rh-", dir="/tmp"))  # short: sockets
+        self.ports = {option: free_port() for option in self.PORT_OPTIONS}
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def address(self) -> str:
+        """The GCS address ``ray.init(address=...)`` takes."""
+        return f"127.0.0.1:{self.ports['--port']}"
+
+    @property
+    def client_address(self) -> str:
+        """The Ray Client URI (``ray://``)."""
+        return f"ray://127.0.0.1:{self.ports['--ray-client-server-port']}"
+
+    @property
+    def session_logs(self) -> Path:
+        return self.temp_dir / "session_latest" / "logs"
+
+    def start(self, timeout: float = 120.0) -> RayHead:
+        exe = Path(sys.executable).with_name("ray")
+        ports = [a for option, port in self.ports.items() for a in (option, str(port))]
+        env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    str(exe), "start", "--head", "--block", "--num-cpus", str(self.num_cpus),
+                    "--include-dashboard=false", "--disable-usage-stats",
+                    "--temp-dir", str(self.temp_dir), *ports,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )  # fmt: skip
+        raylet = self.temp_dir / "session_latest" / "sockets" / "raylet"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            if raylet.exists():
+                with contextlib.suppress(OSError):
+                    socket.create_connection(("127.0.0.1", self.ports["--port"]), 0.5).close()
+                    return self
+            time.sleep(0.2)
+        tail = self.log_path.read_text(errors="replace")[-2000:]
+        self.stop()
+        raise RuntimeError(f"the Ray head did not start:\n{tail}")
+
+    def stop(self) -> None:
+        """SIGTERM to the head's process group (``--block`` stops what it started), then
+        SIGKILL to whatever of the group is left; the temporary directory removed."""
+        if self.process is not None:
+            pgid = self.process.pid  # start_new_session: the group is the head's own
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(30)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    os.killpg(pgid, 0)
+                except ProcessLookupError:
+                    break
+                time.sleep(0.2)
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
+            self.process = None
+        # Ray's worker processes start sessions of their own: they leave when their raylet is
+        # gone; any that has not after 10 s is killed, found by this head's temporary dir
+        deadline = time.monotonic() + 10
+        while (left := self._session_processes()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        for pid in left:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+    def _session_processes(self) -> list[int]:
+        """Processes whose command line names this head's temporary directory."""
+        marker = str(self.temp_dir).encode()
+        found = []
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if marker in (proc / "cmdline").read_bytes():
+                        found.append(int(proc.name))
+        return found
+
+    def __enter__(self) -> RayHead:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

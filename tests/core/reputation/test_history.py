@@ -179,7 +179,8 @@ def test_point_in_time_stats_equal_an_independent_count_for_every_email(labeled_
     assert all(e.date.microsecond == 0 for e in labeled_emails if e.date is not None)
     expected = _expected_stats(labeled_emails)
     assert set(retrieved.index) == set(expected)
-    assert list(retrieved.columns) == ["split", *STAT_COLUMNS]
+    serving = [f"serving_{c}" for c in STAT_COLUMNS]
+    assert list(retrieved.columns) == ["split", *STAT_COLUMNS, *serving]
     splits = {e.email_id: e.split for e in labeled_emails}
     assert (retrieved["split"] == pd.Series(splits)[retrieved.index]).all()
     got = {
@@ -191,6 +192,28 @@ def test_point_in_time_stats_equal_an_independent_count_for_every_email(labeled_
     assert retrieved[list(STAT_COLUMNS)].to_numpy().dtype == np.float64
     wrong = {k: (got[k], expected[k]) for k in expected if got[k] != expected[k]}
     assert not wrong, f"{len(wrong)} e-mails differ (got, expected), e.g. {list(wrong.items())[:5]}"
+    # the serving_* columns: the whole train history of the sender / domain (what the online
+    # store serves), counted independently
+    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for e in labeled_emails:
+        if e.split == "train":
+            for kind, key in (("sender", e.sender), ("domain", e.domain)):
+                if key:
+                    totals[kind, key][0] += 1
+                    totals[kind, key][1] += int(e.spam)
+    end = {
+        e.email_id: (
+            *(totals[("sender", e.sender)] if e.sender else (0, 0)),
+            *(totals[("domain", e.domain)] if e.domain else (0, 0)),
+        )
+        for e in labeled_emails
+    }
+    got_end = {
+        email_id: tuple(int(v) for v in row)
+        for email_id, row in zip(retrieved.index, retrieved[serving].to_numpy(), strict=True)
+    }
+    wrong = {k: (got_end[k], end[k]) for k in end if got_end[k] != tuple(end[k])}
+    assert not wrong, f"{len(wrong)} end-of-history counts differ, e.g. {list(wrong.items())[:5]}"
     # the comparison is not vacuous: every split has e-mails with an earlier history
     for split in ("train", "validation", "test"):
         known = [got[e.email_id][0] > 0 for e in labeled_emails if e.split == split]

@@ -1,8 +1,8 @@
 """Serving-side reputation from the Feast online store: SQLite (the session's training repo)
 and a real redis-server, taken away and brought back.
 
-``CountingStore`` wraps the real ``FeatureStore`` only to count the online reads; every value
-comes from Feast.
+``CountingReader`` wraps the store's real reader only to count the online reads; every value
+comes from the store.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from spam_core.features.reputation import N_STATS, reputation_keys
 from spam_core.message import parse_fields
 from spam_core.reputation.offline import apply_history, materialize
 from spam_core.reputation.online import OnlineReputation
+from spam_core.reputation.reader import open_reader
 from spam_core.reputation.repo import (
     DOMAIN_KEY,
     DOMAIN_VIEW,
@@ -30,18 +31,17 @@ from spam_core.reputation.repo import (
 )
 
 
-class CountingStore:
-    """The real store; records the number of entity rows of each online read."""
+class CountingReader:
+    """The store's real reader; records (senders, domains) of each online read."""
 
     def __init__(self, store) -> None:
-        self.store = store
-        self.calls: list[int] = []
+        self.reader = open_reader(store)
+        self.kind = self.reader.kind
+        self.calls: list[tuple[int, int]] = []
 
-    def get_online_features(self, *, features, entity_rows, full_feature_names=False):
-        self.calls.append(len(entity_rows))
-        return self.store.get_online_features(
-            features=features, entity_rows=entity_rows, full_feature_names=full_feature_names
-        )
+    def read(self, senders, domains):
+        self.calls.append((len(senders), len(domains)))
+        return self.reader.read(senders, domains)
 
 
 class Events:
@@ -128,49 +128,50 @@ def test_sqlite_online_store_holds_the_latest_train_totals(
 
 
 def test_unknown_and_empty_senders_get_zero_counts(sqlite_store):
-    store, events = CountingStore(sqlite_store), Events()
-    rep = OnlineReputation(store, on_lookup=events)
+    reader, events = CountingReader(sqlite_store), Events()
+    rep = OnlineReputation(sqlite_store, reader=reader, on_lookup=events)
+    assert reader.kind == "sqlite"
     unknown = parse_fields(email_id="u", sender="nobody@never-seen.invalid")
     empty = parse_fields(email_id="e", sender=None)
     assert rep.stats([unknown, empty]).tolist() == [[0.0] * N_STATS] * 2
     assert reputation_features(rep.stats([unknown])).tolist() == [[0.0, 0.5, 0.0, 0.5]]
-    # one read (unknown sender + its domain in one row); "unknown" is cached like a value
-    assert store.calls == [1]
+    # one read (unknown sender + its domain); "unknown" is cached like a value
+    assert reader.calls == [(1, 1)]
     assert events.totals() == {"miss": 2, "hit": 2}
     # an empty key is never looked up: no read, no cache event
     events.log.clear()
     assert rep.stats([empty, empty]).tolist() == [[0.0] * N_STATS] * 2
-    assert store.calls == [1] and events.log == []
+    assert reader.calls == [(1, 1)] and events.log == []
     assert rep.status().healthy and rep.status().as_dict()["status"] == "healthy"
 
 
 def test_one_batched_read_and_cache_hits(sqlite_store, sample, totals):
-    store, events = CountingStore(sqlite_store), Events()
-    rep = OnlineReputation(store, on_lookup=events)
+    reader, events = CountingReader(sqlite_store), Events()
+    rep = OnlineReputation(sqlite_store, reader=reader, on_lookup=events)
     keys = [reputation_keys(r) for r in sample]
     senders = {s for s, _ in keys if s}
     domains = {d for _, d in keys if d}
     got = rep.stats(sample)
     assert np.array_equal(got, _expected(sample, totals))
     assert (got[:, 0] > 0).sum() > 50 and (got[:, 0] == 0).sum() > 20
-    assert store.calls == [max(len(senders), len(domains))]  # one read for the whole batch
+    assert reader.calls == [(len(senders), len(domains))]  # one read for the whole batch
     assert events.totals() == {"miss": len(senders) + len(domains)}
     # the same e-mails again: all from the cache, no read
     events.log.clear()
     assert np.array_equal(rep.stats(sample), got)
-    assert len(store.calls) == 1
+    assert len(reader.calls) == 1
     assert events.totals() == {"hit": len(senders) + len(domains)}
     # half known, half new: one more read, for the new entities only
     events.log.clear()
     new = [parse_fields(email_id=f"n{i}", sender=f"x{i}@new{i}.example") for i in range(3)]
     rep.stats(sample[:10] + new)
-    assert store.calls[1:] == [3]
+    assert reader.calls[1:] == [(3, 3)]
     assert events.totals()["miss"] == 6
     # without a cache, every call reads
-    plain = OnlineReputation(store, cache_ttl_s=0, on_lookup=events)
+    plain = OnlineReputation(sqlite_store, reader=reader, cache_ttl_s=0, on_lookup=events)
     plain.stats(sample)
     plain.stats(sample)
-    assert len(store.calls) == 4
+    assert len(reader.calls) == 4
 
 
 def test_astats_answers_cache_hits_on_the_loop_and_reads_the_store_on_its_thread(
@@ -179,23 +180,23 @@ def test_astats_answers_cache_hits_on_the_loop_and_reads_the_store_on_its_thread
     import asyncio
     import threading
 
-    class ThreadRecordingStore(CountingStore):
+    class ThreadRecordingReader(CountingReader):
         threads: list[str]
 
-        def get_online_features(self, *args, **kwargs):
+        def read(self, senders, domains):
             self.threads.append(threading.current_thread().name)
-            return super().get_online_features(*args, **kwargs)
+            return super().read(senders, domains)
 
-    store = ThreadRecordingStore(sqlite_store)
-    store.threads = []
-    rep = OnlineReputation(store)
+    reader = ThreadRecordingReader(sqlite_store)
+    reader.threads = []
+    rep = OnlineReputation(sqlite_store, reader=reader)
     assert rep.cached_stats(sample) is None  # nothing cached yet: no answer, no read
-    assert store.calls == []
+    assert reader.calls == []
     first = asyncio.run(rep.astats(sample))
     assert np.array_equal(first, _expected(sample, totals))
-    assert len(store.threads) == 1 and store.threads[0].startswith("reputation")
+    assert len(reader.threads) == 1 and reader.threads[0].startswith("reputation")
     again = asyncio.run(rep.astats(sample))  # every entity cached: answered without a read
-    assert np.array_equal(again, first) and len(store.calls) == 1
+    assert np.array_equal(again, first) and len(reader.calls) == 1
     assert np.array_equal(rep.cached_stats(sample), first)
 
 
@@ -232,8 +233,11 @@ def test_redis_online_store_equals_sqlite_then_survives_an_outage(
     materialize(store, train_history)
 
     from_sqlite = OnlineReputation(sqlite_store).stats(sample)
-    counting, events = CountingStore(store), Events()
-    rep = OnlineReputation(counting, cache_ttl_s=0, retry_after_s=0.2, on_lookup=events)
+    counting, events = CountingReader(store), Events()
+    assert counting.kind == "redis"
+    rep = OnlineReputation(
+        store, reader=counting, cache_ttl_s=0, retry_after_s=0.2, on_lookup=events
+    )
     assert rep.warm_up().healthy
     from_redis = rep.stats(sample)
     assert np.array_equal(from_redis, from_sqlite)

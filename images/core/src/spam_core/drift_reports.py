@@ -1,5 +1,6 @@
 """Where drift reports live and how they are found again: written by the drift job
-(``spam_drift``), read by the gateway (``GET /monitoring/drift``).
+(``spam_drift``), read by the gateway (``GET /monitoring/drift``) and by ``spam-platform
+retrain`` (the latest verdict per environment), both through :func:`history`.
 
 Layout under the drift-reports location (a directory or an fsspec URL)::
 
@@ -13,10 +14,15 @@ Layout under the drift-reports location (a directory or an fsspec URL)::
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import structlog
 
 if TYPE_CHECKING:  # fsspec comes with the io extra
     import fsspec
+
+log = structlog.get_logger("spam_core.drift_reports")
 
 REPORT_PREFIX = "drift-"
 ALERT_STATE_FILE = "alert-state.json"
@@ -69,3 +75,38 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
             for v in report.get("versions", [])
         ],
     }
+
+
+@dataclass
+class History:
+    """One environment's verdicts, newest window first (:func:`summary` of each report)."""
+
+    environment: str
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    """File names of reports that could not be read or parsed (left out of ``reports``)."""
+    total: int = 0
+    """Reports at the location (read or not)."""
+
+    @property
+    def latest(self) -> dict[str, Any] | None:
+        return self.reports[0] if self.reports else None
+
+
+def history(
+    fs: fsspec.AbstractFileSystem, root: str, environment: str, limit: int | None = None
+) -> History:
+    """The newest ``limit`` readable verdicts of ``environment`` (all when None). The latest
+    verdict is the readable report of the newest window; an unreadable newer one is named in
+    ``unreadable`` and skipped."""
+    paths = list_reports(fs, root, environment)
+    found = History(environment, total=len(paths))
+    for path in reversed(paths):
+        if limit is not None and len(found.reports) >= limit:
+            break
+        try:
+            found.reports.append(summary(read_report(fs, path)))
+        except (OSError, ValueError) as exc:
+            found.unreadable.append(path.rsplit("/", 1)[-1])
+            log.warning("drift_reports.unreadable", path=path, error=str(exc))
+    return found

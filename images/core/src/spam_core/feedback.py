@@ -32,12 +32,15 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from spam_core.message.record import EmailRecord
+
+if TYPE_CHECKING:
+    import fsspec
 
 SCHEMA_VERSION = "feedback-log-v1"
 LABELS = ("spam", "ham")
@@ -52,6 +55,9 @@ STATUSES: dict[str, str] = {
     "no_sender": "the e-mail has no sender address: recorded only",
 }
 """What became of a report; only ``applied`` and ``replaced`` move the totals."""
+LABELLING: tuple[Status, ...] = ("applied", "replaced")
+"""The statuses of reports that set a label (a reporter's first label of an e-mail, or a changed
+one): new information. ``duplicate``, ``capped`` and ``no_sender`` rows are recorded only."""
 
 STRING_COLUMNS = (
     "correlation_id",
@@ -132,3 +138,38 @@ def new_file_name() -> str:
 def warm_up() -> None:
     """Encode one synthetic record (pyarrow's first conversion is slow)."""
     to_parquet([{"timestamp": 0.0, "label": "ham", "status": "applied"}])
+
+
+def read_log(
+    fs: fsspec.AbstractFileSystem,
+    root: str,
+    *,
+    since: datetime | None = None,
+    columns: Sequence[str] | None = None,
+) -> pa.Table:
+    """The feedback log's rows, those reported after ``since`` (UTC) when given; an empty table
+    when there is no log yet. Only the ``date=`` partitions from ``since``'s day on are listed
+    and read."""
+    import pyarrow.dataset as ds
+
+    wanted = list(columns) if columns is not None else None
+    empty = to_table([]).select(wanted) if wanted is not None else to_table([])
+    try:
+        days = fs.ls(root, detail=False)
+    except FileNotFoundError:
+        return empty
+    first = f"date={since.astimezone(UTC):%Y-%m-%d}" if since is not None else ""
+    dirs = sorted(
+        d
+        for d in days
+        if (name := d.rstrip("/").rsplit("/", 1)[-1]).startswith("date=") and name >= first
+    )
+    if not dirs:
+        return empty
+    dataset = ds.dataset(
+        [ds.dataset(d, filesystem=fs, format="parquet", exclude_invalid_files=False) for d in dirs]
+    )
+    where = None
+    if since is not None:
+        where = ds.field("timestamp") > pa.scalar(since.astimezone(UTC), pa.timestamp("us", "UTC"))
+    return dataset.to_table(columns=wanted, filter=where)

@@ -46,6 +46,12 @@ class TrainerSettings(CoreSettings):
         "platform's $SPAM_HOME/published exists), promotion and rollback refuse a version "
         "that is not published there.",
     )
+    ray_address: str | None = Field(
+        None,
+        description="Ray cluster the Ray Tune search runs on (ray.init(address=...)): a GCS "
+        "address host:port or a Ray Client URI ray://host:10001. Unset: an embedded local Ray "
+        "of SPAM_CPUS CPUs.",
+    )
 
     @property
     def mlflow_dir(self) -> Path:

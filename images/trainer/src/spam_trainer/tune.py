@@ -36,13 +36,16 @@ class TuneSettings:
     trials: int = 20
     cpus: int = 2
     concurrency: int | None = None
-    """Parallel trials; default: one per CPU."""
+    """Parallel trials; default: one per CPU (of the cluster, with ``ray_address``)."""
     seed: int = 42
     max_rounds: int = 1000
     early_stopping_rounds: int = 30
     report_every: int = 10
     grace_period: int = 10
     """ASHA: reports before a trial may be stopped (x ``report_every`` rounds)."""
+    ray_address: str | None = None
+    """A running Ray cluster to search on (``host:port`` or ``ray://host:port``); None: an
+    embedded local Ray of ``cpus`` CPUs, started and stopped by :func:`run_search`."""
 
 
 def search_space(max_rounds: int) -> dict[str, Any]:
@@ -153,6 +156,25 @@ class TuneOutcome:
     seconds: float = 0.0
 
 
+def _require_reachable(address: str, timeout_s: float = 10.0) -> None:
+    """A TCP connection to the Ray address (``host:port`` or ``ray://host:port``), or a
+    RuntimeError: ``ray.init`` itself retries an unreachable GCS for minutes."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"gcs://{address}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or not port:
+        raise RuntimeError(f"Ray cluster at {address}: want host:port or ray://host:port")
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise RuntimeError(f"Ray cluster at {address}: cannot connect ({exc})") from exc
+
+
 def run_search(
     x_train: np.ndarray,
     y_train: np.ndarray,
@@ -163,7 +185,15 @@ def run_search(
     work_dir: Path,
     on_trial_done: Callable[[int, int], None] | None = None,
 ) -> TuneOutcome:
-    """Run the search in a local Ray instance; returns the best trial and the trial table."""
+    """Run the search — on the Ray cluster at ``settings.ray_address``, else in an embedded
+    local Ray (or the Ray this process already joined) — and return the best trial and the
+    trial table.
+
+    On a cluster the trials run on its workers, which must have this package (the same
+    ``spam_trainer`` and Ray version as this driver): the data travel through Ray's object
+    store, trials keep no checkpoints, and the experiment state is written by this driver
+    under ``work_dir``. Only this driver's connection is closed afterwards, never the cluster.
+    """
     import logging
     import time
 
@@ -175,10 +205,24 @@ def run_search(
 
     logging.getLogger("optuna").setLevel(logging.WARNING)
     started = time.perf_counter()
-    concurrency = settings.concurrency or settings.cpus
-    temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: unix socket paths
+    temp_dir = None
     owns_ray = not ray.is_initialized()
-    if owns_ray:
+    if owns_ray and settings.ray_address:
+        _require_reachable(settings.ray_address)
+        try:
+            ray.init(
+                address=settings.ray_address,
+                log_to_driver=False,
+                logging_level="ERROR",
+                configure_logging=True,
+            )
+        except Exception as exc:  # ConnectionError, TimeoutError, version mismatch, ...
+            raise RuntimeError(
+                f"Ray cluster at {settings.ray_address}: cannot connect ({type(exc).__name__}: "
+                f"{exc})"
+            ) from exc
+    elif owns_ray:
+        temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")  # short: unix socket paths
         ray.init(
             num_cpus=settings.cpus,
             include_dashboard=False,
@@ -188,6 +232,11 @@ def run_search(
             configure_logging=True,
         )
     try:
+        concurrency = settings.concurrency or (
+            max(1, int(ray.cluster_resources().get("CPU", 1)))
+            if settings.ray_address
+            else settings.cpus
+        )
         data = {"x_train": x_train, "y_train": y_train, "x_val": x_val, "y_val": y_val}
         trainable = tune.with_resources(
             tune.with_parameters(_trainable, data=data, settings=settings), {"cpu": 1}
@@ -262,5 +311,6 @@ def run_search(
         )
     finally:
         if owns_ray:
-            ray.shutdown()
+            ray.shutdown()  # a cluster: this driver disconnects, the cluster stays
+        if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)

@@ -89,6 +89,79 @@ Usage: args: {{- include "drift.thresholdArgs" . | nindent 16 }}
 {{- end -}}
 
 {{/*
+The trainer image of the retrain step.
+Usage: {{ include "drift.retrainImage" . }}
+*/}}
+{{- define "drift.retrainImage" -}}
+{{- include "spam-common.images.image" (dict "image" .Values.retrain.image "context" .) -}}
+{{- end -}}
+
+{{/*
+Whether a track's CronJob runs the retrain step after its drift run.
+Usage: {{ if include "drift.retrainsAfter" (dict "environment" "production" "context" $) }}
+*/}}
+{{- define "drift.retrainsAfter" -}}
+{{- if and .context.Values.retrain.enabled (eq .context.Values.retrain.track .environment) -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+Mount path of the projected KFP token (kfp's default ServiceAccountTokenVolumeCredentials path).
+*/}}
+{{- define "drift.kfpTokenDir" -}}/var/run/secrets/kubeflow/pipelines{{- end -}}
+
+{{/*
+Environment of the retrain container: the policy (SPAM_RETRAIN_*), where it reads and records,
+the registry, the KFP endpoint.
+Usage: env: {{- include "drift.retrainEnv" . | nindent 16 }}
+*/}}
+{{- define "drift.retrainEnv" -}}
+{{- $r := .Values.retrain -}}
+{{- $container := .Values.global.storage.logsContainer -}}
+- name: AZURE_STORAGE_ACCOUNT_NAME
+  value: {{ .Values.global.storage.accountName | quote }}
+- name: MLFLOW_TRACKING_URI
+  value: {{ .Values.global.mlflow.trackingUri | quote }}
+- name: MLFLOW_DISABLE_TELEMETRY
+  value: "true"
+- name: SPAM_MODEL_NAME
+  value: {{ .Values.global.model.name | quote }}
+- name: SPAM_RETRAIN_MODE
+  value: kfp
+- name: SPAM_RETRAIN_DRIFT_REPORTS_URL
+  value: {{ include "drift.reportsUrl" . | quote }}
+- name: SPAM_RETRAIN_FEEDBACK_LOG_URL
+  value: {{ $r.feedbackLogUrl | default (printf "abfs://%s/feedback-logs" $container) | quote }}
+- name: SPAM_RETRAIN_DECISIONS_URL
+  value: {{ $r.decisionsUrl | default (printf "abfs://%s/retrain-decisions" $container) | quote }}
+- name: SPAM_RETRAIN_DRIFT_ENVIRONMENTS
+  value: {{ toJson $r.policy.driftEnvironments | quote }}
+- name: SPAM_RETRAIN_DRIFT_MAX_AGE
+  value: {{ $r.policy.driftMaxAge | quote }}
+- name: SPAM_RETRAIN_REQUIRE_DRIFT
+  value: {{ $r.policy.requireDrift | quote }}
+- name: SPAM_RETRAIN_MIN_FEEDBACK_ROWS
+  value: {{ $r.policy.minFeedbackRows | quote }}
+- name: SPAM_RETRAIN_MAX_MODEL_AGE
+  value: {{ $r.policy.maxModelAge | quote }}
+- name: SPAM_RETRAIN_COOLDOWN
+  value: {{ $r.policy.cooldown | quote }}
+- name: SPAM_RETRAIN_KFP_HOST
+  value: {{ $r.kfp.host | quote }}
+- name: SPAM_RETRAIN_KFP_EXPERIMENT
+  value: {{ $r.kfp.experiment | quote }}
+{{- with $r.kfp.namespace }}
+- name: SPAM_RETRAIN_KFP_NAMESPACE
+  value: {{ . | quote }}
+{{- end }}
+{{- if $r.kfp.authenticate }}
+- name: SPAM_RETRAIN_KFP_TOKEN_PATH
+  value: {{ printf "%s/token" (include "drift.kfpTokenDir" .) | quote }}
+{{- end }}
+- name: SPAM_RETRAIN_PIPELINE_ARGUMENTS
+  value: {{ toJson $r.kfp.arguments | quote }}
+{{- end -}}
+
+{{/*
 Value checks; fails once listing every problem.
 Usage: {{- include "drift.validateValues" . }}
 */}}
@@ -97,6 +170,7 @@ Usage: {{- include "drift.validateValues" . }}
   (include "spam-common.validateValues.global" (dict "context" .))
   (include "drift.validateValues.mlflow" .)
   (include "drift.validateValues.environments" .)
+  (include "drift.validateValues.retrain" .)
 -}}
 {{- include "spam-common.validateValues.fail" (dict "chart" "drift" "messages" $messages) -}}
 {{- end -}}
@@ -110,5 +184,21 @@ global.mlflow.trackingUri: required by drift (each model version's baseline come
 {{- define "drift.validateValues.environments" -}}
 {{- if not (or .Values.environments.staging.enabled .Values.environments.production.enabled) -}}
 drift.environments: no track enabled; enable staging or production, or set drift.enabled=false.
+{{- end -}}
+{{- end -}}
+
+
+{{- define "drift.validateValues.retrain" -}}
+{{- $r := .Values.retrain -}}
+{{- if $r.enabled -}}
+{{- if not (index .Values.environments $r.track).enabled -}}
+drift.retrain.track: the {{ $r.track }} track's drift CronJob runs the retrain step, but drift.environments.{{ $r.track }}.enabled is false; enable it or pick the other track.
+{{ end -}}
+{{- if not .Values.global.mlflow.trackingUri -}}
+global.mlflow.trackingUri: required by drift.retrain (the production model's age and the last retrain come from the MLflow registry).
+{{ end -}}
+{{- if not $r.kfp.host -}}
+drift.retrain.kfp.host: required by drift.retrain (the Kubeflow Pipelines API the run is submitted to).
+{{ end -}}
 {{- end -}}
 {{- end -}}

@@ -1,8 +1,10 @@
 """Serving side: reputation statistics from the Feast online store.
 
-One batched ``get_online_features`` call per request batch (only for the entities the cache
-does not hold). Reputation changes slowly, so a small time-bounded cache (``cache_ttl_s``)
-spares the store most lookups; ``cache_ttl_s=0`` turns it off.
+One batched read per request batch (only for the entities the cache does not hold), through
+the repository's :mod:`~spam_core.reputation.reader` (one round trip straight from Feast's
+online-store layout on SQLite and Redis; the Feast SDK otherwise). Reputation changes slowly,
+so a small time-bounded cache (``cache_ttl_s``) spares the store most lookups;
+``cache_ttl_s=0`` turns it off.
 
 Failure policy (the feature is a hint, the e-mail must still be scored):
 - an entity the store does not know -> zero counts -> the spec's documented defaults;
@@ -27,14 +29,8 @@ import structlog
 
 from spam_core.features.reputation import N_STATS, reputation_keys
 from spam_core.message.record import EmailRecord
-from spam_core.reputation.repo import (
-    COUNT_FIELDS,
-    DOMAIN_KEY,
-    DOMAIN_VIEW,
-    SENDER_KEY,
-    SENDER_VIEW,
-    open_store,
-)
+from spam_core.reputation.reader import ReputationReader, open_reader
+from spam_core.reputation.repo import DOMAIN_KEY, SENDER_KEY, open_store
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -43,7 +39,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("spam_core.reputation")
 
-_VIEWS = ((SENDER_VIEW, SENDER_KEY), (DOMAIN_VIEW, DOMAIN_KEY))
 _ZERO = (0.0, 0.0)
 
 
@@ -63,18 +58,24 @@ class StoreStatus:
 
 
 class OnlineReputation:
-    """A :class:`~spam_core.features.reputation.ReputationSource` over a Feast online store."""
+    """A :class:`~spam_core.features.reputation.ReputationSource` over a Feast online store.
+
+    ``reader``: how the store is read — ``auto`` (the fast reader of the store's type, see
+    :mod:`~spam_core.reputation.reader`), ``sdk`` (``get_online_features``), or a reader.
+    """
 
     def __init__(
         self,
         store: FeatureStore,
         *,
+        reader: ReputationReader | str = "auto",
         cache_ttl_s: float = 60.0,
         cache_size: int = 100_000,
         retry_after_s: float = 5.0,
         on_lookup: Callable[[str, int], None] | None = None,
     ) -> None:
         self.store = store
+        self.reader = open_reader(store, reader) if isinstance(reader, str) else reader
         self.cache_ttl_s = cache_ttl_s
         self.cache_size = cache_size
         self.retry_after_s = retry_after_s
@@ -84,7 +85,6 @@ class OnlineReputation:
         self._failed_at: float | None = None
         self._outage_since: float | None = None
         self._error: str | None = None
-        self._refs = [f"{view}:{f}" for view, _ in _VIEWS for f in COUNT_FIELDS]
         self._executor: ThreadPoolExecutor | None = None
 
     @classmethod
@@ -99,7 +99,7 @@ class OnlineReputation:
 
     def warm_up(self) -> StoreStatus:
         """One lookup of an entity that does not exist: opens the connection, sets status."""
-        self._fetch([("", "")], force=True)
+        self._fetch([""], [""], force=True)
         return self.status()
 
     # ------------------------------------------------------------------ lookups
@@ -166,12 +166,7 @@ class OnlineReputation:
     ) -> dict[tuple[str, str], tuple[float, float]]:
         senders = [v for k, v in entities if k == SENDER_KEY]
         domains = [v for k, v in entities if k == DOMAIN_KEY]
-        n = max(len(senders), len(domains))
-        rows = [
-            (senders[i] if i < len(senders) else "", domains[i] if i < len(domains) else "")
-            for i in range(n)
-        ]
-        fetched = self._fetch(rows)
+        fetched = self._fetch(senders, domains)
         if fetched is None:  # store unavailable: stale cache entries beat defaults
             stale = {}
             for entity in entities:
@@ -182,55 +177,44 @@ class OnlineReputation:
         result = {}
         expires = now + self.cache_ttl_s
         with self._lock:
-            for (sender, domain), (sender_stats, domain_stats) in zip(rows, fetched, strict=True):
-                for entity, value in (
-                    ((SENDER_KEY, sender), sender_stats),
-                    ((DOMAIN_KEY, domain), domain_stats),
-                ):
-                    if not entity[1]:
-                        continue
-                    result[entity] = value
+            for key, values, totals in (
+                (SENDER_KEY, senders, fetched[0]),
+                (DOMAIN_KEY, domains, fetched[1]),
+            ):
+                for value, (messages, spam) in zip(values, totals, strict=True):
+                    entity = (key, value)
+                    result[entity] = stats = (float(messages), float(spam))
                     if self.cache_ttl_s > 0:
-                        self._cache[entity] = (expires, *value)
+                        self._cache[entity] = (expires, *stats)
                         self._cache.move_to_end(entity)
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return result
 
     def _fetch(
-        self, rows: list[tuple[str, str]], *, force: bool = False
-    ) -> list[tuple[tuple[float, float], tuple[float, float]]] | None:
-        """One online read for ``rows`` of (sender, domain); None while the store is down."""
+        self, senders: list[str], domains: list[str], *, force: bool = False
+    ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]] | None:
+        """One online read of these senders' and domains' totals; None while the store is
+        down."""
+        n = len(senders) + len(domains)
         if (
             not force
             and self._failed_at is not None
             and time.monotonic() - self._failed_at < self.retry_after_s
         ):
-            self._on_lookup("skipped", len(rows))
+            self._on_lookup("skipped", n)
             return None
         try:
-            response = self.store.get_online_features(
-                features=self._refs,
-                entity_rows=[{SENDER_KEY: s, DOMAIN_KEY: d} for s, d in rows],
-                full_feature_names=True,
-            ).to_dict()
+            fetched = self.reader.read(senders, domains)
         except Exception as exc:  # redis/sqlite/Feast errors: score with defaults instead
             self._failed_at = time.monotonic()
             if self._error is None:
                 self._outage_since = time.time()
                 log.warning("reputation store unavailable: using defaults", error=str(exc))
             self._error = f"{type(exc).__name__}: {exc}"[:300]
-            self._on_lookup("error", len(rows))
+            self._on_lookup("error", n)
             return None
         if self._error is not None:
             log.info("reputation store available again", outage_since=self._outage_since)
         self._failed_at = self._error = self._outage_since = None
-        columns = [
-            [v if v is not None else 0 for v in response[f"{view}__{f}"]]
-            for view, _ in _VIEWS
-            for f in COUNT_FIELDS
-        ]
-        return [
-            ((float(a), float(b)), (float(c), float(d)))
-            for a, b, c, d in zip(*columns, strict=True)
-        ]
+        return fetched

@@ -2,8 +2,8 @@
 
 Commands only parse options, call library functions and format results. Heavy imports are
 deferred into the commands so ``--help`` stays fast. One module per command group:
-``ingest``, ``features``, ``train``, ``models`` (``promote``, ``score``); what they share is in
-``common``. Other installed packages add commands through entry points (``name =
+``ingest``, ``features``, ``train``, ``models`` (``promote``, ``score``), ``retrain``; what they
+share is in ``common``. Other installed packages add commands through entry points (``name =
 "module:typer_app"``): ``spam_platform.commands`` merges them at the top level (``spam_local``
 adds ``up``, ``down``, ``status`` and ``demo``), ``spam_platform.cli`` adds a group named
 after the entry point (``spam_drift``: ``drift``).
@@ -15,7 +15,7 @@ import sys
 from importlib.metadata import entry_points
 
 # registering the commands: the import order is the order of `--help`
-from spam_trainer.cli import ingest, train, models, features  # noqa: F401  # isort: skip
+from spam_trainer.cli import ingest, train, models, retrain, features  # noqa: F401  # isort: skip
 from spam_trainer.cli.common import app, err
 
 __all__ = ["app", "main"]

@@ -89,6 +89,41 @@ def train(
 ) -> None:
     """Train: reputation (Feast) -> features -> Ray Tune XGBoost -> evaluation -> ONNX/Triton
     -> MLflow registry."""
+    result = run_training(
+        corpus=corpus,
+        dataset=dataset,
+        trials=trials,
+        cpus=cpus,
+        concurrency=concurrency,
+        seed=seed,
+        max_rounds=max_rounds,
+        register=register,
+        out=out,
+        reingest=reingest,
+        feast_repo=feast_repo,
+    )
+    code = print_training(result)
+    if code:
+        raise typer.Exit(code)
+
+
+def run_training(
+    *,
+    corpus: str | None = None,
+    dataset: Path | None = None,
+    trials: int | None = None,
+    cpus: int | None = None,
+    concurrency: int | None = None,
+    seed: int | None = None,
+    max_rounds: int = 1000,
+    register: bool = True,
+    out: Path | None = None,
+    reingest: bool = False,
+    feast_repo: Path | None = None,
+):
+    """What ``train`` runs (``spam-platform retrain`` calls it too): the dataset, the search
+    settings and the gates from the settings, all stages (``spam_trainer.train.train``).
+    Returns the ``TrainResult``; a failure exits 1 with its message."""
     from datetime import UTC, datetime
 
     from spam_core.errors import SpamCoreError
@@ -107,6 +142,7 @@ def train(
         concurrency=concurrency,
         seed=settings.seed if seed is None else seed,
         max_rounds=max_rounds,
+        ray_address=settings.ray_address,
     )
     workdir = out or settings.models_dir / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     with Reporter(quiet=state.quiet, console=err) as reporter:
@@ -124,9 +160,17 @@ def train(
             log=reporter.note,
         )
         try:
-            result = run_train(opts, settings)
+            return run_train(opts, settings)
         except (SpamCoreError, ValueError, ParityError, RuntimeError) as exc:
             raise fail(str(exc), 1) from None
+
+
+def print_training(result) -> int:
+    """The test-split tables and the registration of a training; the exit code: 3 when the
+    version was registered but missed its quality gates (no alias), else 0."""
+    from spam_trainer.settings import get_trainer_settings
+
+    settings = get_trainer_settings()
     m = result.trained.test_metrics
     reg = result.registration
     table = Table(
@@ -165,7 +209,12 @@ def train(
             f"gates not met, no alias[/]: {'; '.join(reg.gate_failures)}",
             soft_wrap=True,
         )
-        raise typer.Exit(3)
+        return GATES_FAILED
+    return 0
+
+
+GATES_FAILED = 3
+"""Exit code of a training whose version missed its quality gates (registered, no alias)."""
 
 
 _SLICE_LABELS = {

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-import structlog
 from fastapi import APIRouter, Query
 
 from spam_core import drift_reports
@@ -23,8 +22,6 @@ from spam_gateway.app.api.errors import JSONResponse
 from spam_gateway.app.api.responses import AUTH
 from spam_gateway.app.core.config import ENVIRONMENTS, Environment, Settings
 from spam_gateway.app.inference_log import LogStore
-
-log = structlog.get_logger("spam_gateway.monitoring")
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"], responses=AUTH)
 
@@ -45,17 +42,12 @@ def _read(
     store = _location(settings)
     out: dict[str, dict[str, Any]] = {}
     for environment in environments:
-        paths = drift_reports.list_reports(store.fs, store.root, environment)
-        reports, unreadable = [], []
-        for path in reversed(paths):
-            if limit is not None and len(reports) >= limit:
-                break
-            try:
-                reports.append(drift_reports.summary(drift_reports.read_report(store.fs, path)))
-            except (OSError, ValueError) as exc:
-                unreadable.append(path.rsplit("/", 1)[-1])
-                log.warning("monitoring.unreadable_report", path=path, error=str(exc))
-        out[environment] = {"reports": reports, "unreadable": unreadable, "total": len(paths)}
+        found = drift_reports.history(store.fs, store.root, environment, limit)
+        out[environment] = {
+            "reports": found.reports,
+            "unreadable": found.unreadable,
+            "total": found.total,
+        }
     return out
 
 

@@ -1,0 +1,68 @@
+"""Locations of the platform's logs and reports: a local directory or an fsspec URL. The drift
+job reads the inference log and writes its reports through it; ``spam-platform retrain`` reads
+the drift reports and the feedback log and writes its decisions.
+
+``abfs://<container>/<prefix>`` (also ``az://``, ``abfss://``) goes through adlfs. Credentials,
+as for the gateway's inference-log store: a connection string when given (Azurite locally;
+``--connection-string`` or ``AZURE_STORAGE_CONNECTION_STRING``), else the account name
+(``AZURE_STORAGE_ACCOUNT_NAME``) with ``DefaultAzureCredential``, which picks up the workload
+identity in the cluster.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # fsspec: the io extra; adlfs (abfs://) comes with the images that need it
+    import fsspec
+
+AZURE_PROTOCOLS = ("abfs", "abfss", "az")
+
+
+@dataclass(frozen=True)
+class Location:
+    url: str
+    fs: fsspec.AbstractFileSystem
+    root: str
+
+    @property
+    def local(self) -> bool:
+        from fsspec.implementations.local import LocalFileSystem
+
+        return isinstance(self.fs, LocalFileSystem)
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root, *parts])
+
+    def display(self, path: str) -> str:
+        """``path`` as a URL a person (or the gateway) can use again."""
+        if self.local:
+            return path
+        protocol = self.url.split("://", 1)[0]
+        return f"{protocol}://{path}"
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        if self.local:
+            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+            tmp = f"{path}.tmp"
+            self.fs.pipe_file(tmp, data)
+            self.fs.mv(tmp, path)
+        else:
+            self.fs.pipe_file(path, data)
+
+
+def open_location(url: str, *, connection_string: str | None = None) -> Location:
+    import fsspec
+
+    protocol = url.split("://", 1)[0] if "://" in url else "file"
+    if protocol in AZURE_PROTOCOLS:
+        options: dict[str, object] = {"skip_instance_cache": True}
+        if connection_string:
+            options["connection_string"] = connection_string
+        fs = fsspec.filesystem("abfs", **options)
+        root = fs._strip_protocol(url).rstrip("/")
+    else:
+        fs, root = fsspec.core.url_to_fs(url)
+        root = root.rstrip("/")
+    return Location(url=url, fs=fs, root=root)

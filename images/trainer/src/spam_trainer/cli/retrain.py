@@ -1,0 +1,206 @@
+"""``spam-platform retrain``: decide from drift, feedback volume and model age whether to train
+again (``spam_trainer.retrain``), then train here (the ``train`` path, gates included) or
+submit the compiled Kubeflow pipeline.
+
+Exit codes: 0 decided (no retrain, or ``--dry-run``) or retrained (a version with alias
+staging, or a pipeline run submitted); 2 bad configuration or unreadable inputs; 3 the new
+version missed its quality gates (registered without alias; nothing that serves traffic
+changed); 1 the training or the submission failed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.table import Table
+
+from spam_trainer.cli.common import CorpusOpt, app, console, err, fail, state
+
+EXIT_FAILED, EXIT_CONFIG, EXIT_GATES = 1, 2, 3
+
+
+def decision_table(decision) -> Table:
+    from rich import box
+
+    verdict = "[bold green]retrain[/]" if decision.retrain else "[bold]no retrain[/]"
+    table = Table(title=f"retrain policy: {verdict}", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col in ("rule", "kind", "observed", "threshold", "fired"):
+        table.add_column(col, overflow="fold")
+    for rule in decision.rules:
+        fired = "yes" if rule.fired else "no"
+        if rule.fired:
+            fired = f"[bold {'green' if rule.kind == 'trigger' else 'red'}]{fired}[/]"
+        table.add_row(rule.name, rule.kind, rule.observed, rule.threshold, fired)
+    return table
+
+
+@app.command()
+def retrain(
+    dry_run: Annotated[
+        bool, typer.Option(help="Decide and print only: no training, no submission, no record.")
+    ] = False,
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            help="local (train here, as `train` does) or kfp (submit the compiled pipeline); "
+            "default $SPAM_RETRAIN_MODE or local."
+        ),
+    ] = None,
+    kfp_host: Annotated[
+        str | None,
+        typer.Option(help="KFP API endpoint (mode kfp); default $SPAM_RETRAIN_KFP_HOST."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the decision record as JSON too.")
+    ] = False,
+    corpus: CorpusOpt = None,
+    dataset: Annotated[
+        Path | None, typer.Option(help="Mode local: train on this ingested dataset.")
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="Mode local: Ray Tune trials ($SPAM_TRIALS).")
+    ] = None,
+    cpus: Annotated[int | None, typer.Option(min=1, help="Mode local: CPUs for Ray.")] = None,
+    max_rounds: Annotated[
+        int, typer.Option(min=10, help="Mode local: upper bound of boosting rounds.")
+    ] = 1000,
+    out: Annotated[
+        Path | None, typer.Option(help="Mode local: working directory of the training.")
+    ] = None,
+) -> None:
+    """Decide from the latest drift verdicts, the new feedback and the production model's age
+    (policy: SPAM_RETRAIN_*) whether to retrain; then train locally or submit the Kubeflow
+    pipeline. Exit 0 decided or retrained, 2 bad configuration, 3 gates failed, 1 failure."""
+    import json
+
+    from pydantic import ValidationError
+
+    from spam_trainer.registry import configure_mlflow
+    from spam_trainer.retrain import (
+        RetrainConfigError,
+        RetrainPolicy,
+        decide,
+        observe,
+        record,
+    )
+    from spam_trainer.settings import get_trainer_settings
+
+    try:
+        policy = RetrainPolicy()
+        if mode is not None:
+            policy = policy.model_copy(update={"mode": _mode(mode)})
+    except ValidationError as exc:
+        raise fail(f"retrain settings: {_validation(exc)}", EXIT_CONFIG) from None
+    settings = get_trainer_settings()
+    tracking_uri = configure_mlflow(settings)
+    try:
+        observations = observe(policy, home=settings.home, model_name=settings.model_name)
+        decision = decide(policy, observations)
+        package = arguments = None
+        if decision.retrain and policy.mode == "kfp":  # a bad KFP setup is found before anything
+            package, arguments = _kfp_plan(policy, settings, tracking_uri, kfp_host)
+    except RetrainConfigError as exc:
+        raise fail(str(exc), EXIT_CONFIG) from None
+    console.print(decision_table(decision))
+    for reason in decision.reasons:
+        console.print(f"- {reason}", soft_wrap=True)
+    if dry_run:
+        decision.action = "dry_run" if decision.retrain else "none"
+        if decision.retrain:
+            console.print(f"dry run: would retrain ({policy.mode}); nothing started or recorded")
+        if as_json:
+            console.print_json(json.dumps(decision.to_dict()))
+        return
+    if decision.retrain and policy.mode == "kfp":
+        _submit(decision, policy, package, arguments, kfp_host)
+    elif decision.retrain:
+        _train_here(
+            decision,
+            settings,
+            corpus=corpus,
+            dataset=dataset,
+            trials=trials,
+            cpus=cpus,
+            max_rounds=max_rounds,
+            out=out,
+        )
+    where = record(decision, policy.decisions_location(settings.home))
+    console.print(f"decision recorded: {where}", soft_wrap=True)
+    if as_json:
+        console.print_json(json.dumps(decision.to_dict()))
+    if decision.exit_code:
+        raise typer.Exit(decision.exit_code)
+
+
+def _mode(value: str) -> Literal["local", "kfp"]:
+    if value not in ("local", "kfp"):
+        raise fail(f"--mode must be local or kfp, not {value!r}", EXIT_CONFIG)
+    return value  # type: ignore[return-value]
+
+
+def _validation(exc) -> str:
+    return "; ".join(
+        f"SPAM_RETRAIN_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+        for e in exc.errors()
+    )
+
+
+def _kfp_plan(policy, settings, tracking_uri: str, kfp_host: str | None):
+    from spam_trainer.retrain import RetrainConfigError, pipeline_arguments, pipeline_package
+
+    if not (kfp_host or policy.kfp_host):
+        raise RetrainConfigError(
+            "mode kfp needs a KFP endpoint: --kfp-host or SPAM_RETRAIN_KFP_HOST"
+        )
+    package = pipeline_package(policy.pipeline_package)
+    return package, pipeline_arguments(policy, settings, package, tracking_uri)
+
+
+def _submit(decision, policy, package, arguments, kfp_host: str | None) -> None:
+    from spam_trainer.retrain import submit_kfp
+
+    run_name = f"retrain-{decision.decided_at:%Y%m%d-%H%M%S}"
+    try:
+        decision.outcome = submit_kfp(policy, package, arguments, run_name, host=kfp_host)
+    except Exception as exc:  # the client raises its own API and connection errors
+        decision.action, decision.exit_code = "failed", EXIT_FAILED
+        decision.outcome = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+        err.print(f"[bold red]error:[/] KFP submission failed: {decision.outcome['error']}")
+        return
+    decision.action = "submitted"
+    console.print(
+        f"submitted Kubeflow run {decision.outcome['kfp_run_id']} of {package.name} "
+        f"(experiment {policy.kfp_experiment})",
+        soft_wrap=True,
+    )
+
+
+def _train_here(decision, settings, **options) -> None:
+    """The ``train`` command's path (dataset, settings, stages, gates, tables)."""
+    from spam_trainer.cli.train import GATES_FAILED, print_training, run_training
+    from spam_trainer.retrain import record_in_mlflow
+
+    try:
+        result = run_training(**options)
+    except typer.Exit as exc:
+        decision.action, decision.exit_code = "failed", exc.exit_code or EXIT_FAILED
+        decision.outcome = {"error": "training failed (see the message above)"}
+        return
+    code = print_training(result)
+    reg = result.registration
+    decision.outcome = {
+        "run_id": reg.run_id,
+        "model_version": reg.version,
+        "staging": reg.staging,
+        "gate_failures": reg.gate_failures,
+        "work_dir": str(result.work_dir),
+    }
+    if code == GATES_FAILED:
+        decision.action, decision.exit_code = "gates_failed", EXIT_GATES
+    else:
+        decision.action = "trained"
+    record_in_mlflow(decision, settings.model_name, reg.run_id, reg.version)
+    if not state.quiet:
+        err.print(f"[dim]decision recorded on MLflow run {reg.run_id}[/]")

@@ -1,0 +1,164 @@
+"""``spam-platform retrain --mode kfp``: the real ``kfp.Client`` submits the compiled pipeline
+to a KFP API stand-in (``tests/utils/kfp_server.py``) — the spec sent is the committed YAML's,
+the arguments are typed as the spec declares, the decision is recorded with the run's id, and
+the cooldown then holds the next decision back. The registry is a real (empty) MLflow store:
+no production model, so the model-age trigger fires."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from spam_trainer.cli import app
+from spam_trainer.retrain import pipeline_package
+from tests.utils.kfp_server import KfpServer
+from tests.utils.paths import REPO
+
+COMPILED = REPO / "pipelines" / "compiled"
+ARGUMENTS = {"trials": 8, "cpus": "2", "corpus": "https://example.org/corpus/"}
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("SPAM_HOME", str(home))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("SPAM_RETRAIN_MODE", "kfp")
+    monkeypatch.setenv("SPAM_RETRAIN_PIPELINE_PACKAGE", str(COMPILED))
+    monkeypatch.setenv("SPAM_RETRAIN_PIPELINE_ARGUMENTS", json.dumps(ARGUMENTS))
+    monkeypatch.setenv("SPAM_GATE_F1_MIN", "0.9")
+    monkeypatch.setenv("CI", "1")
+    from spam_core.settings import get_settings
+    from spam_trainer.settings import get_trainer_settings
+
+    get_settings.cache_clear()
+    get_trainer_settings.cache_clear()
+    yield home
+    get_settings.cache_clear()
+    get_trainer_settings.cache_clear()
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(app, ["retrain", *args])
+    assert "Traceback" not in result.output, result.output
+    return result
+
+
+def decisions(home: Path) -> list[dict]:
+    folder = home / "retrain-decisions"
+    found = [json.loads(p.read_text()) for p in folder.glob("retrain-*.json")]
+    return sorted(found, key=lambda d: d["decided_at"])
+
+
+def test_the_newest_compiled_pipeline_is_chosen():
+    newest = max(int(p.stem.rsplit("-v", 1)[1]) for p in COMPILED.glob("spam-training-v*.yaml"))
+    assert pipeline_package(str(COMPILED)).name == f"spam-training-v{newest}.yaml"
+
+
+def test_a_retrain_submits_the_compiled_pipeline_with_typed_arguments(env: Path):
+    with KfpServer() as kfp:
+        result = invoke("--kfp-host", kfp.url)
+        assert result.exit_code == 0, result.output
+        calls = [(r["method"], r["path"]) for r in kfp.requests]
+        assert calls == [
+            ("GET", "/apis/v2beta1/healthz"),
+            ("GET", "/apis/v2beta1/experiments"),
+            ("POST", "/apis/v2beta1/experiments"),
+            ("POST", "/apis/v2beta1/runs"),
+        ]
+        (run,) = kfp.runs.values()
+        (experiment,) = kfp.experiments.values()
+    package = pipeline_package(str(COMPILED))
+    assert run["pipeline_spec"] == yaml.safe_load(package.read_text())
+    assert experiment["display_name"] == "spam-detector"
+    assert run["experiment_id"] == experiment["experiment_id"]
+    assert run["display_name"].startswith("retrain-")
+    parameters = run["runtime_config"]["parameters"]
+    # the trainer's settings (gates, model, experiment), then SPAM_RETRAIN_PIPELINE_ARGUMENTS;
+    # a local SQLite tracking URI is not the cluster's: the pipeline keeps its default
+    assert parameters == {
+        "model_name": "spam-detector",
+        "mlflow_experiment": "spam-detector",
+        "gate_f1_min": 0.9,
+        "gate_roc_auc_min": 0.99,
+        "gate_cold_fpr_max": 0.005,
+        **ARGUMENTS,
+    }
+    (decision,) = decisions(env)
+    assert decision["retrain"] is True and decision["action"] == "submitted"
+    assert decision["outcome"]["kfp_run_id"] == run["run_id"]
+    assert decision["outcome"]["pipeline_package"] == package.name
+    assert decision["reasons"] == ["model age: no production model"]
+    assert f"submitted Kubeflow run {run['run_id']}" in result.output
+
+
+def test_the_cooldown_holds_the_next_decision_back(env: Path):
+    with KfpServer() as kfp:
+        assert invoke("--kfp-host", kfp.url).exit_code == 0
+        again = invoke("--kfp-host", kfp.url)
+        assert again.exit_code == 0, again.output
+        assert len(kfp.runs) == 1
+    first, second = decisions(env)
+    assert first["action"] == "submitted"
+    assert second["retrain"] is False and second["action"] == "none"
+    cooldown = next(r for r in second["rules"] if r["name"] == "cooldown")
+    assert cooldown["fired"] is True and "submitted.json" in cooldown["observed"]
+    assert any(r.startswith("blocked by cooldown") for r in second["reasons"])
+
+
+def test_a_bearer_token_from_a_projected_token_file(env: Path, tmp_path: Path, monkeypatch):
+    token = tmp_path / "token"
+    token.write_text("kfp-test-token")
+    monkeypatch.setenv("SPAM_RETRAIN_KFP_TOKEN_PATH", str(token))
+    with KfpServer(token="kfp-test-token") as kfp:
+        assert invoke("--kfp-host", kfp.url).exit_code == 0
+        assert len(kfp.runs) == 1
+
+
+def test_a_refused_submission_exits_1_and_is_recorded(env: Path):
+    with KfpServer(token="another-token") as kfp:
+        result = invoke("--kfp-host", kfp.url)
+        assert not kfp.runs
+    assert result.exit_code == 1, result.output
+    assert "KFP submission failed" in result.output
+    (decision,) = decisions(env)
+    assert decision["action"] == "failed" and decision["exit_code"] == 1
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("SPAM_RETRAIN_PIPELINE_ARGUMENTS", '{"trails": 3}', "trails not parameters"),
+        ("SPAM_RETRAIN_PIPELINE_PACKAGE", "/nonexistent/pipelines", "no compiled pipeline"),
+        ("SPAM_RETRAIN_COOLDOWN", "soon", "SPAM_RETRAIN_COOLDOWN"),
+        ("SPAM_RETRAIN_DRIFT_ENVIRONMENTS", '["qa"]', "SPAM_RETRAIN_DRIFT_ENVIRONMENTS"),
+    ],
+)
+def test_bad_configuration_exits_2_before_anything_is_sent(
+    env, monkeypatch, setting, value, message
+):
+    monkeypatch.setenv(setting, value)
+    with KfpServer() as kfp:
+        result = invoke("--kfp-host", kfp.url)
+        assert not kfp.requests
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert decisions(env) == []
+
+
+def test_kfp_mode_without_an_endpoint_exits_2(env: Path):
+    result = invoke()
+    assert result.exit_code == 2 and "SPAM_RETRAIN_KFP_HOST" in result.output
+
+
+def test_dry_run_sends_and_records_nothing(env: Path):
+    with KfpServer() as kfp:
+        result = invoke("--kfp-host", kfp.url, "--dry-run")
+        assert not kfp.requests
+    assert result.exit_code == 0 and "would retrain (kfp)" in result.output
+    assert "model age" in result.output and "cooldown" in result.output
+    assert decisions(env) == []
