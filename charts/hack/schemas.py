@@ -232,6 +232,55 @@ RATE_PATTERN = r"^$|^[0-9]+ ?(/|per) ?([0-9]+ )?(second|minute|hour|day)s?$"
 """A rate in the ``limits`` library's syntax (``20/minute``, ``100 per hour``) or empty (off)."""
 
 
+CRON_PATTERN = r"^\S+( \S+){4}$"
+
+
+def cron_job() -> Schema:
+    """A CronJob's run policy (concurrency, deadlines, history)."""
+    return obj(
+        {
+            "concurrencyPolicy": s(enum=["Forbid", "Replace", "Allow"]),
+            "startingDeadlineSeconds": i(minimum=10),
+            "activeDeadlineSeconds": i(minimum=60),
+            "backoffLimit": i(minimum=0),
+            "ttlSecondsAfterFinished": i(minimum=0),
+            "successfulJobsHistoryLimit": i(minimum=0),
+            "failedJobsHistoryLimit": i(minimum=0),
+            "suspend": b(),
+        }
+    )
+
+
+def feedback() -> Schema:
+    """gateway.feedback: POST /feedback settings and the materialize CronJob."""
+    return obj(
+        {
+            "enabled": b(),
+            "logUrl": s(
+                "Feedback-log location; empty: abfs://<logsContainer>/feedback-logs",
+                pattern=r"^(abfs://[^/\s]+(/\S*)?)?$",
+            ),
+            "quota": s(pattern=RATE_PATTERN),
+            "maxPerSenderDay": i(minimum=1),
+            "maxPerDomainDay": i(minimum=1),
+            "recentEmailsMb": i(minimum=0),
+            "materialize": obj(
+                {
+                    "enabled": b(),
+                    "schedule": s("Cron schedule (5 fields, UTC)", pattern=CRON_PATTERN),
+                    "job": cron_job(),
+                    "resourcesPreset": s(enum=PRESETS),
+                    "resources": resources(),
+                    "podAnnotations": string_map(),
+                    "podLabels": string_map(),
+                    **scheduling(),
+                    "serviceAccount": obj({"annotations": string_map()}),
+                }
+            ),
+        }
+    )
+
+
 ORIGIN_PATTERN = r"^(\*|https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?)$"
 """A browser origin (scheme://host[:port], no path), or "*": the gateway's CORS_ALLOW_ORIGINS."""
 
@@ -340,7 +389,11 @@ def gateway() -> Schema:
                     "bodyTimeoutSeconds": n(exclusiveMinimum=0),
                     "authFailuresPerClient": s(pattern=RATE_PATTERN),
                     "quotas": obj(
-                        {"viewer": s(pattern=RATE_PATTERN), "operator": s(pattern=RATE_PATTERN)}
+                        {
+                            "viewer": s(pattern=RATE_PATTERN),
+                            "reporter": s(pattern=RATE_PATTERN),
+                            "operator": s(pattern=RATE_PATTERN),
+                        }
                     ),
                 }
             ),
@@ -356,6 +409,7 @@ def gateway() -> Schema:
             "livenessProbe": probe(),
             "readinessProbe": probe(with_path=True),
             "metrics": metrics(),
+            "feedback": feedback(),
             "networkPolicy": obj(
                 {
                     "ingressNamespaces": arr(s(minLength=1)),

@@ -11,7 +11,7 @@ where the stage writes), runs its stage, and copies its product into its output 
 step            inputs                                  output artifacts
 =============== ======================================= ====================================
 ingest          corpus (parameter)                      dataset: emails.parquet + manifest
-reputation      dataset, feast_repo (parameter)         stats: point-in-time sender/domain
+reputation      dataset, feast_repo, feast_history      stats: point-in-time sender/domain
                                                         history of every e-mail (Parquet
                                                         file); the online store, if any
 features        dataset, stats                          features: features.json (file)
@@ -83,7 +83,9 @@ def ingest(corpus: str, dataset: Output[Dataset]):
     print(f"ingested {manifest.totals.messages} messages ({manifest.spam_rate:.1%} spam)")
 
 
-def reputation(dataset: Input[Dataset], feast_repo: str, stats: Output[Artifact]):
+def reputation(
+    dataset: Input[Dataset], feast_repo: str, feast_history: str, stats: Output[Artifact]
+):
     """Sender / sender-domain reputation through the Feast feature store
     (``spam_trainer.reputation.reputation_stage``): the train split's labeled e-mails become
     running totals per sender address and per sender domain, applied to the store; every
@@ -93,36 +95,45 @@ def reputation(dataset: Input[Dataset], feast_repo: str, stats: Output[Artifact]
     later step that builds feature matrices.
 
     ``feast_repo``: path, inside the container, of an existing Feast repository (a directory
-    with ``feature_store.yaml``, e.g. the chart's ConfigMap with the Redis online store mounted
-    into the pod). The history is applied to it and the latest totals are materialized into
-    its online store, where the transformer and batch scoring read them. A path without a
+    with ``feature_store.yaml``): the chart's, mounted by the pipeline at
+    ``/etc/spam-platform/feast`` from the ``feast_config_map`` ConfigMap with the Redis
+    password of ``feast_redis_secret`` (``spam_trainer.reputation.prepare_repo`` composes the
+    connection string the way the chart's pods get it). The history is applied to its registry
+    and the latest totals are materialized into its online store, where the transformer,
+    batch scoring and the gateway's feedback read them. A path without a
     ``feature_store.yaml`` fails the step (a repository created inside a pod would vanish with
     it). Empty string: a private SQLite repository in the step's temporary directory, thrown
     away afterwards: point-in-time retrieval only, **no online store is updated** (serving
     keeps the history it had; the model trained here then sees no reputation history in
     production until an online store is loaded, e.g. by a run with ``feast_repo`` set or by
     ``spam-platform train``).
+
+    ``feast_history``: where the offline history goes, the sources the registry then names
+    (``abfs://<datasets>@<account>.dfs.core.windows.net/feast/history`` with the chart: the
+    scheduled materialization reads them after this pod is gone). Empty: the step's temporary
+    directory.
     """
     import shutil
     import tempfile
     from pathlib import Path
 
-    from spam_core.reputation.repo import FEATURE_STORE_YAML
-    from spam_trainer.reputation import STATS_FILE, reputation_stage
+    from spam_trainer.reputation import STATS_FILE, prepare_repo, reputation_stage
 
-    if feast_repo and not (Path(feast_repo) / FEATURE_STORE_YAML).is_file():
-        raise FileNotFoundError(
-            f"feast_repo {feast_repo!r}: no {FEATURE_STORE_YAML} there (mount the Feast "
-            "repository into the pod, or pass an empty string for a private one)"
-        )
     with tempfile.TemporaryDirectory(prefix="spam-reputation-") as tmp:
         work = Path(tmp)
-        repo = Path(feast_repo) if feast_repo else work / "feast"
-        summary = reputation_stage(Path(dataset.path), work, repo, online=bool(feast_repo))
+        repo = prepare_repo(Path(feast_repo), work / "repo") if feast_repo else work / "feast"
+        summary = reputation_stage(
+            Path(dataset.path),
+            work,
+            repo,
+            online=bool(feast_repo),
+            history_dir=feast_history or None,
+        )
         shutil.copyfile(work / STATS_FILE, stats.path)
     stats.metadata.update(
         {
             "feast_repo": feast_repo,
+            "feast_history": feast_history,
             "online_store_updated": summary.materialized,
             "senders": summary.senders,
             "domains": summary.domains,

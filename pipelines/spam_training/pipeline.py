@@ -17,20 +17,29 @@ import os
 from importlib.metadata import version
 from typing import NamedTuple
 
-from kfp import dsl
+from kfp import dsl, kubernetes
 from kfp.dsl import Metrics, Model
 
 from pipelines.spam_training.components import make_components
 from spam_core.ingest import PUBLIC_CORPUS_URL
 
 PIPELINE_NAME = "spam-training"
-VERSION = 3
+VERSION = 4
 # The trainer image's tag is the spam-trainer package version (images/trainer/pyproject.toml),
 # the one place it is set; the compiled spec, pipelines/README.md and the build commands follow.
 TRAINER_VERSION = version("spam-trainer")
 DEFAULT_TRAINER_IMAGE = f"spam-platform/trainer:{TRAINER_VERSION}"
 IMAGE_ENV = "SPAM_TRAINER_IMAGE"
 DEFAULT_MLFLOW_TRACKING_URI = "http://mlflow.mlflow.svc.cluster.local:5000"
+
+# The chart's Feast configuration (charts/spam-platform, spam-common.feast.configMap and
+# global.redis.existingSecret) as the reputation pod sees it: the ConfigMap mounted where the
+# chart's own pods mount it, the Redis password as the variable the chart's pods get. Both are
+# optional mounts, so a run without the chart in its namespace still starts (feast_repo="").
+CHART_FEAST_MOUNT = "/etc/spam-platform/feast"
+DEFAULT_FEAST_CONFIG_MAP = "spam-platform-transformer-feast"
+DEFAULT_FEAST_REDIS_SECRET = "spam-platform-redis"
+REDIS_PASSWORD_KEY = "redis-password"
 
 # Pod resources. Tune and train-evaluate take the `cpus` parameter as CPU request and limit.
 MEMORY = {
@@ -94,6 +103,9 @@ def build_pipeline(image: str | None = None):
     def spam_training(
         corpus: str = PUBLIC_CORPUS_URL,
         feast_repo: str = "",
+        feast_config_map: str = DEFAULT_FEAST_CONFIG_MAP,
+        feast_redis_secret: str = DEFAULT_FEAST_REDIS_SECRET,
+        feast_history: str = "",
         trials: int = 20,
         cpus: str = "4",
         seed: int = 42,
@@ -115,8 +127,18 @@ def build_pipeline(image: str | None = None):
                 mbox, or an https:// base URL (default: the public SpamAssassin corpus).
             feast_repo: Feast repository (directory with feature_store.yaml) inside the
                 container: the reputation history is applied there and materialized into its
-                online store. Empty: a private SQLite repository in the reputation step
-                (point-in-time retrieval only, no online store updated).
+                online store; /etc/spam-platform/feast is the chart's (feast_config_map).
+                Empty: a private SQLite repository in the reputation step (point-in-time
+                retrieval only, no online store updated).
+            feast_config_map: The chart's feature_store.yaml ConfigMap
+                (<release>-transformer-feast), mounted at /etc/spam-platform/feast in the
+                reputation pod when it exists.
+            feast_redis_secret: The chart's global.redis.existingSecret; its redis-password
+                becomes $SPAM_REDIS_PASSWORD in the reputation pod when it exists.
+            feast_history: Where the offline reputation history goes (the sources the
+                registry names), with the chart e.g.
+                abfs://datasets@<account>.dfs.core.windows.net/feast/history (the account in
+                the URL); empty: the step's temporary directory.
             trials: Ray Tune trials.
             cpus: Whole CPUs for Ray Tune and the final fit, also the CPU request and limit
                 of those two steps (a string: KFP resolves resource placeholders from
@@ -147,7 +169,17 @@ def build_pipeline(image: str | None = None):
         dataset = ingested.outputs["dataset"]
 
         reputed = _resources(
-            ops["reputation"](dataset=dataset, feast_repo=feast_repo), "reputation"
+            ops["reputation"](dataset=dataset, feast_repo=feast_repo, feast_history=feast_history),
+            "reputation",
+        )
+        kubernetes.use_config_map_as_volume(
+            reputed, config_map_name=feast_config_map, mount_path=CHART_FEAST_MOUNT, optional=True
+        )
+        kubernetes.use_secret_as_env(
+            reputed,
+            secret_name=feast_redis_secret,
+            secret_key_to_env={REDIS_PASSWORD_KEY: "SPAM_REDIS_PASSWORD"},
+            optional=True,
         )
         stats = reputed.outputs["stats"]
 

@@ -83,6 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--gate-cold-fpr-max", type=float, default=0.005, help="gate: unknown-sender ham FPR"
     )
+    p.add_argument(
+        "--feast-repo",
+        default="",
+        help="Feast repository the reputation step updates ('': private)",
+    )
+    p.add_argument(
+        "--feast-history", default="", help="offline history location ('': the step's temp dir)"
+    )
     p.add_argument("--publish-url", default="", help="publish a version that passed its gates here")
     p.add_argument("--out", type=Path, default=out, help="outputs: one folder per run")
     a = p.parse_args(argv)
@@ -100,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         gate_f1_min=a.gate_f1_min,
         gate_roc_auc_min=a.gate_roc_auc_min,
         gate_cold_fpr_max=a.gate_cold_fpr_max,
+        feast_repo=a.feast_repo,
+        feast_history=a.feast_history,
         publish_url=a.publish_url,
     )
     o = task.outputs

@@ -21,7 +21,8 @@ def docs_for(*overrides, api_versions=()):
 
 
 def cronjobs(docs):
-    return {d.name: d.body for d in docs if d.kind == "CronJob"}
+    """The drift chart's CronJobs (the gateway's materialize CronJob is not one of them)."""
+    return {d.name: d.body for d in docs if d.kind == "CronJob" and "/drift/" in d.template}
 
 
 def drift_container(cronjob):

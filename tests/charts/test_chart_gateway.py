@@ -38,6 +38,7 @@ def test_configmap_renders_the_settings_contract_from_globals():
         "SPAM_GATEWAY_BODY_TIMEOUT_S": "10",
         "SPAM_GATEWAY_AUTH_FAILURES_PER_CLIENT": "20/minute",
         "SPAM_GATEWAY_QUOTA_VIEWER": "",
+        "SPAM_GATEWAY_QUOTA_REPORTER": "",
         "SPAM_GATEWAY_QUOTA_OPERATOR": "",
         "SPAM_GATEWAY_CORS_ALLOW_ORIGINS": "[]",
         "SPAM_GATEWAY_CORS_ALLOW_CREDENTIALS": "false",

@@ -111,7 +111,12 @@ entity_key_serialization_version: 3
 def test_feature_store_yaml_is_rendered_from_global_feast():
     """The exact file the transformer always had, now rendered by spam-common from global.feast."""
     feast = chartlib.only(docs_for(), "ConfigMap", f"{NAME}-feast").body["data"]
-    assert feast == {"feature_store.yaml": FEATURE_STORE_YAML}
+    assert feast == {
+        "feature_store.yaml": FEATURE_STORE_YAML,
+        # for a pod that composes the connection itself (the pipeline's reputation step)
+        "redis-connection-string": "redis.spam-ci.svc.cluster.local:6379,"
+        "password=$(SPAM_REDIS_PASSWORD),ssl=false,socket_timeout=0.5,socket_connect_timeout=0.5",
+    }
     override = {
         "global": {
             "feast": {
@@ -183,7 +188,7 @@ def test_the_transformer_settings_load_from_the_rendered_configmap(
         config.TransformerSettings(_env_file=None)
 
 
-def test_the_transformer_and_batch_render_the_same_feature_store_yaml(scenario):
+def test_the_transformer_batch_and_gateway_render_the_same_feature_store_yaml(scenario):
     name, values = scenario
     docs = chartlib.render_docs(values)
     files = {
@@ -192,6 +197,9 @@ def test_the_transformer_and_batch_render_the_same_feature_store_yaml(scenario):
         if d.kind == "ConfigMap" and "feature_store.yaml" in d.body.get("data", {})
     }
     enabled = [c for c in ("transformer", "batch") if values.get(c, {}).get("enabled", True)]
+    gateway = values.get("gateway", {})
+    if gateway.get("enabled", True) and gateway.get("feedback", {}).get("enabled", False):
+        enabled.append("gateway")  # user feedback updates the same online store
     assert sorted(files) == sorted(f"spam-platform-{c}-feast" for c in enabled), name
     assert len(set(files.values())) <= 1, name
 

@@ -99,23 +99,26 @@ def changed_objects(values: dict[str, Any], override: dict[str, Any]) -> set[tup
     return {k for k in before if diff(before[k].body, after[k].body)}
 
 
-def test_a_feast_change_reaches_the_transformer_and_the_ray_pods_from_one_value():
+def test_a_feast_change_reaches_the_transformer_the_gateway_and_the_ray_pods_from_one_value():
     values = chartlib.env_values("production")
     registry = "https://stspamprod.blob.core.windows.net/feast/registry-v2.db"
     override = {"global": {"feast": {"registryPath": registry}}}
     # The Ray pods mount the ConfigMap as a volume (no subPath): the kubelet refreshes the file
     # and every job reads it afresh, so the RayCluster itself does not change.
+    # The gateway (user feedback, on in production) rolls like the transformer.
     assert changed_objects(values, override) == {
         ("ConfigMap", "spam-platform-transformer-feast"),
         ("ConfigMap", "spam-platform-batch-feast"),
+        ("ConfigMap", "spam-platform-gateway-feast"),
         ("Deployment", "spam-platform-transformer"),
+        ("Deployment", "spam-platform-gateway"),
     }
     docs = chartlib.render_docs(chartlib.deep_merge(values, override))
     files = [
         chartlib.only(docs, "ConfigMap", f"spam-platform-{c}-feast").body["data"]
-        for c in ("transformer", "batch")
+        for c in ("transformer", "batch", "gateway")
     ]
-    assert files[0] == files[1]
+    assert files[0] == files[1] == files[2]
     assert f"path: {registry}\n" in files[0]["feature_store.yaml"]
 
 

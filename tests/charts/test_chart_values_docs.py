@@ -78,8 +78,8 @@ def contract(values_yaml: Path, prefix: str) -> set[str]:
     return names
 
 
-def rendered_env(deployment_name: str) -> set[str]:
-    docs = chartlib.render_docs(chartlib.minimal_values())
+def rendered_env(deployment_name: str, *overrides) -> set[str]:
+    docs = chartlib.render_docs(chartlib.minimal_values(*overrides))
     deployment = chartlib.only(docs, "Deployment", deployment_name).body
     (main,) = deployment["spec"]["template"]["spec"]["containers"]
     names = {e["name"] for e in main.get("env", [])}
@@ -91,8 +91,13 @@ def rendered_env(deployment_name: str) -> set[str]:
 
 def test_gateway_values_document_exactly_the_environment_the_gateway_gets():
     documented = contract(chartlib.CHART / "charts" / "gateway" / "values.yaml", "SPAM_GATEWAY_")
-    assert len(documented) == 23
-    assert documented == rendered_env("spam-platform-gateway")
+    feedback = {name for name in documented if name.startswith("SPAM_GATEWAY_FEEDBACK_")}
+    assert len(feedback) == 7
+    assert len(documented - feedback) == 24
+    assert documented - feedback == rendered_env("spam-platform-gateway")
+    # with feedback on: its settings too, and the Redis pair feature_store.yaml expands
+    on = rendered_env("spam-platform-gateway", {"gateway": {"feedback": {"enabled": True}}})
+    assert documented == on - {"SPAM_REDIS_PASSWORD", "SPAM_REDIS_CONNECTION_STRING"}
 
 
 def test_transformer_values_document_exactly_the_environment_the_transformer_gets():

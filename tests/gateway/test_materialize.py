@@ -80,8 +80,8 @@ def test_materialize_restores_history_plus_feedback(
         {},
     )
     assert ledger.totals("sender", [known, new]) != expected
+    # only what the chart's CronJob sets: no API keys (the job serves no request)
     env = {
-        "SPAM_GATEWAY_API_KEYS": API_KEYS_JSON,
         "SPAM_GATEWAY_FEEDBACK_FEAST_REPO": str(repo),
         "SPAM_GATEWAY_FEEDBACK_LOG_URL": str(log_dir),
         "SPAM_GATEWAY_LOG_FORMAT": "console",

@@ -47,8 +47,20 @@ def committed() -> str:
 
 
 @pytest.fixture(scope="module")
-def spec(committed) -> dict:
-    return yaml.safe_load(committed)
+def documents(committed) -> list[dict]:
+    """The pipeline spec, then the Kubernetes platform spec (kfp-kubernetes)."""
+    return list(yaml.safe_load_all(committed))
+
+
+@pytest.fixture(scope="module")
+def spec(documents) -> dict:
+    return documents[0]
+
+
+@pytest.fixture(scope="module")
+def platform(documents) -> dict:
+    assert len(documents) == 2
+    return documents[1]["platforms"]["kubernetes"]
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +163,55 @@ def test_reputation_step_and_its_stats_artifact(spec, tasks):
     body = " ".join(_executor(spec, "reputation")["command"])
     # empty feast_repo: a private repository, point-in-time only, no online store updated
     assert "online=bool(feast_repo)" in body and "no online store is updated" in body
+    assert rep["inputs"]["parameters"]["feast_history"] == {
+        "componentInputParameter": "feast_history"
+    }
+    assert "history_dir=feast_history or None" in body
+    assert "prepare_repo(Path(feast_repo)" in body
+
+
+def test_reputation_pod_gets_the_charts_feast_configuration(spec, tasks, platform):
+    """The chart's feature_store.yaml ConfigMap at the path the chart's pods use, the Redis
+    password as the variable they get (both optional: a run without the chart still starts);
+    only the reputation step sees them."""
+    from pipelines.spam_training.pipeline import CHART_FEAST_MOUNT
+    from spam_core.reputation.repo import FEATURE_STORE_YAML
+
+    executors = platform["deploymentSpec"]["executors"]
+    label = spec["components"][tasks["reputation"]["componentRef"]["name"]]["executorLabel"]
+    assert list(executors) == [label]
+    config = executors[label]
+    assert config["configMapAsVolume"] == [
+        {
+            "configMapNameParameter": {"componentInputParameter": "feast_config_map"},
+            "mountPath": CHART_FEAST_MOUNT,
+            "optional": True,
+        }
+    ]
+    assert config["secretAsEnv"] == [
+        {
+            "keyToEnv": [{"envVar": "SPAM_REDIS_PASSWORD", "secretKey": "redis-password"}],
+            "optional": True,
+            "secretNameParameter": {"componentInputParameter": "feast_redis_secret"},
+        }
+    ]
+    # the same mount path and variable the chart renders for its own pods
+    from tests.charts import chartlib
+
+    docs = chartlib.render_docs(chartlib.minimal_values())
+    transformer = chartlib.only(docs, "Deployment", "spam-platform-transformer")
+    pod = transformer.body["spec"]["template"]["spec"]
+    main = chartlib.container(pod, "transformer")
+    mounts = {m["name"]: m["mountPath"] for m in main["volumeMounts"]}
+    assert mounts["feast-repo"] == CHART_FEAST_MOUNT
+    password = {e["name"]: e for e in main["env"]}["SPAM_REDIS_PASSWORD"]
+    assert password["valueFrom"]["secretKeyRef"]["key"] == "redis-password"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    name = volumes["feast-repo"]["configMap"]["name"]
+    assert (
+        name == spec["root"]["inputDefinitions"]["parameters"]["feast_config_map"]["defaultValue"]
+    )
+    assert FEATURE_STORE_YAML in chartlib.only(docs, "ConfigMap", name).body["data"]
 
 
 def test_ray_address_reaches_the_tune_step(spec, tasks):
@@ -167,6 +228,9 @@ def test_pipeline_parameters_and_defaults(spec):
     assert defaults == {
         "corpus": PUBLIC_CORPUS_URL,
         "feast_repo": "",
+        "feast_config_map": "spam-platform-transformer-feast",
+        "feast_redis_secret": "spam-platform-redis",
+        "feast_history": "",
         "trials": 20,
         "cpus": "4",
         "seed": 42,
@@ -239,7 +303,7 @@ def test_the_trainer_image_tag_is_the_trainer_package_version():
 
 def test_the_docs_name_the_image_the_compiled_pipeline_runs():
     repo = COMPILED_DIR.parents[1]
-    compiled = yaml.safe_load(default_path().read_text())
+    compiled = next(yaml.safe_load_all(default_path().read_text()))  # then the platform spec
     images = {e["container"]["image"] for e in compiled["deploymentSpec"]["executors"].values()}
     assert images == {DEFAULT_TRAINER_IMAGE}
     docs = [repo / "README.md", repo / "pipelines" / "README.md", repo / "ci" / "README.md"]

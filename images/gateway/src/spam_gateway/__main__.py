@@ -59,11 +59,17 @@ def _hash_key(args: argparse.Namespace) -> int:
 
 
 def _materialize() -> int:
-    from spam_gateway.app.core.config import get_settings
+    from pydantic import ValidationError
+
+    from spam_gateway.app.core.config import JobSettings
     from spam_gateway.app.core.logging import configure_logging
     from spam_gateway.app.feedback.materialize import materialize
 
-    settings = get_settings()
+    try:
+        settings = JobSettings()  # no API keys: the job serves no request
+    except ValidationError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
     try:
         summary = materialize(settings)

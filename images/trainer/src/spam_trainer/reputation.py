@@ -51,9 +51,19 @@ class ReputationSummary:
 
 
 def reputation_stage(
-    dataset_dir: Path, work_dir: Path, feast_repo: Path, *, online: bool = True
+    dataset_dir: Path,
+    work_dir: Path,
+    feast_repo: Path,
+    *,
+    online: bool = True,
+    history_dir: str | None = None,
 ) -> ReputationSummary:
-    """History from the train split -> Feast -> point-in-time stats for every split."""
+    """History from the train split -> Feast -> point-in-time stats for every split.
+
+    ``history_dir``: where the offline history goes (the sources the registry names); default
+    ``<work_dir>/reputation/history``. In the cluster a durable URL
+    (``abfs://<datasets>/feast/history``): the scheduled materialization reads it later.
+    """
     import time
 
     from spam_core.reputation.history import build_history, entity_frame, event_times
@@ -83,7 +93,7 @@ def reputation_stage(
         [y for y, t in zip(spam, train, strict=True) if t],
     )
     store = open_store(ensure_repo(feast_repo))
-    apply_history(store, history, work_dir / HISTORY_DIR)
+    apply_history(store, history, history_dir or work_dir / HISTORY_DIR)
     stats = historical_stats(store, entity_frame(ids, senders, domains, times))
     frame = pd.DataFrame(stats, columns=list(STAT_COLUMNS))
     end = times.max() + pd.Timedelta(days=1)  # after every history row (stamped +1 s)
@@ -112,6 +122,50 @@ def reputation_stage(
         materialized=online,
         seconds=round(time.perf_counter() - started, 2),
     )
+
+
+REDIS_CONNECTION_FILE = "redis-connection-string"
+"""Next to the chart's feature_store.yaml (spam-common.feast.configMap): the Redis connection
+string with the password as ``$(SPAM_REDIS_PASSWORD)``."""
+REDIS_PASSWORD_ENV = "SPAM_REDIS_PASSWORD"
+REDIS_CONNECTION_ENV = "SPAM_REDIS_CONNECTION_STRING"
+
+
+def prepare_repo(feast_repo: Path, scratch: Path) -> Path:
+    """A Feast repository the reputation stage can use from a mounted one (the chart's
+    ConfigMap in a pipeline pod: read-only, the Redis password in ``$SPAM_REDIS_PASSWORD``).
+
+    ``feature_store.yaml`` is copied into ``scratch`` (the stage writes its marker next to
+    it); its registry and online store must be absolute locations, as the chart's and
+    :func:`spam_core.reputation.repo.write_local_repo`'s are. When the repository carries the
+    chart's ``redis-connection-string`` and ``$SPAM_REDIS_CONNECTION_STRING`` is not set, it
+    is set from that template and the password (what Kubernetes does for the chart's pods).
+    """
+    import os
+    import shutil
+
+    from spam_core.reputation.repo import FEATURE_STORE_YAML
+
+    config = feast_repo / FEATURE_STORE_YAML
+    if not config.is_file():
+        raise FileNotFoundError(
+            f"{feast_repo}: no {FEATURE_STORE_YAML} there (mount the Feast repository into "
+            "the pod, or pass an empty string for a private one)"
+        )
+    template = feast_repo / REDIS_CONNECTION_FILE
+    if template.is_file() and not os.environ.get(REDIS_CONNECTION_ENV):
+        password = os.environ.get(REDIS_PASSWORD_ENV)
+        if not password:
+            raise ValueError(
+                f"{template}: the Redis connection needs ${REDIS_PASSWORD_ENV} (the chart's "
+                "global.redis.existingSecret as an environment variable)"
+            )
+        os.environ[REDIS_CONNECTION_ENV] = (
+            template.read_text().strip().replace(f"$({REDIS_PASSWORD_ENV})", password)
+        )
+    scratch.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(config, scratch / FEATURE_STORE_YAML)
+    return scratch
 
 
 def write_marker(feast_repo: Path, dataset_dir: Path, rows: int) -> None:

@@ -53,6 +53,7 @@ Usage: {{- include "gateway.validateValues" . }}
   (include "spam-common.validateValues.pdb" (dict "chart" "gateway" "context" .))
   (include "spam-common.validateValues.autoscaling" (dict "chart" "gateway" "context" .))
   (include "gateway.validateValues.defaultEnvironment" .)
+  (include "gateway.validateValues.feedback" .)
   (include "gateway.validateValues.cors" .)
 -}}
 {{- include "spam-common.validateValues.fail" (dict "chart" "gateway" "messages" $messages) -}}

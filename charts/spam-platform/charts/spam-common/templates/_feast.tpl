@@ -88,6 +88,7 @@ metadata:
 data:
   feature_store.yaml: |
     {{- include "spam-common.feast.featureStoreYaml" (dict "context" $ctx) | nindent 4 }}
+  redis-connection-string: {{ include "spam-common.redis.connectionString" (dict "context" $ctx) | quote }}
 {{- end -}}
 
 {{/*
@@ -122,7 +123,19 @@ Usage: env: {{- include "spam-common.redis.env" (dict "context" $) | nindent 12 
       name: {{ $redis.existingSecret }}
       key: {{ $redis.passwordKey }}
 - name: SPAM_REDIS_CONNECTION_STRING
-  value: {{ printf "%s:%v,password=$(SPAM_REDIS_PASSWORD),ssl=%t,socket_timeout=%v,socket_connect_timeout=%v" $redis.host $redis.port $redis.tls $redis.timeoutSeconds $redis.timeoutSeconds | quote }}
+  value: {{ include "spam-common.redis.connectionString" . | quote }}
+{{- end -}}
+
+{{/*
+The Redis connection string with the password as the $(SPAM_REDIS_PASSWORD) reference that
+Kubernetes expands in a container's env (spam-common.redis.env). The feature_store.yaml
+ConfigMaps carry it too (key redis-connection-string): a pod that cannot compose env from
+a Secret that way (the training pipeline's reputation step) substitutes the password itself.
+Usage: {{ include "spam-common.redis.connectionString" (dict "context" $) }}
+*/}}
+{{- define "spam-common.redis.connectionString" -}}
+{{- $redis := .context.Values.global.redis -}}
+{{- printf "%s:%v,password=$(SPAM_REDIS_PASSWORD),ssl=%t,socket_timeout=%v,socket_connect_timeout=%v" $redis.host $redis.port $redis.tls $redis.timeoutSeconds $redis.timeoutSeconds -}}
 {{- end -}}
 
 {{/*

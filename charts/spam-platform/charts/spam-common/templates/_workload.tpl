@@ -108,18 +108,23 @@ spec:
 {{/*
 The chart's ServiceAccount, named like the chart. Tokens are not mounted by default; a pod
 that needs the API opts in with automountServiceAccountToken on its spec.
+A second workload of a chart that must not share the chart's identity (one identity per
+workload) passes its own "name" and "annotations" (default: the chart's fullname and
+.Values.serviceAccount.annotations).
 Usage: {{ include "spam-common.serviceAccount" (dict "component" "api" "context" $) }}
+       {{ include "spam-common.serviceAccount" (dict "component" "feedback" "name" $name "annotations" .Values.feedback.materialize.serviceAccount.annotations "context" $) }}
 */}}
 {{- define "spam-common.serviceAccount" -}}
 {{- $ctx := .context -}}
+{{- $annotations := ternary .annotations $ctx.Values.serviceAccount.annotations (hasKey . "annotations") -}}
 apiVersion: v1
 kind: ServiceAccount
 metadata:
-  name: {{ include "spam-common.names.fullname" $ctx }}
+  name: {{ .name | default (include "spam-common.names.fullname" $ctx) }}
   namespace: {{ include "spam-common.names.namespace" $ctx }}
   labels:
     {{- include "spam-common.labels.standard" (dict "component" .component "context" $ctx) | nindent 4 }}
-  {{- with include "spam-common.azure.serviceAccountAnnotations" (dict "annotations" $ctx.Values.serviceAccount.annotations "context" $ctx) }}
+  {{- with include "spam-common.azure.serviceAccountAnnotations" (dict "annotations" $annotations "context" $ctx) }}
   {{- . | nindent 2 }}
   {{- end }}
 automountServiceAccountToken: false

@@ -13,7 +13,7 @@ import pandas as pd
 import structlog
 
 from spam_core.features.reputation import N_STATS
-from spam_core.reputation.repo import COUNT_FIELDS, HISTORY_FILES, VIEWS, definitions
+from spam_core.reputation.repo import COUNT_FIELDS, HISTORY_FILES, VIEWS, definitions, is_url
 
 log = structlog.get_logger("spam_core.reputation")
 
@@ -24,8 +24,24 @@ _PAIR = "_pair"
 """Entity-frame column numbering the distinct (key, time) pairs of one retrieval."""
 
 
-def apply_history(store: FeatureStore, history: dict[str, pd.DataFrame], history_dir: Path) -> None:
-    """Write the history tables as Parquet and register the repository's objects."""
+def apply_history(
+    store: FeatureStore, history: dict[str, pd.DataFrame], history_dir: Path | str
+) -> None:
+    """Write the history tables as Parquet and register the repository's objects.
+
+    ``history_dir``: a local directory, or a URL fsspec writes and Feast's file offline store
+    reads (``abfs://<container>/<prefix>`` in the cluster: the registry's sources must outlive
+    the pod that applied them, since the scheduled materialization reads them later; adlfs
+    takes the account from ``AZURE_STORAGE_ACCOUNT_NAME`` and the workload identity, or
+    ``AZURE_STORAGE_CONNECTION_STRING``).
+    """
+    if is_url(history_dir):
+        location = str(history_dir).rstrip("/")
+        for view, table in history.items():
+            table.to_parquet(f"{location}/{HISTORY_FILES[view]}", index=False)
+        store.apply(definitions(location))
+        return
+    history_dir = Path(history_dir)
     history_dir.mkdir(parents=True, exist_ok=True)
     for view, table in history.items():
         table.to_parquet(history_dir / HISTORY_FILES[view], index=False)

@@ -62,8 +62,21 @@ LEDGER_VIEWS: dict[str, tuple[str, str]] = {
 """ledger view -> (its entity's join key, its one Int64 field)."""
 
 
+def is_url(location: str | Path) -> bool:
+    """Whether a history location is a URL (``abfs://…``, any ``scheme://`` but ``file://``)
+    rather than a local path."""
+    return isinstance(location, str) and "://" in location and not location.startswith("file://")
+
+
+def _source_path(history_dir: str | Path, name: str) -> str:
+    """``<history_dir>/<name>``: a local path, or a URL kept as a URL."""
+    if is_url(history_dir):
+        return f"{str(history_dir).rstrip('/')}/{name}"
+    return str(Path(history_dir) / name)
+
+
 def definitions(history_dir: str | Path) -> list[Any]:
-    """Entities and feature views, their sources in ``history_dir``.
+    """Entities and feature views, their sources in ``history_dir`` (a directory or a URL).
 
     TTL 0 (never expires): each history row is the running total up to its time, so the
     latest row before a timestamp is the whole history before it, however old.
@@ -81,7 +94,7 @@ def definitions(history_dir: str | Path) -> list[Any]:
         )
         source = FileSource(
             name=f"{view}_history",
-            path=str(Path(history_dir) / HISTORY_FILES[view]),
+            path=_source_path(history_dir, HISTORY_FILES[view]),
             timestamp_field="event_timestamp",
         )
         objects += [
@@ -122,7 +135,7 @@ def ledger_definitions(history_dir: str | Path) -> list[Any]:
                 schema=[Field(name=field, dtype=Int64)],
                 source=FileSource(
                     name=f"{view}_ledger",
-                    path=str(Path(history_dir) / f"{view}.parquet"),
+                    path=_source_path(history_dir, f"{view}.parquet"),
                     timestamp_field="event_timestamp",
                 ),
                 online=True,
@@ -182,7 +195,34 @@ def open_store(repo_path: str | Path) -> FeatureStore:
         raise ArtifactError(f"{path}: no {FEATURE_STORE_YAML} (not a Feast feature repository)")
     from feast import FeatureStore
 
+    _read_remote_sources()
     try:
         return FeatureStore(repo_path=str(path))
     except Exception as exc:  # Feast raises pydantic / its own errors for a bad config
         raise ArtifactError(f"{path / FEATURE_STORE_YAML}: {exc}") from exc
+
+
+def _read_remote_sources() -> None:
+    """Let Feast's file (dask) offline store read sources at a URL (``abfs://…``).
+
+    Feast 0.49's ``dask._read_datasource`` prefixes every source path that is not an absolute
+    local path with the repository path, so ``abfs://datasets/feast/history/x.parquet`` is read
+    as ``<repo>/abfs:/datasets/…``. Sources at a URL (the cluster's history in Blob, see
+    :func:`is_url`) are read as they are (fsspec: adlfs takes the account and credentials from
+    the environment); local paths still go through Feast's own function. Installed once.
+    """
+    from feast.infra.offline_stores import dask as dask_store
+
+    original = dask_store._read_datasource
+    if getattr(original, "spam_remote_sources", False):
+        return
+
+    def read(data_source, repo_path):
+        if is_url(data_source.path):
+            import dask.dataframe as dd
+
+            return dd.read_parquet(data_source.path)
+        return original(data_source, repo_path)
+
+    read.spam_remote_sources = True  # type: ignore[attr-defined]
+    dask_store._read_datasource = read

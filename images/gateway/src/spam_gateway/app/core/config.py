@@ -325,6 +325,18 @@ class Settings(BaseSettings):
         )
 
 
+class JobSettings(Settings):
+    """The settings of ``spam-gateway materialize``: the gateway's, without the API keys.
+
+    The job answers no request, so the chart's CronJob mounts no API-key Secret (least
+    privilege); every other field and default is the gateway's.
+    """
+
+    @model_validator(mode="after")
+    def _require_api_keys(self) -> JobSettings:  # overrides the gateway's requirement
+        return self
+
+
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
