@@ -172,3 +172,30 @@ def test_every_chart_declares_the_license():
         chart = yaml.safe_load(path.read_text())
         annotations = chart.get("annotations") or {}
         assert annotations.get("artifacthub.io/license") == "MIT", path.relative_to(REPO)
+
+
+def test_every_image_with_feast_can_read_the_charts_blob_registry():
+    """The chart's feature_store.yaml names Feast's AzureRegistryStore: every image that
+    installs Feast also installs what that store imports (the transformer's did not)."""
+    import importlib
+
+    from feast.infra.registry.registry import REGISTRY_STORE_CLASS_FOR_TYPE
+
+    module, _, name = REGISTRY_STORE_CLASS_FOR_TYPE["AzureRegistryStore"].rpartition(".")
+    assert getattr(importlib.import_module(module), name)
+    # what its constructor imports
+    from azure.identity import DefaultAzureCredential  # noqa: F401
+    from azure.storage.blob import BlobServiceClient  # noqa: F401
+
+    feast_tpl = (REPO / "charts/spam-platform/charts/spam-common/templates/_feast.tpl").read_text()
+    assert "registry_store_type: AzureRegistryStore" in feast_tpl
+    with_feast = [
+        path
+        for path in sorted((REPO / "images").glob("*/requirements.txt"))
+        if "\nfeast==" in "\n" + path.read_text()
+    ]
+    assert {p.parent.name for p in with_feast} >= {"transformer", "gateway", "batch", "trainer"}
+    for path in with_feast:
+        text = "\n" + path.read_text()
+        missing = [p for p in ("azure-identity", "azure-storage-blob") if f"\n{p}==" not in text]
+        assert not missing, f"{path.relative_to(REPO)} lacks {missing}"
