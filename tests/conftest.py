@@ -8,7 +8,12 @@ import pytest
 
 from tests.utils.paths import SHARED_CORPUS
 
-pytest_plugins = ["tests.utils.serving_fixtures", "tests.utils.toy_models"]
+pytest_plugins = [
+    "tests.utils.serving_fixtures",
+    "tests.utils.toy_models",
+    "tests.utils.gateway_fixtures",
+    "tests.utils.drift_fixtures",
+]
 
 
 @pytest.fixture(scope="session")

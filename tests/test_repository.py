@@ -199,3 +199,21 @@ def test_every_image_with_feast_can_read_the_charts_blob_registry():
         text = "\n" + path.read_text()
         missing = [p for p in ("azure-identity", "azure-storage-blob") if f"\n{p}==" not in text]
         assert not missing, f"{path.relative_to(REPO)} lacks {missing}"
+
+
+def test_no_test_module_imports_a_conftest():
+    """Shared fixtures live in plugins under tests/utils (registered in tests/conftest.py), not
+    in one suite's conftest that other suites import (which registers them twice)."""
+    import ast
+
+    offenders = []
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if any(n.split(".")[-1] == "conftest" for n in names):
+                offenders.append(str(path.relative_to(REPO)))
+    assert offenders == []

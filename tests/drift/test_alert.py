@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from spam_drift.job import DriftConfig, run_drift
 from spam_drift.window import Window
-from tests.drift.conftest import T0, make_logs
+from tests.utils.drift_fixtures import T0, make_logs
 
 HOUR = timedelta(hours=1)
 

@@ -16,7 +16,7 @@ from spam_drift.cli import single
 from spam_drift.errors import DriftInputError
 from spam_drift.job import DriftConfig, run_drift
 from spam_drift.window import Window
-from tests.drift.conftest import T0
+from tests.utils.drift_fixtures import T0
 
 HOUR = timedelta(hours=1)
 NORMAL = Window(T0, T0 + HOUR)
@@ -248,7 +248,7 @@ def test_a_parquet_file_with_a_damaged_column_chunk_is_named(logs, tmp_path, bas
 def test_local_config_reads_and_writes_under_spam_home(tmp_path, baseline_path):
     """What a scheduler on the local platform calls every interval."""
     from spam_drift.job import local_config
-    from tests.drift.conftest import make_logs
+    from tests.utils.drift_fixtures import make_logs
 
     make_logs(tmp_path / "inference-logs")
     cfg = local_config(

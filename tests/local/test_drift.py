@@ -22,8 +22,6 @@ import pytest
 
 from spam_local.config import LocalSettings
 from spam_local.drift import DriftScheduler, next_due, schedule_status
-from tests.drift.conftest import bundle_baselines  # noqa: F401  # fixtures
-from tests.gateway.conftest import make_gateway  # noqa: F401
 from tests.utils.gateway import OPERATOR, free_port, wait_until
 
 pytestmark = pytest.mark.timeout(900)
@@ -36,7 +34,7 @@ def local_settings(home: Path, **overrides: object) -> LocalSettings:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory, model_bundles, bundle_baselines) -> Path:  # noqa: F811
+def home(tmp_path_factory, model_bundles, bundle_baselines) -> Path:
     """``$SPAM_HOME`` of a local platform serving the test bundles (v2 staging, v1 production)."""
     from spam_core.bundle import BASELINE_FILE, ModelBundle
 
@@ -53,7 +51,7 @@ def home(tmp_path_factory, model_bundles, bundle_baselines) -> Path:  # noqa: F8
 
 
 @pytest.fixture(scope="module")
-def local_gateway(make_gateway, transformer, home):  # noqa: F811
+def local_gateway(make_gateway, transformer, home):
     """The gateway as the local platform configures it: log and reports under ``home``."""
     settings = local_settings(home)
     return make_gateway(

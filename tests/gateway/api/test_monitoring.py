@@ -11,7 +11,7 @@ import pytest
 
 from spam_drift.job import DriftConfig, run_drift
 from spam_drift.window import Window
-from tests.drift.conftest import T0, make_logs
+from tests.utils.drift_fixtures import T0, make_logs
 from tests.utils.gateway import OPERATOR, VIEWER
 from tests.utils.inference_logs import make_baseline, write_baseline
 from tests.utils.services import free_port

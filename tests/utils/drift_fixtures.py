@@ -1,4 +1,6 @@
-"""Drift fixtures: synthetic inference logs in the gateway's layout and a baseline."""
+"""Drift fixtures (a pytest plugin, registered in ``tests/conftest.py``): synthetic inference
+logs in the gateway's layout and a baseline, the served test bundles' baselines, corpus
+streams; plus the helpers the drift tests import (``T0``, ``make_logs``, ``run_cli``)."""
 
 from __future__ import annotations
 
@@ -46,9 +48,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
 
 
 # --------------------------------------------------------------------------- real gateway logs
-# The gateway suite's fixtures: the real serving stack (gateway -> transformer -> Triton) and a
-# real Azurite; the baselines below belong to the bundles that stack serves.
-from tests.gateway.conftest import azurite, make_gateway  # noqa: E402, F401
+# The baselines below belong to the bundles the shared serving stack serves.
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,6 @@
-"""Gateway fixtures: the real serving stack behind a real gateway, and a real Azurite.
+"""Gateway fixtures (a pytest plugin, registered in ``tests/conftest.py``, so every suite —
+gateway, security, ci, drift, local — uses the same ones): the real serving stack behind a real
+gateway, and a real Azurite.
 
 The bundles, the bundled Triton and the ``spam-transformer`` subprocess come from the shared
 serving fixtures (``tests/utils/serving_fixtures.py``, nothing mocked): the gateway tests call the
