@@ -177,7 +177,9 @@ def test_reputation_stage_ran_and_the_model_reads_528_features(trained, env):
 
     work, _ = trained
     stats = pd.read_parquet(work / STATS_FILE)
-    assert len(stats) == 4810 and list(stats.columns) == ["email_id", "split", *STAT_COLUMNS]
+    serving = [f"serving_{c}" for c in STAT_COLUMNS]  # end-of-history counts (drift baseline)
+    assert len(stats) == 4810
+    assert list(stats.columns) == ["email_id", "split", *STAT_COLUMNS, *serving]
     assert (stats["sender_messages"] > 0).mean() > 0.2
     assert (work / "reputation" / "history" / "sender_history.parquet").is_file()
 
