@@ -3,14 +3,15 @@ locals {
   tags   = merge(var.tags, { project = "spam-platform", environment = var.environment, managed-by = "terraform" })
 
   # The chart names every ServiceAccount "<release>-<component>" (spam-common.names.fullname);
-  # tests/terraform checks these names against the chart's render. drift: the drift CronJob's
-  # ServiceAccount, named by the same rule (the chart does not render it yet).
+  # tests/terraform checks these names against the chart's render. materialize: the gateway
+  # subchart's hourly Feast materialization CronJob (user feedback), a ServiceAccount of its own.
   platform_service_accounts = {
     gateway     = "${var.platform_release_name}-gateway"
     transformer = "${var.platform_release_name}-transformer"
     inference   = "${var.platform_release_name}-inference"
     batch       = "${var.platform_release_name}-batch"
     drift       = "${var.platform_release_name}-drift"
+    materialize = "${var.platform_release_name}-gateway-materialize"
   }
 
   c = module.storage.container_ids
@@ -51,6 +52,13 @@ locals {
         read-inference-logs = { scope = local.c.inference_logs, role = "Storage Blob Data Reader" }
         read-baselines      = { scope = local.c.baselines, role = "Storage Blob Data Reader" }
         write-drift-reports = { scope = local.c.drift_reports, role = "Storage Blob Data Contributor" }
+      }
+    }
+    materialize = {
+      service_accounts = [{ namespace = var.platform_namespace, name = local.platform_service_accounts.materialize }]
+      roles = {
+        read-feature-registry = { scope = local.c.datasets, role = "Storage Blob Data Reader" }
+        read-feedback-log     = { scope = local.c.inference_logs, role = "Storage Blob Data Reader" }
       }
     }
     trainer = {

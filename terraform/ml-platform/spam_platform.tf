@@ -34,6 +34,11 @@ locals {
     gateway = {
       apiKeys        = { existingSecret = local.secrets.api-keys.name }
       serviceAccount = { annotations = { "azure.workload.identity/client-id" = local.ids.gateway } }
+      feedback = {
+        materialize = {
+          serviceAccount = { annotations = { "azure.workload.identity/client-id" = local.ids.materialize } }
+        }
+      }
     }
     transformer = {
       serviceAccount = { annotations = { "azure.workload.identity/client-id" = local.ids.transformer } }

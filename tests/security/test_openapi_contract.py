@@ -22,7 +22,9 @@ HERE = Path(__file__).parent
 
 
 @pytest.fixture(scope="module")
-def real_gateway(transformer, tmp_path_factory) -> Iterator[GatewayProcess]:
+def real_gateway(transformer, feast_repo, tmp_path_factory) -> Iterator[GatewayProcess]:
+    from tests.utils.serving import sqlite_feast_copy
+
     tmp: Path = tmp_path_factory.mktemp("openapi")
     gateway = GatewayProcess(
         {
@@ -38,9 +40,23 @@ def real_gateway(transformer, tmp_path_factory) -> Iterator[GatewayProcess]:
             "SPAM_GATEWAY_BATCH_INPUT_ROOTS": f'["{tmp / "in"}"]',
             # schemathesis sends many wrong keys on purpose: no throttling here (tested apart)
             "SPAM_GATEWAY_AUTH_FAILURES_PER_CLIENT": "off",
+            # feedback on, into a private copy of the store (reports move no shared totals)
+            "SPAM_GATEWAY_FEEDBACK_FEAST_REPO": str(sqlite_feast_copy(feast_repo, tmp / "feast")),
+            "SPAM_GATEWAY_FEEDBACK_LOG_URL": str(tmp / "feedback-logs"),
+            "SPAM_GATEWAY_FEEDBACK_LOG_SPOOL_DIR": str(tmp / "feedback-spool"),
+            "SPAM_GATEWAY_FEEDBACK_QUOTA": "",
         },
         tmp / "gateway.log",
     ).start()
+    # the feedback store opens off the event loop after start-up: wait until it has
+    from tests.utils.gateway import wait_until
+
+    wait_until(
+        lambda: "feedback.ready" in gateway.log() or "feedback.store_unavailable" in gateway.log(),
+        60,
+        message="the gateway's feedback store did not open",
+    )
+    assert "feedback.ready" in gateway.log(), gateway.log()
     yield gateway
     gateway.stop()
 
@@ -59,6 +75,8 @@ def test_openapi_declares_bodies_errors_and_the_email_rule(real_gateway) -> None
     assert batch["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorOut")
     email = doc["components"]["schemas"]["EmailIn"]
     assert [b["title"] for b in email["oneOf"]] == ["raw", "fields"]
+    report = doc["components"]["schemas"]["FeedbackIn"]
+    assert [b["title"] for b in report["oneOf"]] == ["reference", "raw", "fields"]
 
 
 def _schemathesis(url: str, cwd: Path, *selection: str) -> subprocess.CompletedProcess:

@@ -66,6 +66,12 @@ def ml_platform_identity_values(ids: dict[str, str]) -> dict:
         out[component] = {
             "serviceAccount": {"annotations": {CLIENT_ID: client(annotations[CLIENT_ID])}}
         }
+    materialize = values["gateway"]["feedback"]["materialize"]["serviceAccount"]["annotations"]
+    out["gateway"]["feedback"] = {
+        "materialize": {
+            "serviceAccount": {"annotations": {CLIENT_ID: client(materialize[CLIENT_ID])}}
+        }
+    }
     return out
 
 

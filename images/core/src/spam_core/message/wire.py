@@ -17,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 _FIELDS = ("subject", "body", "sender")
 
 
+RAW_PATTERN = r"[^ \t\n\r\x0b\x0c]"
+"""``raw`` is not only blanks (what parse_raw refuses as empty: bytes.strip's whitespace)."""
+
+
 class EmailIn(BaseModel):
     """One e-mail: either its fields (``subject``, ``body``, ``sender``, optional ``date``) or
     the whole RFC 822 message as ``raw``."""
@@ -68,8 +72,7 @@ class EmailIn(BaseModel):
     raw: str | None = Field(
         None,
         min_length=1,
-        # not only blanks (what parse_raw refuses as empty: bytes.strip's whitespace)
-        pattern=r"[^ \t\n\r\x0b\x0c]",
+        pattern=RAW_PATTERN,
         description="Full RFC 822 message.",
     )
 

@@ -7,12 +7,20 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from spam_core.feedback import STATUSES
-from spam_core.message.wire import EmailIn
+from spam_core.message.wire import RAW_PATTERN, EmailIn
 
 MAX_REPORTS = 100
 """Most reports in one POST /feedback/batch."""
 
 _CONTENT = ("subject", "body", "sender", "date", "raw")
+
+_FORMS = [
+    # a reference to a scored e-mail: no content at all ...
+    {"title": "reference", "properties": {n: {"type": "null"} for n in _CONTENT}},
+    # ... or the e-mail in one of POST /predict's two forms (EmailIn's either/or rule)
+    *EmailIn.model_config["json_schema_extra"]["oneOf"],  # type: ignore[index]
+]
+"""The OpenAPI form of ``_email_or_reference``, so a schema-valid report is never refused."""
 
 
 class FeedbackIn(BaseModel):
@@ -22,6 +30,7 @@ class FeedbackIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            "oneOf": _FORMS,
             "examples": [
                 {
                     "email_id": "msg-001",
@@ -31,7 +40,7 @@ class FeedbackIn(BaseModel):
                     "label": "ham",
                 },
                 {"email_id": "msg-002", "label": "spam"},
-            ]
+            ],
         },
     )
 
@@ -41,7 +50,12 @@ class FeedbackIn(BaseModel):
     body: str | None = None
     sender: str | None = Field(None, max_length=10_000)
     date: str | None = Field(None, max_length=200)
-    raw: str | None = Field(None, min_length=1, description="Full RFC 822 message.")
+    raw: str | None = Field(
+        None,
+        min_length=1,
+        pattern=RAW_PATTERN,
+        description="Full RFC 822 message.",
+    )
 
     @model_validator(mode="after")
     def _email_or_reference(self) -> FeedbackIn:
