@@ -325,7 +325,7 @@ def test_empty_feast_repo_means_a_private_repository(local_run, tmp_path):
     dataset = Dataset(uri=str(local_run.artifact("ingest", "dataset")))
     stats = Artifact(uri=str(tmp_path / "stats"))
     before = (local_run.feast_repo / "online_store.db").stat().st_mtime_ns
-    reputation(dataset=dataset, feast_repo="", stats=stats)
+    reputation(dataset=dataset, feast_repo="", feast_history="", stats=stats)
     pd.testing.assert_frame_equal(
         pd.read_parquet(stats.path), pd.read_parquet(local_run.artifact("reputation", "stats"))
     )
@@ -337,6 +337,7 @@ def test_empty_feast_repo_means_a_private_repository(local_run, tmp_path):
         reputation(
             dataset=dataset,
             feast_repo=str(tmp_path / "not-a-repo"),
+            feast_history="",
             stats=Artifact(uri=str(tmp_path / "s2")),
         )
     assert not (tmp_path / "not-a-repo").exists()

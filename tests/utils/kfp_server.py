@@ -92,7 +92,10 @@ class KfpServer:
             return 400, _error("a run needs pipeline_spec or pipeline_version_reference")
         if body.get("experiment_id") not in self.experiments:
             return 404, _error(f"experiment {body.get('experiment_id')!r} not found")
-        declared = spec.get("root", {}).get("inputDefinitions", {}).get("parameters", {})
+        # a package with a platform spec (kfp-kubernetes mounts): kfp.Client sends both,
+        # {"pipeline_spec": ..., "platform_spec": ...}, as the KFP API takes them
+        pipeline = spec.get("pipeline_spec", spec)
+        declared = pipeline.get("root", {}).get("inputDefinitions", {}).get("parameters", {})
         given = (body.get("runtime_config") or {}).get("parameters") or {}
         for name, value in given.items():
             if name not in declared:
