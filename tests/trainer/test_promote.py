@@ -198,3 +198,23 @@ def test_a_regression_on_one_slice_refuses_and_is_recorded(registry, dataset_dir
     else:
         assert _aliases()["production"] == "2"
         assert "production_promotion" in tags
+
+
+def test_the_demos_lifecycle_dry_runs_move_nothing(registry, dataset_dir):
+    """``spam_local.demo.lifecycle``: retrain, promote and rollback as dry runs, in child
+    processes, on this registry (``MLFLOW_TRACKING_URI``) and home."""
+    from spam_local.config import LocalSettings
+    from spam_local.demo import lifecycle
+
+    (registry / "datasets").mkdir(parents=True)
+    (registry / "datasets" / "spamassassin").symlink_to(dataset_dir)
+    lines: list[str] = []
+    codes = lifecycle(LocalSettings(), lines.append)
+    text = "\n".join(lines)
+    assert _aliases() == {"production": "1", "staging": "2"}
+    assert codes["retrain"] == 0, text
+    assert "$ spam-platform promote --to production --dry-run" in text
+    assert codes["promote"] in (0, 1) and "within tolerance" in text
+    assert ("would move" if codes["promote"] == 0 else "would refuse") in text
+    # v1 is the only production version so far: nothing earlier to roll back to
+    assert codes["rollback"] == 2 and "no earlier 'production' version" in text

@@ -478,13 +478,14 @@ LIFECYCLE = (
 
 def lifecycle(settings: LocalSettings, say: Callable[[str], None]) -> dict[str, int]:
     """``spam-platform retrain --dry-run``, ``promote --dry-run`` and ``rollback --dry-run``
-    against the local registry, their output shown as they print it; exit codes by command
+    against the local registry (``MLFLOW_TRACKING_URI`` when set, as the demo's drift part),
+    their output shown as they print it; exit codes by command
     (``promote`` exits 1 when it would refuse, ``rollback`` 2 with no earlier version)."""
     import os
     import subprocess
     import sys
 
-    env = {**os.environ, "MLFLOW_TRACKING_URI": settings.mlflow_uri, "COLUMNS": "120"}
+    env = {"MLFLOW_TRACKING_URI": settings.mlflow_uri, **os.environ, "COLUMNS": "120"}
     codes = {}
     for args in LIFECYCLE:
         say(f"$ spam-platform {' '.join(args)}")
