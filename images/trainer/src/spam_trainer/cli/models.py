@@ -182,9 +182,11 @@ def promote(
     for reason in result.reasons:
         console.print(f"- {reason}", soft_wrap=True)
     verb = "would move" if dry_run else "moved"
-    if result.promoted and result.previous != result.candidate:
+    if result.previous == result.candidate:
+        console.print(f"nothing to promote: alias {to} is on v{result.candidate} already")
+    elif result.promoted:
         console.print(f"alias [bold green]{to}[/] {verb} to v{result.candidate}")
-    elif not result.promoted:
+    else:
         console.print(
             f"[bold red]{'would refuse' if dry_run else 'refused'}[/]: alias {to} stays on "
             f"{'v' + result.previous if result.previous else 'nothing'}"
