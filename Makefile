@@ -37,7 +37,7 @@ down: ## stop the local platform
 status: ## processes and readiness of the local platform
 	$(UV) run spam-platform status
 
-demo: ## walk through the running local platform (health, tracks, batch, inference log, drift on a normal and a shifted stream)
+demo: ## walk through the running local platform (health, tracks, batch, inference log, drift on a normal and a shifted stream, the feedback loop, retrain/promote/rollback dry runs)
 	$(UV) run spam-platform demo
 
 test: setup lint ## lint + the whole test suite (what .ci/run calls)

@@ -58,6 +58,13 @@ class LocalSettings(TrainerSettings):
         description="SPAM_LOCAL_DRIFT_WINDOW: the window each scheduled run reads, ending at its "
         "scheduled time (the chart's `since`); default: the interval.",
     )
+    local_reputation_cache_ttl_s: float = Field(
+        5.0,
+        ge=0,
+        description="SPAM_LOCAL_REPUTATION_CACHE_TTL_S: the local transformer's reputation cache "
+        "TTL (its SPAM_TRANSFORMER_REPUTATION_CACHE_TTL_S; the transformer's own default is "
+        "60 s): feedback reaches the next score of that sender within it.",
+    )
     local_drift_environments: str = Field(
         "staging,production",
         description="SPAM_LOCAL_DRIFT_ENVIRONMENTS: the model tracks the scheduled runs cover "

@@ -53,8 +53,11 @@ def run(
     corpus_messages: list[bytes],
     batch_input: Path | None = None,
     streams: DriftStreams | None = None,
+    loop_senders: list[str] | None = None,
 ) -> dict[str, object]:
-    """The walk; with ``streams``, :func:`drift_demo` last (``results["drift"]``)."""
+    """The walk; with ``streams``, :func:`drift_demo` (``results["drift"]``); with
+    ``loop_senders``, last the feedback loop (:func:`feedback_loop`, ``results["loop"]``) and
+    the lifecycle dry runs (:func:`lifecycle`, ``results["lifecycle"]``)."""
     headers = {"X-API-Key": api_key}
     results: dict[str, object] = {}
     with httpx.Client(base_url=settings.gateway_url, timeout=30) as client:
@@ -127,6 +130,16 @@ def run(
     if streams is not None:
         with httpx.Client(base_url=settings.gateway_url, headers=headers, timeout=120) as client:
             results["drift"] = drift_demo(settings, client, streams, say)
+    if loop_senders is not None:
+        with httpx.Client(base_url=settings.gateway_url, headers=headers, timeout=60) as client:
+            results["loop"] = feedback_loop(
+                client,
+                loop_senders,
+                say,
+                reports=LOOP_REPORTS,
+                cache_ttl_s=settings.local_reputation_cache_ttl_s,
+            )
+        results["lifecycle"] = lifecycle(settings, say)
     return results
 
 
@@ -295,3 +308,196 @@ def top_drifting(report: DriftReport, n: int = 5) -> list[str]:
         else s.name
         for s in signals[:n]
     ]
+
+
+# --------------------------------------------------------------------------- feedback loop
+LEGIT = {
+    "subject": "Re: agenda for Thursday's release planning",
+    "body": "Hi,\n\nthanks for sending the notes. I went through the open items and updated "
+    "the schedule; the remaining question is the test plan for the new build. Could we go "
+    "through it on Thursday after lunch?\n\nBest regards",
+}
+"""Ordinary work mail: content the model scores as ham from an unknown sender."""
+LOOP_REPORTS = 10
+"""The "not spam" reports: the gateway's default daily bound for one reporter and one sender
+(``SPAM_GATEWAY_FEEDBACK_MAX_PER_SENDER_DAY``); the local platform has one (operator) key."""
+MAX_CANDIDATES = 40
+"""Spam-heavy senders of the corpus tried (by scoring) before falling back to spam reports."""
+
+
+def spam_heavy_senders(dataset_dir: Path) -> list[str]:
+    """Sender addresses of the dataset's train split (what the reputation history holds) with
+    at least two e-mails, all of them spam: fewest e-mails first (a few "not spam" reports
+    weigh most against a short history)."""
+    from collections import Counter
+
+    from spam_core.ingest import read_records
+
+    records, labels = read_records(dataset_dir, split="train")
+    messages: Counter[str] = Counter()
+    spam: Counter[str] = Counter()
+    for record, label in zip(records, labels, strict=True):
+        if record.sender_address:
+            messages[record.sender_address] += 1
+            spam[record.sender_address] += label == "spam"
+    heavy = [s for s, n in messages.items() if n >= 2 and spam[s] == n]
+    return sorted(heavy, key=lambda s: (messages[s], s))
+
+
+def legit_email(sender: str, n: int, tag: str) -> dict[str, str]:
+    """The ``n``-th legitimate-looking e-mail of ``sender`` in this run (``tag``): the same
+    content each time but for a numbered subject (each one a different e-mail); no ``Date``
+    (the API's field is optional)."""
+    return {
+        "email_id": f"demo-loop-{tag}-{n}",
+        "subject": f"{LEGIT['subject']} ({tag}, #{n})",
+        "body": LEGIT["body"],
+        "sender": sender,
+    }
+
+
+@dataclass
+class LoopRun:
+    sender: str
+    found_by_scoring: bool
+    """True: a corpus sender whose history alone made the e-mail spam; False: that situation
+    was created with "spam" reports first (no corpus sender did it)."""
+    content_only: float
+    """The e-mail's score from an unknown sender at an unknown domain."""
+    before: float
+    before_label: str
+    after: float
+    after_label: str
+    ham_reports: int
+    statuses: dict[str, int]
+    """What became of the "not spam" reports (``applied``, ``capped``, ...)."""
+    spam_statuses: dict[str, int] | None = None
+
+
+def feedback_loop(
+    client: httpx.Client,
+    candidates: list[str],
+    say: Callable[[str], None],
+    *,
+    reports: int,
+    cache_ttl_s: float,
+    environment: str = "production",
+    tag: str | None = None,
+) -> LoopRun:
+    """A legitimate-looking e-mail scored as spam because of its sender's history, ``reports``
+    "not spam" reports (``POST /feedback/batch``), then the sender's next e-mail, once the
+    transformer's reputation cache (``cache_ttl_s``) has let the new totals through.
+
+    The sender is the first of ``candidates`` (spam-heavy corpus senders) whose e-mail the
+    model marks spam; when none does, a fresh sender is given a spam-heavy history with
+    "spam" reports first, and the run says so. ``client``: the gateway with a key that may
+    report (reporter or operator)."""
+    tag = tag or datetime.now(UTC).strftime("%H%M%S")
+    env = {"X-Environment": environment}
+
+    def score(mail: dict[str, str]) -> dict:
+        r = client.post("/predict", json=mail, headers=env)
+        r.raise_for_status()
+        return r.json()
+
+    def report(mails: list[dict[str, str]], label: str) -> dict[str, int]:
+        r = client.post("/feedback/batch", json={"reports": [{**m, "label": label} for m in mails]})
+        r.raise_for_status()
+        return r.json()["counts"]
+
+    unknown = f"newcomer@demo-{tag}-{random.randrange(16**8):08x}.example"
+    content_only = score(legit_email(unknown, 0, tag))
+    say(
+        f"POST /predict [{environment}] the e-mail from an unknown sender ({unknown}): "
+        f"{content_only['prediction']} (p={content_only['spam_probability']:.3f}) - the content"
+    )
+    chosen, first = None, content_only
+    for n, sender in enumerate(candidates[:MAX_CANDIDATES]):
+        p = score(legit_email(sender, 0, f"{tag}-try{n}"))
+        if p["prediction"] == "spam":
+            chosen, first = sender, p
+            break
+    found, spam_statuses, ham_reports = chosen is not None, None, reports
+    if chosen is None:
+        # one reporter's reports of one sender are bounded per day (spam and ham alike):
+        # half of them give the sender its spam history, the other half take it back
+        seed = reports // 2
+        ham_reports = reports - seed
+        chosen = f"bulk@demo-{tag}-{random.randrange(16**8):08x}.example"
+        say(
+            f"no spam-heavy corpus sender (of {min(len(candidates), MAX_CANDIDATES)} tried) "
+            f"makes this e-mail spam: giving {chosen} a spam history with {seed} "
+            '"spam" reports first'
+        )
+        spam_statuses = report(
+            [
+                {**legit_email(chosen, 100 + i, tag), "subject": f"Cheap meds #{i}", "body": b}
+                for i, b in enumerate([SCAM["body"]] * seed)
+            ],
+            "spam",
+        )
+        say(f'POST /feedback/batch {seed} x "spam" -> {spam_statuses}')
+        time.sleep(cache_ttl_s)
+        first = score(legit_email(chosen, 0, f"{tag}-seeded"))
+    say(
+        f"POST /predict [{environment}] the same e-mail from {chosen} "
+        f"({'spam-heavy corpus history' if found else 'spam-reported sender'}): "
+        f"{first['prediction']} (p={first['spam_probability']:.3f})"
+    )
+    statuses = report([legit_email(chosen, i, tag) for i in range(1, ham_reports + 1)], "ham")
+    say(f'POST /feedback/batch {ham_reports} x "not spam" for {chosen} -> {statuses}')
+    if cache_ttl_s > 0:
+        say(f"waiting {cache_ttl_s:g} s: the transformer's reputation cache TTL")
+        time.sleep(cache_ttl_s)
+    after = score(legit_email(chosen, ham_reports + 1, tag))
+    say(
+        f"POST /predict [{environment}] {chosen}'s next e-mail: {after['prediction']} "
+        f"(p={after['spam_probability']:.3f}, was {first['spam_probability']:.3f})"
+    )
+    return LoopRun(
+        sender=chosen,
+        found_by_scoring=found,
+        content_only=content_only["spam_probability"],
+        before=first["spam_probability"],
+        before_label=first["prediction"],
+        after=after["spam_probability"],
+        after_label=after["prediction"],
+        ham_reports=ham_reports,
+        statuses=statuses,
+        spam_statuses=spam_statuses,
+    )
+
+
+LIFECYCLE = (
+    ("retrain", "--dry-run"),
+    ("promote", "--to", "production", "--dry-run"),
+    ("rollback", "--dry-run", "--reason", "demo: what a rollback would do"),
+)
+"""The model lifecycle after the feedback: each a dry run (nothing moves)."""
+
+
+def lifecycle(settings: LocalSettings, say: Callable[[str], None]) -> dict[str, int]:
+    """``spam-platform retrain --dry-run``, ``promote --dry-run`` and ``rollback --dry-run``
+    against the local registry (``MLFLOW_TRACKING_URI`` when set, as the demo's drift part),
+    their output shown as they print it; exit codes by command
+    (``promote`` exits 1 when it would refuse, ``rollback`` 2 with no earlier version)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {"MLFLOW_TRACKING_URI": settings.mlflow_uri, **os.environ, "COLUMNS": "120"}
+    codes = {}
+    for args in LIFECYCLE:
+        say(f"$ spam-platform {' '.join(args)}")
+        done = subprocess.run(
+            [sys.executable, "-m", "spam_trainer", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        for line in (done.stdout + done.stderr).rstrip().splitlines():
+            say(f"  {line}")
+        codes[args[0]] = done.returncode
+    return codes

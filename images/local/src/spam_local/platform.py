@@ -296,6 +296,8 @@ def transformer_env(settings: LocalSettings, versions: dict[str, str]) -> dict[s
         "SPAM_TRANSFORMER_HOST": "127.0.0.1",
         "SPAM_TRANSFORMER_PROTOCOL": "grpc",
         "SPAM_TRANSFORMER_FEAST_REPO_PATH": str(settings.resolved_feast_repo),
+        # feedback (POST /feedback) reaches the next score within this TTL
+        "SPAM_TRANSFORMER_REPUTATION_CACHE_TTL_S": str(settings.local_reputation_cache_ttl_s),
     }
     for track in TRACKS:
         up = track.upper()

@@ -33,6 +33,12 @@ class TrainerSettings(CoreSettings):
         le=1,
         description="Largest drop in any gated metric that promotion to production accepts.",
     )
+    promote_min_slice_rows: int = Field(
+        20,
+        ge=1,
+        description="Promotion gates on an evaluation slice (test, recent feedback, cold start) "
+        "only when it has at least this many e-mails; smaller slices are shown, not gated.",
+    )
     trials: int = Field(20, ge=1, description="Ray Tune trials.")
     cpus: int = Field(
         default_factory=lambda: os.cpu_count() or 1, ge=1, description="CPUs for Ray Tune."

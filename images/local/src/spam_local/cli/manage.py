@@ -37,11 +37,18 @@ def status() -> None:
 @app.command()
 def demo(
     drift: bool = typer.Option(
-        True, help="End with the drift job on a normal and a shifted stream of corpus e-mails."
+        True, help="The drift job on a normal and a shifted stream of corpus e-mails."
+    ),
+    loop: bool = typer.Option(
+        True,
+        help='End with the feedback loop (a sender\'s mail scored as spam, "not spam" reports, '
+        "its next e-mail) and the retrain / promote / rollback dry runs.",
     ),
 ) -> None:
-    """Walk through the running local platform: health, both tracks, batch, inference log, and
-    drift detected on a shifted stream next to none on normal traffic."""
+    """Walk through the running local platform: health, both tracks, batch, inference log,
+    drift detected on a shifted stream next to none on normal traffic, then the feedback loop:
+    "not spam" reports move a sender's next e-mail toward ham; retrain, promote and rollback
+    (dry runs)."""
     import os
     import tarfile
 
@@ -73,6 +80,15 @@ def demo(
             raise fail(f"cannot read the corpus for the drift streams: {exc}") from None
         # versions other than the served ones get their baselines from the local registry
         os.environ.setdefault("MLFLOW_TRACKING_URI", settings.mlflow_uri)
+    loop_senders = None
+    if loop:
+        from spam_local.demo import spam_heavy_senders
+
+        dataset = settings.datasets_dir / "spamassassin"
+        try:
+            loop_senders = spam_heavy_senders(dataset)
+        except SourceError as exc:
+            raise fail(f"cannot read the dataset for the feedback loop: {exc}") from None
     try:
         results = run(
             settings,
@@ -81,11 +97,32 @@ def demo(
             messages,
             _batch_input(settings, archive) if archive.is_file() else None,
             streams,
+            loop_senders,
         )
     except Exception as exc:
         raise fail(f"{type(exc).__name__}: {exc} (is the platform up? `make up`)", 1) from None
     if streams is not None:
         _print_drift(results["drift"], streams)  # type: ignore[arg-type]
+    if loop_senders is not None:
+        _print_loop(results["loop"])  # type: ignore[arg-type]
+
+
+def _print_loop(run) -> None:
+    table = Table(title='feedback loop: one sender, before and after its "not spam" reports')
+    table.add_column("")
+    table.add_column("value")
+    how = (
+        "a corpus sender with a spam-only history (found by scoring)"
+        if run.found_by_scoring
+        else f'a fresh sender given a spam history by "spam" reports {run.spam_statuses}'
+    )
+    table.add_row("sender", f"{run.sender}: {how}")
+    table.add_row("same e-mail, unknown sender", f"p={run.content_only:.3f}")
+    table.add_row("before the reports", f"{run.before_label} (p={run.before:.3f})")
+    table.add_row('"not spam" reports', str(run.statuses))
+    moved = "[green]toward ham[/]" if run.after < run.before else "[red]not toward ham[/]"
+    table.add_row("next e-mail", f"{run.after_label} (p={run.after:.3f}): {moved}")
+    console.print(table)
 
 
 def _batch_input(settings, archive: Path) -> Path:

@@ -76,6 +76,46 @@ def publish(
     console.print(f"storageUri: {result.url}/triton", soft_wrap=True)
 
 
+def _num(value: float | None, fmt: str = ".4f") -> str:
+    import math
+
+    if value is None or not math.isfinite(value):
+        return "-"
+    return format(value, fmt)
+
+
+def promotion_table(result, model_name: str) -> Table:
+    """Metric per slice: candidate vs current holder, delta, within the tolerance or not."""
+    holder = f"v{result.previous}" if result.previous else "none"
+    table = Table(
+        title=f"{model_name}: v{result.candidate} (candidate) vs {holder} "
+        f"({result.alias}), tolerance {result.tolerance}"
+    )
+    for col in ("slice", "metric", f"v{result.candidate}", holder, "delta"):
+        table.add_column(col, justify="right")
+    table.add_column("within tolerance")
+    for row in result.rows:
+        fmt = ".0f" if row.metric == "n" else ".4f"
+        verdict = (
+            "[green]yes[/]"
+            if row.within
+            else "[bold red]no[/]"
+            if row.within is not None
+            else "[dim]not gated[/]"
+        )
+        if row.metric == "n":
+            verdict = ""
+        table.add_row(
+            row.slice,
+            row.metric,
+            _num(row.candidate, fmt),
+            _num(row.previous, fmt),
+            _num(row.delta, "+.4f") if row.metric != "n" else "",
+            verdict,
+        )
+    return table
+
+
 @app.command()
 def promote(
     to: Annotated[str, typer.Option("--to", help="Alias to move.")] = "production",
@@ -93,12 +133,25 @@ def promote(
     ] = None,
     tolerance: Annotated[
         float | None,
-        typer.Option(help="Largest accepted drop of F1, ROC-AUC, precision or recall."),
+        typer.Option(
+            help="Largest accepted worsening of a gated metric on any slice "
+            "(default SPAM_PROMOTE_TOLERANCE)."
+        ),
     ] = None,
-    dry_run: Annotated[bool, typer.Option(help="Compare only; move nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="Print the comparison and the decision; move and record nothing.")
+    ] = False,
+    feedback_log: Annotated[
+        str | None,
+        typer.Option(
+            help="Feedback log read for the recent feedback slice "
+            "(default SPAM_RETRAIN_FEEDBACK_LOG_URL, else $SPAM_HOME/feedback-logs)."
+        ),
+    ] = None,
     feast_repo: FeastRepoOpt = None,
 ) -> None:
-    """Move an alias (production) to a candidate after comparing both on the same test data."""
+    """Move an alias (production) to a candidate after comparing both on the same evaluation
+    data: the test split, the recent feedback slice and the cold-start slice."""
     from spam_trainer.promote import PromotionError
     from spam_trainer.promote import promote as run_promote
     from spam_trainer.registry import ALIASES, configure_mlflow
@@ -119,30 +172,23 @@ def promote(
             tolerance=tolerance,
             dry_run=dry_run,
             reputation=reputation_source(feast_repo),
+            feedback_url=feedback_log,
         )
     except PromotionError as exc:
         raise fail(str(exc)) from None
-    table = Table(
-        title=f"{settings.model_name}: v{result.candidate} vs "
-        f"{'v' + result.previous if result.previous else 'no'} {to} "
-        f"({result.n_test} test e-mails)"
-    )
-    for col in ("metric", f"v{result.candidate}", "current"):
-        table.add_column(col, justify="right")
-    for k in ("roc_auc", "f1", "precision", "recall"):
-        prev = result.previous_metrics[k] if result.previous_metrics else None
-        table.add_row(
-            k, f"{result.candidate_metrics[k]:.4f}", "-" if prev is None else f"{prev:.4f}"
-        )
-    console.print(table)
+    console.print(promotion_table(result, settings.model_name))
+    for name, note in result.notes.items():
+        console.print(f"[dim]{name}: {note}[/]", soft_wrap=True)
     for reason in result.reasons:
         console.print(f"- {reason}", soft_wrap=True)
     verb = "would move" if dry_run else "moved"
-    if result.promoted and result.previous != result.candidate:
+    if result.previous == result.candidate:
+        console.print(f"nothing to promote: alias {to} is on v{result.candidate} already")
+    elif result.promoted:
         console.print(f"alias [bold green]{to}[/] {verb} to v{result.candidate}")
-    elif not result.promoted:
+    else:
         console.print(
-            f"[bold red]refused[/]: alias {to} stays on "
+            f"[bold red]{'would refuse' if dry_run else 'refused'}[/]: alias {to} stays on "
             f"{'v' + result.previous if result.previous else 'nothing'}"
         )
         raise typer.Exit(1)
