@@ -169,3 +169,24 @@ def test_dry_run_sends_and_records_nothing(env: Path):
     assert result.exit_code == 0 and "would retrain (kfp)" in result.output
     assert "model age" in result.output and "cooldown" in result.output
     assert decisions(env) == []
+
+
+def test_kfp_clients_root_logging_is_held_back_during_a_submission(caplog):
+    """kfp's client logs each failed health check with a traceback on the root logger (five
+    tries); during a submission those records are dropped (the failure is reported once, as
+    the submission's error), other records still pass, and nothing stays filtered after."""
+    import logging
+    import os
+
+    from spam_trainer.retrain import _without_kfp_root_logging
+
+    def record(path: str) -> logging.LogRecord:
+        return logging.LogRecord("root", logging.ERROR, path, 1, "healthz", None, None)
+
+    kfp_file = os.path.join(os.sep, "site-packages", "kfp", "client", "client.py")
+    ours = os.path.join(os.sep, "src", "spam_trainer", "retrain.py")
+    root = logging.getLogger()
+    with _without_kfp_root_logging():
+        assert not root.filter(record(kfp_file))
+        assert root.filter(record(ours))
+    assert root.filter(record(kfp_file))

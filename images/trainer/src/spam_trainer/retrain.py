@@ -27,7 +27,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
+import os
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -608,6 +611,24 @@ def pipeline_arguments(
     return args | dict(policy.pipeline_arguments)
 
 
+class _KfpRecords(logging.Filter):
+    """kfp's client logs each failed health check with its traceback on the *root* logger (five
+    tries); the failure reaches the user once, as the submission's error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return f"{os.sep}kfp{os.sep}" not in record.pathname
+
+
+@contextlib.contextmanager
+def _without_kfp_root_logging() -> Iterator[None]:
+    root, kfp_records = logging.getLogger(), _KfpRecords()
+    root.addFilter(kfp_records)
+    try:
+        yield
+    finally:
+        root.removeFilter(kfp_records)
+
+
 def submit_kfp(
     policy: RetrainPolicy,
     package: Path,
@@ -616,7 +637,6 @@ def submit_kfp(
     host: str | None = None,
 ) -> dict[str, Any]:
     """Submit a run of the compiled pipeline with the real ``kfp.Client``; its identifiers."""
-    import contextlib
     import io
     import warnings
 
@@ -633,7 +653,11 @@ def submit_kfp(
 
         credentials = ServiceAccountTokenVolumeCredentials(str(policy.kfp_token_path))
     printed = io.StringIO()  # the client prints UI links; they go into the record instead
-    with warnings.catch_warnings(), contextlib.redirect_stdout(printed):
+    with (
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(printed),
+        _without_kfp_root_logging(),
+    ):
         warnings.simplefilter("ignore", FutureWarning)
         client = kfp.Client(
             host=host,
