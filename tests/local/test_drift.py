@@ -22,6 +22,7 @@ import pytest
 
 from spam_local.config import LocalSettings
 from spam_local.drift import DriftScheduler, next_due, schedule_status
+from tests.utils.drift_fixtures import drift_processes
 from tests.utils.gateway import OPERATOR, free_port, wait_until
 
 pytestmark = pytest.mark.timeout(900)
@@ -186,20 +187,7 @@ def test_scheduled_runs_write_reports_the_api_and_the_log_show(demo_runs, home, 
     assert "verdict:" in log
     # stopped: no next run, and no spam-drift left behind
     assert json.loads((settings.run_dir / "drift-schedule.json").read_text())["next_run"] is None
-    assert not _drift_processes(home)
-
-
-def _drift_processes(home: Path) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmd = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"spam-drift" in cmd and str(home).encode() in cmd:
-                found.append(int(proc.name))
-    return found
+    assert not drift_processes(home)
 
 
 def test_failing_and_hanging_runs_are_recorded_and_the_schedule_goes_on(tmp_path):
@@ -240,7 +228,7 @@ def test_failing_and_hanging_runs_are_recorded_and_the_schedule_goes_on(tmp_path
         slow.stop()
     run = state["runs"]["staging"]
     assert "deadline" in run["error"] and run["exit_code"] != 0, run
-    assert not _drift_processes(tmp_path)
+    assert not drift_processes(tmp_path)
 
 
 def test_the_off_switch_and_the_settings(tmp_path):

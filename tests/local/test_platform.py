@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.utils.drift_fixtures import drift_processes
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 KEY = "sk-local-test-operator-key"
@@ -274,19 +276,6 @@ def _drift_state(home: Path) -> dict:
         return {}
 
 
-def _drift_processes(home: Path) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                cmd = (proc / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"spam-drift" in cmd and str(home).encode() in cmd:
-                found.append(int(proc.name))
-    return found
-
-
 def test_make_demo_shows_drift_on_the_shifted_stream_and_none_on_normal_traffic(platform):
     """`spam-platform demo` as `make demo` runs it: the walk (an async batch job over a corpus
     archive included), then the two drift verdicts side by side."""
@@ -400,7 +389,7 @@ def test_up_again_reuses_the_running_platform_and_down_stops_it(platform):
         httpx.get(f"{platform['url']}/health", timeout=2)
     assert not _tritonserver_pids(platform["home"] / "run" / "triton")
     # the drift schedule stopped with the supervisor: no run left, none scheduled
-    assert not _drift_processes(platform["home"])
+    assert not drift_processes(platform["home"])
     assert _drift_state(platform["home"])["next_run"] is None
 
 
@@ -418,6 +407,6 @@ def test_up_with_the_drift_schedule_off(platform):
         supervisor_log = (home / "run" / "logs" / "supervisor.log").read_text()
         assert "scheduled drift runs are off" in supervisor_log
         assert _drift_state(home).get("runs") == before
-        assert not _drift_processes(home)
+        assert not drift_processes(home)
     finally:
         _cli(env, "down", timeout=120)

@@ -114,3 +114,17 @@ def corpus_by_label(corpus_dir: Path) -> dict[str, list[str]]:
                         seen.add(digest)
                         out["unseen"].append(text)
     return out
+
+
+def drift_processes(home: Path) -> list[int]:
+    """Pids of ``spam-drift`` processes started for the platform at ``home``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spam-drift" in cmd and str(home).encode() in cmd:
+                found.append(int(proc.name))
+    return found

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from spam_core.inference_log import new_file_name  # noqa: F401  (the logger reads it here)
 from spam_core.message.record import EmailRecord
 
 if TYPE_CHECKING:
@@ -129,10 +129,6 @@ def to_parquet(records: Sequence[Record]) -> bytes:
     sink = io.BytesIO()
     pq.write_table(to_table(records), sink, compression="zstd")
     return sink.getvalue()
-
-
-def new_file_name() -> str:
-    return f"part-{uuid.uuid4().hex}.parquet"
 
 
 def warm_up() -> None:
