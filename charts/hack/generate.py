@@ -226,20 +226,21 @@ SCALAR_TYPES = {
 }
 
 
-def _scalar_type(node: yaml.ScalarNode) -> str:
-    if node.tag not in SCALAR_TYPES:
-        raise AnnotationError(
-            f"line {node.start_mark.line + 1}: no type to infer from {node.value!r}: give `type`"
-        )
-    return SCALAR_TYPES[node.tag]
-
-
 class Builder:
     def __init__(self, vf: ValuesFile, refs: Refs) -> None:
         self.vf, self.refs = vf, refs
 
     def where(self, node: yaml.Node) -> str:
         return f"{self.vf.path}:{node.start_mark.line + 1}"
+
+    def type_of(self, node: yaml.Node) -> str:
+        if isinstance(node, yaml.MappingNode):
+            return "object"
+        if isinstance(node, yaml.SequenceNode):
+            return "array"
+        if node.tag not in SCALAR_TYPES:
+            raise AnnotationError(f"{self.where(node)}: no type in {node.value!r}: give `type`")
+        return SCALAR_TYPES[node.tag]
 
     def annotation(self, key: yaml.Node) -> Schema:
         block = self.vf.blocks.get(key.start_mark.line, {})
@@ -257,25 +258,23 @@ class Builder:
         dotted = ".".join(path)
         leaf = not (isinstance(node, yaml.MappingNode) and node.value)
         param = self.vf.params.get(dotted)
-        if leaf and "description" in ann:
-            raise AnnotationError(
-                f"{self.where(node)}: {dotted} is described by its @param line, not by @schema"
-            )
         schema: Schema = {}
-        if leaf and param:
+        if leaf:
+            if "description" in ann:
+                raise AnnotationError(
+                    f"{self.where(node)}: {dotted} is described by its @param line, not @schema"
+                )
+            if not param:
+                raise AnnotationError(f"{self.where(node)}: {dotted} has no `## @param` line")
             schema["description"] = param.description
-        if isinstance(node, yaml.MappingNode):
-            schema["type"] = "object"
-            if node.value:
-                schema.update(self.mapping(node, path, ann))
+        schema["type"] = self.type_of(node)
+        if isinstance(node, yaml.MappingNode) and node.value:
+            schema.update(self.mapping(node, path, ann))
         elif isinstance(node, yaml.SequenceNode):
-            schema["type"] = "array"
             items = self.items(node, ann.pop("items", None))
             if items is None:
                 raise AnnotationError(f"{self.where(node)}: {dotted} is empty: give its `items`")
             schema["items"] = items
-        else:
-            schema["type"] = _scalar_type(node)
         if any(k in ann for k in TYPE_KEYWORDS):
             del schema["type"]
         schema.update(ann)
@@ -306,10 +305,7 @@ class Builder:
 
     def items(self, node: yaml.SequenceNode, given: Schema | None) -> Schema | None:
         inferred: Schema | None = None
-        kinds = {
-            _scalar_type(item) if isinstance(item, yaml.ScalarNode) else "object"
-            for item in node.value
-        }
+        kinds = {self.type_of(item) for item in node.value}
         if len(kinds) == 1:
             inferred = {"type": kinds.pop()}
         if given is None:

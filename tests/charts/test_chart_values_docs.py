@@ -3,9 +3,7 @@ README values table, the schemas and the settings contract in the comments are c
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,18 +11,7 @@ import yaml
 
 from tests.charts import chartlib
 
-HACK = chartlib.REPO / "charts" / "hack"
-
-
-def load_hack(name: str):
-    spec = importlib.util.spec_from_file_location(f"charts_hack_{name}", HACK / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-generate = load_hack("generate")
+generate = chartlib.hack("generate")
 FILES = generate.values_files()
 
 
