@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 CHART = Path(__file__).resolve().parents[1] / "spam-platform"
-SUBCHARTS = ("gateway", "transformer", "inference", "batch", "drift")
+SUBCHARTS = ("gateway", "transformer", "inference", "batch", "drift", "tuning")
 PRESETS = ["nano", "micro", "small", "medium", "large", "xlarge", "2xlarge"]
 CIDR_PATTERN = r"^[0-9a-fA-F.:]+/[0-9]{1,3}$"
 DURATION_PATTERN = r"^[0-9]+(ms|s|m|h)$"
@@ -635,20 +635,32 @@ def drift() -> Schema:
                     "track": s("The track whose CronJob retrains", enum=["staging", "production"]),
                     "dryRun": b(),
                     "image": image(),
-                    "kfp": obj(
-                        {
-                            "host": s("KFP API endpoint", pattern=r"^(https?://.+)?$"),
-                            "experiment": s(minLength=1),
-                            "namespace": s(),
-                            "authenticate": b("Send a projected ServiceAccount token"),
-                            "arguments": {
-                                "type": "object",
-                                "additionalProperties": {
-                                    "type": ["string", "number", "integer", "boolean"]
+                    "kfp": when(
+                        obj(
+                            {
+                                "host": s("KFP API endpoint", pattern=r"^(https?://.+)?$"),
+                                "experiment": s(minLength=1),
+                                "namespace": s(),
+                                "authenticate": b("Send a projected ServiceAccount token"),
+                                "arguments": {
+                                    "type": "object",
+                                    "additionalProperties": {
+                                        "type": ["string", "number", "integer", "boolean"]
+                                    },
+                                    "description": "Pipeline parameters of the run",
                                 },
-                                "description": "Pipeline parameters of the run",
-                            },
-                        }
+                                "tuningCluster": b(
+                                    "Pass the tuning chart's RayCluster as ray_address"
+                                ),
+                            }
+                        ),
+                        {"tuningCluster": {"const": True}},
+                        {
+                            "arguments": {
+                                "not": {"required": ["ray_address"]},
+                                "description": "tuningCluster sets ray_address itself",
+                            }
+                        },
                     ),
                     "policy": obj(
                         {
@@ -679,6 +691,45 @@ def drift() -> Schema:
             ),
         },
         "spam-platform drift values",
+    )
+
+
+def tuning() -> Schema:
+    return subchart(
+        {
+            "image": image(),
+            "rayVersion": s(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$"),
+            "head": obj({"resourcesPreset": s(enum=PRESETS), "resources": resources()}),
+            "workers": obj(
+                {
+                    "replicas": i(minimum=0),
+                    "resourcesPreset": s(enum=PRESETS),
+                    "resources": resources(),
+                }
+            ),
+            "autoscaling": obj(
+                {
+                    "enabled": b(),
+                    "minWorkers": i(minimum=0),
+                    "maxWorkers": i(minimum=1),
+                    "upscalingMode": s(enum=["Default", "Conservative", "Aggressive"]),
+                    "idleTimeoutSeconds": i(minimum=0),
+                    "resourcesPreset": s(enum=PRESETS),
+                    "resources": resources(),
+                },
+                desc="Ray's in-tree autoscaler for the trial workers",
+            ),
+            **scheduling(),
+            "serviceAccount": obj({"annotations": string_map()}),
+            "networkPolicy": obj(
+                {
+                    "clientNamespaces": arr(s(minLength=1)),
+                    "clientPodLabels": string_map(),
+                    "kubeAPIServerCIDRs": arr(s(pattern=CIDR_PATTERN)),
+                }
+            ),
+        },
+        "spam-platform tuning values",
     )
 
 
@@ -776,6 +827,7 @@ def umbrella() -> Schema:
             "inference": component("The Triton InferenceServices"),
             "batch": component("KubeRay batch scoring"),
             "drift": component("The drift CronJobs and the platform's alerts and dashboard"),
+            "tuning": component("The Ray Tune cluster of the training pipeline"),
         },
         required=["global", *SUBCHARTS],
         desc="spam-platform umbrella chart values",
@@ -804,6 +856,44 @@ def umbrella() -> Schema:
             }
         }
     }
+    # The retrain step's runs use the tuning chart's RayCluster only where it is installed.
+    schema["allOf"] = [
+        {
+            "if": {
+                "properties": {
+                    "drift": {
+                        "properties": {
+                            "enabled": {"const": True},
+                            "retrain": {
+                                "properties": {
+                                    "enabled": {"const": True},
+                                    "kfp": {
+                                        "properties": {"tuningCluster": {"const": True}},
+                                        "required": ["tuningCluster"],
+                                    },
+                                },
+                                "required": ["enabled", "kfp"],
+                            },
+                        },
+                        "required": ["retrain"],
+                    }
+                }
+            },
+            "then": {
+                "properties": {
+                    "tuning": {
+                        "properties": {
+                            "enabled": {
+                                "const": True,
+                                "description": "drift.retrain.kfp.tuningCluster needs "
+                                "tuning.enabled",
+                            }
+                        }
+                    }
+                }
+            },
+        }
+    ]
     return schema
 
 

@@ -22,7 +22,7 @@ import yaml
 
 CHART = Path(__file__).resolve().parents[1] / "spam-platform"
 README = CHART / "README.md"
-SUBCHARTS = ("gateway", "transformer", "inference", "batch", "drift")
+SUBCHARTS = ("gateway", "transformer", "inference", "batch", "drift", "tuning")
 START, END = "<!-- values:start -->", "<!-- values:end -->"
 PARAM = re.compile(r"^\s*## @param (\S+) (.+?)\s*$")
 SECTION = re.compile(r"^\s*## @section (.+?)\s*$")
