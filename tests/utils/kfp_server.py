@@ -127,7 +127,6 @@ class KfpServer:
         self.runs[run["run_id"]] = run
         return 200, run
 
-
     def _read_run(self, run_id: str):
         run = self.runs.get(run_id)
         if run is None:
