@@ -101,7 +101,7 @@ def test_batch_values_document_exactly_the_spam_environment_of_the_ray_pods():
         "SPAM_INFERENCE_LOG_URL",
     }
     docs = chartlib.render_docs(chartlib.minimal_values())
-    spec = chartlib.only(docs, "RayCluster").body["spec"]
+    spec = chartlib.only(docs, "RayCluster", "spam-platform-batch").body["spec"]
     pods = [spec["headGroupSpec"], *spec["workerGroupSpecs"]]
     for pod in pods:
         (main,) = pod["template"]["spec"]["containers"]
