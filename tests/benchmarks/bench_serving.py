@@ -45,7 +45,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tests.benchmarks import reputation_cost
-from tests.benchmarks.bench_gateway import API_KEY, LUA, WRK, _cpu_ticks, wrk
+from tests.benchmarks.bench_gateway import LUA, WRK, _cpu_ticks, chain_gateway, wrk
 from tests.benchmarks.bench_transformer import _floor
 from tests.benchmarks.reputation_cost import REPUTATION_DEFAULTS
 from tests.utils.paths import SHARED_CORPUS
@@ -197,9 +197,7 @@ def _ratios(results: dict) -> dict[str, dict]:
 
 def main(corpus: str | None = None) -> dict:
     from spam_core.message import parse_raw
-    from spam_gateway.app.core.security import hash_key
     from spam_local.tritonserver import LocalTritonServer
-    from tests.utils.gateway import GatewayProcess
     from tests.utils.serving import (
         TransformerProcess,
         benchmark_stack,
@@ -238,19 +236,8 @@ def main(corpus: str | None = None) -> dict:
                     transformer_env(bundles, triton, "grpc", feast_repo, **reputation_env),
                     tmp / "transformer.log",
                 ).start()
-                keys = json.dumps(
-                    [{"name": "bench", "sha256": hash_key(API_KEY), "role": "viewer"}]
-                )
-                gateway = GatewayProcess(
-                    {
-                        "SPAM_GATEWAY_TRANSFORMER_URL": transformer.url,
-                        "SPAM_GATEWAY_API_KEYS": keys,
-                        "SPAM_GATEWAY_DEFAULT_ENVIRONMENT": TRACK,
-                        "SPAM_GATEWAY_ACCESS_LOG": "false",
-                        "SPAM_GATEWAY_INFERENCE_LOG_URL": str(tmp / "inference-logs"),
-                        "SPAM_GATEWAY_INFERENCE_LOG_SPOOL_DIR": str(tmp / "spool"),
-                    },
-                    tmp / "gateway.log",
+                gateway = chain_gateway(
+                    transformer.url, tmp, SPAM_GATEWAY_DEFAULT_ENVIRONMENT=TRACK
                 ).start()
                 try:
                     targets = {
