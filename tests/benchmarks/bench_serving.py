@@ -147,6 +147,18 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def wrk_files(tmp: Path, messages: list[tuple[str, str]]) -> tuple[Path, Path]:
+    """What wrk sends to ``/predict``: the e-mails as JSON lines (raw RFC 822), and the
+    per-request timing script."""
+    bodies = tmp / "emails.jsonl"
+    with bodies.open("w") as fh:
+        for email_id, raw in messages:
+            fh.write(json.dumps({"email_id": email_id, "raw": raw}) + "\n")
+    script = tmp / "bench.lua"
+    script.write_text(LUA)
+    return bodies, script
+
+
 def _ticks(pids: list[int]) -> int:
     return sum(_cpu_ticks(pid) for pid in pids)
 
@@ -215,12 +227,7 @@ def main(corpus: str | None = None) -> dict:
         feast_repo, bundles, repository, messages = benchmark_stack(
             corpus_dir, tmp, MESSAGES_PER_ARCHIVE
         )
-        bodies = tmp / "emails.jsonl"
-        with bodies.open("w") as fh:
-            for email_id, raw in messages:
-                fh.write(json.dumps({"email_id": email_id, "raw": raw}) + "\n")
-        script = tmp / "bench.lua"
-        script.write_text(LUA)
+        bodies, script = wrk_files(tmp, messages)
 
         results["floor"] = _floor(bundles[TRACK], messages, feast_repo)
         results["reputation"] = reputation_cost.all_lookup_costs(

@@ -29,8 +29,8 @@ import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-from tests.benchmarks.bench_gateway import LUA, _cpu_ticks, wrk
-from tests.benchmarks.bench_serving import MESSAGES_PER_ARCHIVE, TRACK, _children
+from tests.benchmarks.bench_gateway import _cpu_ticks, wrk
+from tests.benchmarks.bench_serving import MESSAGES_PER_ARCHIVE, TRACK, _children, wrk_files
 from tests.benchmarks.reputation_cost import REPUTATION_DEFAULTS
 from tests.utils.paths import SHARED_CORPUS
 
@@ -182,12 +182,7 @@ def main() -> None:
         workdir = args.workdir or tmp
         workdir.mkdir(parents=True, exist_ok=True)
         feast_repo, bundles, repository, messages = _stack(workdir, args.corpus)
-        bodies = tmp / "emails.jsonl"
-        with bodies.open("w") as fh:
-            for email_id, raw in messages:
-                fh.write(json.dumps({"email_id": email_id, "raw": raw}) + "\n")
-        script = tmp / "bench.lua"
-        script.write_text(LUA)
+        bodies, script = wrk_files(tmp, messages)
         results: dict = {"rounds": {}}
         with (
             LocalTritonServer([repository], log_dir=tmp / "triton-log") as triton,
