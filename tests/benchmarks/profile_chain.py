@@ -82,8 +82,9 @@ def _stack(workdir: Path, corpus: Path):
 
 
 def _variant(text: str) -> tuple[str, dict[str, str]]:
-    """``name`` or ``name:KEY=VALUE,KEY=VALUE`` (``SPAM_GATEWAY_*`` / ``SPAM_TRANSFORMER_*``
-    settings of that chain)."""
+    """``name`` or ``name:KEY=VALUE,KEY=VALUE``: ``SPAM_GATEWAY_*`` / ``SPAM_TRANSFORMER_*``
+    settings of that chain's gateway / transformer; any other variable goes to both (e.g.
+    ``PYTHONPATH`` naming another checkout's ``images/*/src``, to compare code)."""
     name, _, pairs = text.partition(":")
     return name, dict(pair.split("=", 1) for pair in pairs.split(",") if pair)
 
@@ -100,7 +101,7 @@ def _chain(tmp: Path, bundles, triton, feast_repo: Path, env: dict[str, str]):
     transformer = TransformerProcess(
         {
             **transformer_env(bundles, triton, "grpc", feast_repo, **reputation_env),
-            **{k: v for k, v in env.items() if k.startswith("SPAM_TRANSFORMER_")},
+            **{k: v for k, v in env.items() if not k.startswith("SPAM_GATEWAY_")},
         },
         tmp / "transformer.log",
     ).start()
@@ -109,7 +110,7 @@ def _chain(tmp: Path, bundles, triton, feast_repo: Path, env: dict[str, str]):
             transformer.url,
             tmp,
             SPAM_GATEWAY_DEFAULT_ENVIRONMENT=TRACK,
-            **{k: v for k, v in env.items() if k.startswith("SPAM_GATEWAY_")},
+            **{k: v for k, v in env.items() if not k.startswith("SPAM_TRANSFORMER_")},
         ).start()
         try:
             yield gateway, transformer
