@@ -36,10 +36,10 @@ import numpy as np
 
 from spam_core.bundle import ModelBundle
 from spam_core.bundle import resolve_model_ref as resolve_model
-from spam_core.errors import ArtifactError, InvalidEmailError
+from spam_core.errors import ArtifactError
 from spam_core.features import NoHistory, ReputationSource
 from spam_core.ingest import read_records
-from spam_core.message import EmailRecord, parse_fields, parse_raw
+from spam_core.message import EmailRecord
 from spam_trainer.evaluate import classification_metrics
 from spam_trainer.publish import PublishError, require_published
 from spam_trainer.registry import GATED_METRICS, STAGING, actor, alias_version, record_alias_move
@@ -130,55 +130,15 @@ def _evaluate(ref: str, data: list[EvalSlice]) -> dict[str, dict[str, float]]:
 
 
 def feedback_records(url: str, since: datetime | None) -> tuple[list[EmailRecord], np.ndarray]:
-    """The recent feedback slice: e-mails whose report carried (or named) their content, with
-    a labelling status (``feedback.LABELLING``), reported after ``since``; one row per e-mail
-    (``email_key``), its latest label. Rows whose content does not parse are skipped."""
-    from spam_core import feedback
-    from spam_core.storage import open_location
+    """The recent feedback slice: the feedback-labeled e-mails with content whose report time
+    is after ``since``, each once with its label, by the one rule training reads the log with
+    (``spam_trainer.feedback_data.read_feedback``)."""
+    from spam_trainer.feedback_data import read_feedback
 
-    location = open_location(url)
-    table = feedback.read_log(
-        location.fs,
-        location.root,
-        since=since,
-        columns=[
-            "timestamp",
-            "email_key",
-            "email_id",
-            "label",
-            "status",
-            "subject",
-            "body",
-            "from_header",
-            "date_header",
-            "raw",
-        ],
+    emails, _ = read_feedback(url, since=since)
+    return [e.record for e in emails], np.array(
+        [e.label == "spam" for e in emails], dtype=np.float32
     )
-    latest: dict[str, dict] = {}
-    for row in sorted(table.to_pylist(), key=lambda r: r["timestamp"]):
-        if row["status"] not in feedback.LABELLING or row["label"] not in feedback.LABELS:
-            continue
-        if not (row["raw"] or row["body"] or row["subject"]):
-            continue
-        latest[row["email_key"] or row["email_id"]] = row
-    records, labels = [], []
-    for row in latest.values():
-        try:
-            if row["raw"]:
-                record = parse_raw(row["raw"], email_id=row["email_id"])
-            else:
-                record = parse_fields(
-                    email_id=row["email_id"],
-                    subject=row["subject"] or "",
-                    body=row["body"] or "",
-                    sender=row["from_header"],
-                    date=row["date_header"],
-                )
-        except InvalidEmailError:
-            continue
-        records.append(record)
-        labels.append(row["label"] == "spam")
-    return records, np.array(labels, dtype=np.float32)
 
 
 def evaluation_slices(
@@ -203,7 +163,7 @@ def evaluation_slices(
     else:
         try:
             fb_records, fb_y = feedback_records(feedback_url, feedback_since)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # FeedbackDataError is a ValueError
             raise PromotionError(
                 f"feedback log at {feedback_url}: {type(exc).__name__}: {exc}"
             ) from exc
