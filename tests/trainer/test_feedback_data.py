@@ -103,7 +103,12 @@ def _new(name: str, spammy: bool) -> EmailRecord:
 
 @pytest.fixture(scope="module")
 def log(tmp_path_factory, dataset_dir, corpus_dir):
-    """A feedback log and what it holds (the cases the tests check)."""
+    """A feedback log over the ingested shared corpus and what it holds."""
+    return _build_log(dataset_dir, corpus_dir, tmp_path_factory.mktemp("feedback"))
+
+
+def _build_log(dataset_dir: Path, corpus_dir: Path, tmp: Path) -> dict:
+    """A feedback log over a dataset and what it holds (the cases the tests check)."""
     corpus = read_table(dataset_dir).to_pylist()
     pool = [r for r in corpus if r["split"] in ("train", "validation") and r["date"] is not None]
     spam = [r for r in pool if r["label"] == "spam"][: OLD + RECENT]
@@ -147,7 +152,7 @@ def log(tmp_path_factory, dataset_dir, corpus_dir):
     # a labelling report without the e-mail's content, and one recorded only (no sender)
     rows.append(_report(_new("nocontent", True), "spam", "applied", t, content=False))
     rows.append(_report(_new("nosender", True), "spam", "no_sender", t))
-    root = tmp_path_factory.mktemp("feedback") / "feedback-logs"
+    root = tmp / "feedback-logs"
     _write_log(root, rows)
     return {
         "root": root,
@@ -301,17 +306,42 @@ def _at_end(work: Path, records: list[EmailRecord]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- a real training
+SMALL = {"20030228_easy_ham.tar.bz2": ("easy_ham", 360), "20030228_spam.tar.bz2": ("spam", 200)}
+
+
+def _small_dataset(corpus_dir: Path, tmp: Path) -> tuple[Path, Path]:
+    """The first messages of two corpus archives, as an archive of the SpamAssassin layout,
+    ingested: (corpus directory, dataset)."""
+    from spam_core.ingest import ingest
+    from tests.utils.emails import write_archive
+
+    members = {}
+    for archive, (folder, n) in SMALL.items():
+        with tarfile.open(corpus_dir / archive) as tar:
+            files = [m for m in tar if m.isfile() and not m.name.endswith("cmds")][:n]
+            members |= {
+                f"{folder}/{m.name.rsplit('/', 1)[-1]}": tar.extractfile(m).read() for m in files
+            }
+    (tmp / "corpus").mkdir()
+    write_archive(tmp / "corpus" / "small.tar.bz2", members)
+    ingest(tmp / "corpus", tmp / "dataset")
+    return tmp / "corpus", tmp / "dataset"
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(1500)
-def test_train_learns_from_feedback_and_reports_the_recent_slice(
-    log, dataset_dir, tmp_path, monkeypatch
-):
+@pytest.mark.timeout(900)
+def test_train_learns_from_feedback_and_reports_the_recent_slice(corpus_dir, tmp_path, monkeypatch):
+    """A real training (2 trials, a small corpus: runtime) on the corpus and a feedback log:
+    the feedback rows are trained on with their source, the corpus e-mails reported again are
+    not, the test split is the corpus's, the recent slice is reported."""
     from typer.testing import CliRunner
 
     from spam_core.settings import get_settings
     from spam_trainer.cli import app
     from spam_trainer.settings import get_trainer_settings
 
+    small, dataset_dir = _small_dataset(corpus_dir, tmp_path)
+    log = _build_log(dataset_dir, small, tmp_path)
     home = tmp_path / "home"
     monkeypatch.setenv("SPAM_HOME", str(home))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{home}/mlflow.db")
@@ -334,7 +364,7 @@ def test_train_learns_from_feedback_and_reports_the_recent_slice(
                 "60",
                 "--cpus",
                 "2",
-                "--no-register",
+                "--no-register",  # no gates on a small corpus's model
                 "--out",
                 str(work),
             ],
@@ -376,6 +406,9 @@ def test_train_learns_from_feedback_and_reports_the_recent_slice(
     assert m["feedback_rows_recent"] == 2 * RECENT
     assert m["feedback_rows_train"] == fb["train"] and m["feedback_in_corpus"] == 2
     assert run.data.params["feedback_log"] == str(log["root"])
+    # promote scores this version on feedback reported after what it trained on
+    summary = json.loads((dataset / "feedback.json").read_text())
+    assert run.data.params["feedback_trained_until"] == summary["recent_since"]
     import mlflow
 
     table = mlflow.load_table("evaluation/slices.json", run_ids=[run.info.run_id])
@@ -394,3 +427,16 @@ def _runs():
     return mlflow.MlflowClient().search_runs(
         [mlflow.get_experiment_by_name(get_trainer_settings().experiment).experiment_id]
     )
+
+
+def test_unseen_since_is_the_later_of_production_and_the_candidates_training_feedback():
+    from datetime import UTC, datetime, timedelta
+
+    from spam_trainer.feedback_data import TRAINED_UNTIL_PARAM, unseen_since
+
+    t = datetime(2026, 12, 1, tzinfo=UTC)
+    later = {TRAINED_UNTIL_PARAM: (t + timedelta(days=2)).isoformat()}
+    assert unseen_since({}, t) == t and unseen_since({}, None) is None
+    assert unseen_since(later, t) == t + timedelta(days=2)
+    assert unseen_since(later, None) == t + timedelta(days=2)
+    assert unseen_since(later, t + timedelta(days=3)) == t + timedelta(days=3)

@@ -501,6 +501,7 @@ def log_feedback(dataset_dir: Path) -> None:
             "feedback_corpus_rule": summary["corpus_rule"],
             "feedback_recent_days": summary["recent_days"],
             "feedback_recent_since": summary["recent_since"] or "",
+            TRAINED_UNTIL_PARAM: summary["recent_since"] or summary["newest_report"] or "",
         }
     )
     rows = summary["rows"]
@@ -513,6 +514,22 @@ def log_feedback(dataset_dir: Path) -> None:
         }
     )
     mlflow.log_artifact(str(Path(dataset_dir) / SUMMARY_FILE), artifact_path="dataset")
+
+
+TRAINED_UNTIL_PARAM = "feedback_trained_until"
+"""MLflow run parameter: the newest report time of the feedback a version trained on (ISO,
+UTC): the recent slice's start, else the log's newest report."""
+
+
+def unseen_since(run_params: dict[str, str], since: datetime | None) -> datetime | None:
+    """The start of the feedback a version did not train on: the later of ``since`` and its
+    run's :data:`TRAINED_UNTIL_PARAM` (``promote`` scores the candidate on feedback reported
+    after it, never on its own training rows)."""
+    value = run_params.get(TRAINED_UNTIL_PARAM)
+    if not value:
+        return since
+    until = datetime.fromisoformat(value).astimezone(UTC)
+    return until if since is None else max(since, until)
 
 
 # --------------------------------------------------------------------------- evaluation

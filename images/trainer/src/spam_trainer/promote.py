@@ -6,8 +6,9 @@ threshold, the same slices (:func:`evaluation_slices`):
 
 ``test``      the dataset's test split, with the reputation source's sender/domain history
 ``feedback``  the recent feedback slice: feedback-labeled e-mails that carry their content,
-              reported since the production model's training (each e-mail's latest label),
-              scored with the same reputation source
+              reported since the production model's training, each once with its label by
+              training's rule (``spam_trainer.feedback_data.read_feedback``), scored with the
+              same reputation source
 ``cold``      the test split again with the reputation at its unknown defaults (every e-mail
               from a fresh sender at a fresh domain: the cold-start slice of
               ``spam_trainer.slices``)
@@ -41,6 +42,7 @@ from spam_core.features import NoHistory, ReputationSource
 from spam_core.ingest import read_records
 from spam_core.message import EmailRecord
 from spam_trainer.evaluate import classification_metrics
+from spam_trainer.feedback_data import unseen_since
 from spam_trainer.publish import PublishError, require_published
 from spam_trainer.registry import GATED_METRICS, STAGING, actor, alias_version, record_alias_move
 from spam_trainer.settings import TrainerSettings
@@ -175,6 +177,11 @@ def evaluation_slices(
     ]
 
 
+def _run_params(client, name: str, version: str) -> dict[str, str]:
+    run_id = client.get_model_version(name, version).run_id
+    return client.get_run(run_id).data.params if run_id else {}
+
+
 def _finite(value: float | None) -> bool:
     return value is not None and math.isfinite(value)
 
@@ -259,7 +266,11 @@ def promote(
         dataset_dir,
         reputation,
         feedback_url=feedback_url or RetrainPolicy().feedback_url(settings.home),
-        feedback_since=production.trained_at if production else None,
+        # reported after the production model's training and after the candidate's training
+        # feedback (spam_trainer.feedback_data): neither has seen these labels
+        feedback_since=unseen_since(
+            _run_params(client, name, candidate), production.trained_at if production else None
+        ),
     )
     notes = {s.name: f"{len(s.y)} e-mails: {s.note}" for s in data}
     try:

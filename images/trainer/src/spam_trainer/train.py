@@ -5,6 +5,9 @@ Every stage reads and writes files in a working directory, so the Kubeflow pipel
 stage as its own component (``pipelines/``) and ``spam-platform train`` chains the very same
 functions in one process. Layout of a working directory::
 
+    dataset/                 (with feedback) the corpus dataset plus the feedback log's
+                                      labeled e-mails (spam_trainer.feedback_data); the
+                                      stages read it in place of the corpus dataset
     reputation/stats.parquet stage 0  point-in-time sender/domain history of every e-mail
                                       (Feast; see spam_trainer.reputation)
     features.json            stage 1  fitted feature artifacts (train split only)
@@ -659,7 +662,9 @@ def register_stage(
         )
         if sliced is not None:
             mlflow.log_table(slice_table(sliced), artifact_file="evaluation/slices.json")
-            mlflow.log_artifact(str(work_dir / SLICES_FILE), artifact_path="evaluation")
+            # the whole document next to the table (under its own name: the table's would be
+            # overwritten)
+            mlflow.log_text((work_dir / SLICES_FILE).read_text(), "evaluation/slices_doc.json")
         log_feedback(dataset_dir)  # feedback rows in the dataset: counts, rules, feedback.json
         mlflow.log_artifact(str(bundle / FEATURES_FILE), artifact_path="features")
         mlflow.log_artifact(str(bundle / BASELINE_FILE), artifact_path="drift")
