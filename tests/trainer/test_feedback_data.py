@@ -440,3 +440,17 @@ def test_unseen_since_is_the_later_of_production_and_the_candidates_training_fee
     assert unseen_since(later, t) == t + timedelta(days=2)
     assert unseen_since(later, None) == t + timedelta(days=2)
     assert unseen_since(later, t + timedelta(days=3)) == t + timedelta(days=3)
+
+
+def test_an_abfs_log_url_naming_its_account_needs_no_account_variable(monkeypatch):
+    """A pipeline pod has no AZURE_STORAGE_ACCOUNT_NAME: the feedback log's URL names the
+    account (``abfs://<container>@<account>.dfs.core.windows.net/...``), as the chart's
+    ``feast_history`` does."""
+    from spam_core.storage import open_location
+
+    monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_NAME", raising=False)
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    location = open_location("abfs://logs@stspamprod.dfs.core.windows.net/feedback-logs/")
+    assert location.fs.account_name == "stspamprod"
+    assert location.root == "logs/feedback-logs"
+    assert location.display(location.path("date=2026-12-05")).startswith("abfs://logs/")
