@@ -454,3 +454,23 @@ def test_an_abfs_log_url_naming_its_account_needs_no_account_variable(monkeypatc
     assert location.fs.account_name == "stspamprod"
     assert location.root == "logs/feedback-logs"
     assert location.display(location.path("date=2026-12-05")).startswith("abfs://logs/")
+
+
+def test_train_refuses_a_named_feedback_log_that_does_not_exist(dataset_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from spam_trainer.cli import app
+
+    missing, work = tmp_path / "no-log", tmp_path / "work"
+    result = CliRunner().invoke(
+        app,
+        [
+            *("--quiet", "train", "--dataset", str(dataset_dir)),
+            *("--feedback-log", str(missing), "--out", str(work)),
+        ],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 1, result.output
+    assert f"feedback log {missing}: no such location" in result.output
+    assert "Traceback" not in result.output
+    assert not (work / "reputation").exists()  # stopped before any stage ran

@@ -31,8 +31,8 @@ feedback e-mail:
   e-mail is not added again, and the **corpus label stays** (curated labels beat user reports;
   a disagreement is counted as ``conflicts_with_corpus`` in the summary, the corpus row is not
   touched whatever its split);
-* split ``train`` / ``validation`` by the ``email_key``'s hash, in the corpus's 70 : 15 ratio;
-  **never** ``test``;
+* split ``train`` / ``validation`` by a hash of the ``email_key``, in the corpus's 70 : 15
+  ratio; **never** ``test``;
 * the **recent feedback slice**, split ``recent`` (:data:`RECENT_SPLIT`): the e-mails whose
   report time lies within ``recent_days`` of the newest labelling report in the log (the log's
   own clock, so a given log always gives the same slice). They are held out of training
@@ -249,7 +249,10 @@ class FeedbackSummary:
 
 def split_of(key: str) -> str:
     """``train`` or ``validation`` from the ``email_key`` (fixed, like the corpus split)."""
-    bucket = int(key[:8], 16) / 0x1_0000_0000
+    import hashlib
+
+    digest = hashlib.sha256(f"feedback-split:{key}".encode()).digest()
+    bucket = int.from_bytes(digest[:8], "big") / 2**64
     return "validation" if bucket < VALIDATION_SHARE else "train"
 
 
