@@ -315,8 +315,9 @@ def train_evaluate(
         # the settings the search ran with (seed, early stopping, cpus), as `train` passes them
         settings = load_tune_settings(work)
         trained = train_stage(data, load_tune(work), settings, work, fitted, nthread=settings.cpus)
-        # slices by sender history + the sender-disjoint split -> model/slices.json (gated)
-        evaluate_stage(
+        # slices by sender history + the sender-disjoint split (+ the recent feedback slice)
+        # -> model/slices.json (gated)
+        sliced = evaluate_stage(
             Path(dataset.path),
             work,
             trained,
@@ -331,6 +332,10 @@ def train_evaluate(
     for name, value in m.items():
         if math.isfinite(value):
             metrics.log_metric(f"test_{name}", float(value))
+    recent = (sliced.get("recent_feedback") or {}).get("reported", {}).get("all", {})
+    for name, value in recent.items():  # the recent feedback slice, when the data holds one
+        if math.isfinite(value):
+            metrics.log_metric(f"recent_feedback_{name}", float(value))
     model.metadata.update(
         {
             "framework": "xgboost",

@@ -262,6 +262,7 @@ def test_metrics_artifact_is_sane(local_run):
     counts = [m[f"test_{k}"] for k in ("tp", "fp", "tn", "fn")]
     manifest = json.loads((local_run.artifact("ingest", "dataset") / "manifest.json").read_text())
     assert sum(counts) == m["test_n"] == manifest["splits"]["test"]["messages"]
+    assert m["recent_feedback_n"] == N_RECENT  # the recent feedback slice, held out
     training = json.loads(
         (local_run.artifact("train-evaluate", "model") / "training.json").read_text()
     )
