@@ -11,6 +11,10 @@ where the stage writes), runs its stage, and copies its product into its output 
 step            inputs                                  output artifacts
 =============== ======================================= ====================================
 ingest          corpus (parameter)                      dataset: emails.parquet + manifest
+feedback        dataset, feedback_log,                  dataset: the corpus dataset plus the
+                feedback_recent_days                    feedback log's labeled e-mails
+                                                        (``spam_trainer.feedback_data``), or
+                                                        the corpus dataset as is
 reputation      dataset, feast_repo, feast_history      stats: point-in-time sender/domain
                                                         history of every e-mail (Parquet
                                                         file); the online store, if any
@@ -81,6 +85,48 @@ def ingest(corpus: str, dataset: Output[Dataset]):
         }
     )
     print(f"ingested {manifest.totals.messages} messages ({manifest.spam_rate:.1%} spam)")
+
+
+def feedback(
+    corpus_dataset: Input[Dataset],
+    feedback_log: str,
+    feedback_recent_days: float,
+    dataset: Output[Dataset],
+):
+    """The training data: the corpus dataset plus the feedback log's labeled e-mails
+    (``spam_trainer.feedback_data.assemble_dataset``: train / validation rows with source
+    ``feedback``, de-duplicated against the corpus, the corpus test split untouched, the
+    recent slice of ``feedback_recent_days`` held out). ``feedback_log``: the gateway's
+    feedback log (``abfs://...`` or a path in the pod; it must exist); empty: the corpus
+    dataset as is. Never cached: the log grows between runs under the same URL."""
+    import json
+    import shutil
+    from pathlib import Path
+
+    from spam_trainer.feedback_data import assemble_dataset, describe
+
+    summary = None
+    if feedback_log:
+        summary = assemble_dataset(
+            Path(corpus_dataset.path),
+            feedback_log,
+            Path(dataset.path),
+            recent_days=feedback_recent_days,
+            require=True,
+        )
+        print(describe(summary))
+    if summary is None or summary.dataset_dir is None:
+        shutil.copytree(corpus_dataset.path, dataset.path, dirs_exist_ok=True)
+    dataset.metadata.update(
+        {
+            "feedback_log": feedback_log,
+            "feedback_rows": {} if summary is None else summary.rows,
+            "feedback_in_corpus": 0 if summary is None else summary.in_corpus,
+            "feedback_recent_since": "" if summary is None else summary.recent_since or "",
+        }
+    )
+    if summary is not None:
+        print(json.dumps(summary.log))
 
 
 def reputation(
@@ -269,8 +315,9 @@ def train_evaluate(
         # the settings the search ran with (seed, early stopping, cpus), as `train` passes them
         settings = load_tune_settings(work)
         trained = train_stage(data, load_tune(work), settings, work, fitted, nthread=settings.cpus)
-        # slices by sender history + the sender-disjoint split -> model/slices.json (gated)
-        evaluate_stage(
+        # slices by sender history + the sender-disjoint split (+ the recent feedback slice)
+        # -> model/slices.json (gated)
+        sliced = evaluate_stage(
             Path(dataset.path),
             work,
             trained,
@@ -285,6 +332,10 @@ def train_evaluate(
     for name, value in m.items():
         if math.isfinite(value):
             metrics.log_metric(f"test_{name}", float(value))
+    recent = (sliced.get("recent_feedback") or {}).get("reported", {}).get("all", {})
+    for name, value in recent.items():  # the recent feedback slice, when the data holds one
+        if math.isfinite(value):
+            metrics.log_metric(f"recent_feedback_{name}", float(value))
     model.metadata.update(
         {
             "framework": "xgboost",
@@ -461,7 +512,7 @@ def register(
     return (result.run_id, result.version or "", result.staging, failures)
 
 
-STEPS = (ingest, reputation, features, tune, train_evaluate, export, baseline, register)
+STEPS = (ingest, feedback, reputation, features, tune, train_evaluate, export, baseline, register)
 """The step functions, in pipeline order."""
 
 _USES_WORK_DIR = (train_evaluate, export, baseline, register)

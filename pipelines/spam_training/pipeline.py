@@ -1,7 +1,7 @@
 """The ``spam-training`` Kubeflow pipeline (KFP v2): corpus -> registered, exported model.
 
-ingest -> reputation (Feast) -> features -> tune -> train-evaluate -> export + baseline (in
-parallel) -> register
+ingest -> feedback -> reputation (Feast) -> features -> tune -> train-evaluate -> export +
+baseline (in parallel) -> register
 
 Each step runs the trainer image (:data:`TRAINER_IMAGE`, overridable with
 ``$SPAM_TRAINER_IMAGE`` or ``compile --image``) and calls the stage functions of
@@ -22,9 +22,10 @@ from kfp.dsl import Metrics, Model
 
 from pipelines.spam_training.components import make_components
 from spam_core.ingest import PUBLIC_CORPUS_URL
+from spam_trainer.feedback_data import DEFAULT_RECENT_DAYS
 
 PIPELINE_NAME = "spam-training"
-VERSION = 4
+VERSION = 5
 # The trainer image's tag is the spam-trainer package version (images/trainer/pyproject.toml),
 # the one place it is set; the compiled spec, pipelines/README.md and the build commands follow.
 TRAINER_VERSION = version("spam-trainer")
@@ -45,6 +46,7 @@ REDIS_PASSWORD_KEY = "redis-password"
 MEMORY = {
     # step: (request, limit)
     "ingest": ("1Gi", "4Gi"),
+    "feedback": ("1Gi", "4Gi"),
     "reputation": ("1Gi", "4Gi"),
     "features": ("1Gi", "4Gi"),
     "tune": ("2Gi", "8Gi"),
@@ -94,7 +96,8 @@ def build_pipeline(image: str | None = None):
     @dsl.pipeline(
         name=PIPELINE_NAME,
         description=(
-            f"spam-platform training v{VERSION}: ingest -> sender reputation (Feast, "
+            f"spam-platform training v{VERSION}: ingest + feedback labels -> sender "
+            "reputation (Feast, "
             "point-in-time) -> features -> Ray Tune XGBoost -> "
             "final model + test evaluation -> ONNX/Triton export + drift baseline -> MLflow "
             "run, registered version, alias staging when the quality gates pass."
@@ -102,6 +105,8 @@ def build_pipeline(image: str | None = None):
     )
     def spam_training(
         corpus: str = PUBLIC_CORPUS_URL,
+        feedback_log: str = "",
+        feedback_recent_days: float = DEFAULT_RECENT_DAYS,
         feast_repo: str = "",
         feast_config_map: str = DEFAULT_FEAST_CONFIG_MAP,
         feast_redis_secret: str = DEFAULT_FEAST_REDIS_SECRET,
@@ -125,6 +130,12 @@ def build_pipeline(image: str | None = None):
         Args:
             corpus: Corpus source: directory of archives, archive, message tree, maildir,
                 mbox, or an https:// base URL (default: the public SpamAssassin corpus).
+            feedback_log: The gateway's feedback log (abfs://... as the chart's
+                gateway.feedback writes it, or a path in the pod; it must exist): its
+                labeled e-mails join the corpus's train and validation splits, the recent
+                ones are held out and reported. Empty: the corpus only.
+            feedback_recent_days: Feedback reported within this many days of the log's
+                newest report is held out of training as the recent slice; 0: none.
             feast_repo: Feast repository (directory with feature_store.yaml) inside the
                 container: the reputation history is applied there and materialized into its
                 online store; /etc/spam-platform/feast is the chart's (feast_config_map).
@@ -166,7 +177,14 @@ def build_pipeline(image: str | None = None):
         """
         ingested = ops["ingest"](corpus=corpus).set_retry(num_retries=2, backoff_duration="60s")
         _resources(ingested, "ingest")
-        dataset = ingested.outputs["dataset"]
+        # the feedback log grows under the same URL: this step is never served from the cache
+        fed = ops["feedback"](
+            corpus_dataset=ingested.outputs["dataset"],
+            feedback_log=feedback_log,
+            feedback_recent_days=feedback_recent_days,
+        )
+        _resources(fed, "feedback").set_caching_options(enable_caching=False)
+        dataset = fed.outputs["dataset"]
 
         reputed = _resources(
             ops["reputation"](dataset=dataset, feast_repo=feast_repo, feast_history=feast_history),

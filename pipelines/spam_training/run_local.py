@@ -92,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         "--feast-history", default="", help="offline history location ('': the step's temp dir)"
     )
     p.add_argument("--publish-url", default="", help="publish a version that passed its gates here")
+    p.add_argument(
+        "--feedback-log", default="", help="the gateway's feedback log to train on ('': none)"
+    )
+    p.add_argument(
+        "--feedback-recent-days", type=float, default=7.0, help="recent feedback held out"
+    )
     p.add_argument("--out", type=Path, default=out, help="outputs: one folder per run")
     a = p.parse_args(argv)
     task = run_local(
@@ -111,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         feast_repo=a.feast_repo,
         feast_history=a.feast_history,
         publish_url=a.publish_url,
+        feedback_log=a.feedback_log,
+        feedback_recent_days=a.feedback_recent_days,
     )
     o = task.outputs
     print(

@@ -16,19 +16,21 @@ RECOMPILE = "uv run python -m pipelines.spam_training.compile"
 # task -> the tasks whose outputs it consumes (the wiring, not just the order)
 UPSTREAM = {
     "ingest": set(),
-    "reputation": {"ingest"},
-    "features": {"ingest", "reputation"},
-    "tune": {"ingest", "reputation", "features"},
-    "train-evaluate": {"ingest", "reputation", "features", "tune"},
-    "export": {"ingest", "reputation", "features", "train-evaluate"},
-    "baseline": {"ingest", "reputation", "features", "train-evaluate"},
-    "register": {"ingest", "tune", "train-evaluate", "export", "baseline"},
+    "feedback": {"ingest"},
+    "reputation": {"feedback"},
+    "features": {"feedback", "reputation"},
+    "tune": {"feedback", "reputation", "features"},
+    "train-evaluate": {"feedback", "reputation", "features", "tune"},
+    "export": {"feedback", "reputation", "features", "train-evaluate"},
+    "baseline": {"feedback", "reputation", "features", "train-evaluate"},
+    "register": {"feedback", "tune", "train-evaluate", "export", "baseline"},
 }
 # the steps that build feature matrices, all from the one point-in-time retrieval
 READS_REPUTATION = ("features", "tune", "train-evaluate", "export", "baseline")
 # the stage function each component body calls (the CLI's `train` calls the same ones)
 STAGE_CALLS = {
     "ingest": "ingest_corpus(",
+    "feedback": "assemble_dataset(",
     "reputation": "reputation_stage(",
     "features": "features_stage(",
     "tune": "tune_stage(",
@@ -104,7 +106,7 @@ def test_compiled_files_are_versioned_by_name():
         assert int(m.group(1)) <= VERSION, f"{name} is newer than VERSION = {VERSION}"
 
 
-def test_eight_tasks_wired_in_order(spec, tasks):
+def test_nine_tasks_wired_in_order(spec, tasks):
     assert spec["pipelineInfo"]["name"] == PIPELINE_NAME
     assert set(tasks) == set(UPSTREAM)
     for name, task in tasks.items():
@@ -125,6 +127,7 @@ def test_eight_tasks_wired_in_order(spec, tasks):
             del pending[t]
     assert done == [
         "ingest",
+        "feedback",
         "reputation",
         "features",
         "tune",
@@ -136,7 +139,7 @@ def test_eight_tasks_wired_in_order(spec, tasks):
 
 
 def test_every_step_runs_the_trainer_image_and_installs_nothing(spec, tasks, executors):
-    assert len(executors) == len(tasks) == 8
+    assert len(executors) == len(tasks) == 9
     for name in tasks:
         container = _executor(spec, name)
         assert container["image"] == DEFAULT_TRAINER_IMAGE, name
@@ -151,7 +154,7 @@ def test_reputation_step_and_its_stats_artifact(spec, tasks):
     feature matrices (as ``load_reputation``)."""
     rep = tasks["reputation"]
     assert rep["inputs"]["parameters"]["feast_repo"] == {"componentInputParameter": "feast_repo"}
-    assert rep["inputs"]["artifacts"]["dataset"]["taskOutputArtifact"]["producerTask"] == "ingest"
+    assert rep["inputs"]["artifacts"]["dataset"]["taskOutputArtifact"]["producerTask"] == "feedback"
     outputs = spec["components"][rep["componentRef"]["name"]]["outputDefinitions"]["artifacts"]
     assert set(outputs) == {"stats"}
     for name in READS_REPUTATION:
@@ -214,6 +217,22 @@ def test_reputation_pod_gets_the_charts_feast_configuration(spec, tasks, platfor
     assert FEATURE_STORE_YAML in chartlib.only(docs, "ConfigMap", name).body["data"]
 
 
+def test_the_feedback_step_assembles_the_training_data(spec, tasks):
+    """The feedback log and the recent window reach the feedback step; its dataset (the corpus
+    plus the feedback rows) is what every later step reads."""
+    step = tasks["feedback"]
+    params = step["inputs"]["parameters"]
+    assert params["feedback_log"] == {"componentInputParameter": "feedback_log"}
+    assert params["feedback_recent_days"] == {"componentInputParameter": "feedback_recent_days"}
+    source = step["inputs"]["artifacts"]["corpus_dataset"]["taskOutputArtifact"]
+    assert source == {"outputArtifactKey": "dataset", "producerTask": "ingest"}
+    for name in ("reputation", "features", "tune", "train-evaluate", "export", "baseline"):
+        source = tasks[name]["inputs"]["artifacts"]["dataset"]["taskOutputArtifact"]
+        assert source == {"outputArtifactKey": "dataset", "producerTask": "feedback"}, name
+    body = " ".join(_executor(spec, "feedback")["command"])
+    assert "require=True" in body and "recent_days=feedback_recent_days" in body
+
+
 def test_ray_address_reaches_the_tune_step(spec, tasks):
     """The tune step takes the Ray cluster address as a parameter (empty: embedded Ray)."""
     tune = tasks["tune"]
@@ -227,6 +246,8 @@ def test_pipeline_parameters_and_defaults(spec):
     defaults = {k: v.get("defaultValue") for k, v in params.items()}
     assert defaults == {
         "corpus": PUBLIC_CORPUS_URL,
+        "feedback_log": "",
+        "feedback_recent_days": 7.0,
         "feast_repo": "",
         "feast_config_map": "spam-platform-transformer-feast",
         "feast_redis_secret": "spam-platform-redis",
@@ -264,8 +285,12 @@ def test_resources_caching_and_retries(spec, tasks):
     for name in tasks:
         res = _executor(spec, name)["resources"]
         assert {"resourceCpuLimit", "resourceMemoryRequest", "resourceMemoryLimit"} <= set(res)
-    assert tasks["register"]["cachingOptions"] == {}  # enableCache false is omitted
-    assert all(tasks[t]["cachingOptions"]["enableCache"] for t in tasks if t != "register")
+    # enableCache false is omitted: a new MLflow run each time; the feedback log grows under
+    # the same URL
+    uncached = {"register", "feedback"}
+    for name in uncached:
+        assert tasks[name]["cachingOptions"] == {}, name
+    assert all(tasks[t]["cachingOptions"]["enableCache"] for t in tasks if t not in uncached)
     assert tasks["ingest"]["retryPolicy"]["maxRetryCount"] == 2
 
 
@@ -275,7 +300,7 @@ def test_trainer_image_override(tmp_path, monkeypatch):
     out = tmp_path / "p.yaml"
     assert main(["--image", "registry.example/trainer:flag", "--out", str(out)]) == 0
     text = out.read_text()
-    assert text.count("image: registry.example/trainer:flag") == 8
+    assert text.count("image: registry.example/trainer:flag") == 9
     assert DEFAULT_TRAINER_IMAGE not in text
 
 

@@ -37,6 +37,7 @@ N_HAM, N_SPAM = 150, 80
 LOW_GATES = {"gate_f1_min": 0.2, "gate_roc_auc_min": 0.5, "gate_cold_fpr_max": 1.0}
 STEPS = (
     "ingest",
+    "feedback",
     "reputation",
     "features",
     "tune",
@@ -65,6 +66,52 @@ def small_corpus(corpus_dir: Path, out: Path, n_ham: int = N_HAM, n_spam: int = 
                 if written == n:
                     break
     return out
+
+
+N_FEEDBACK, N_RECENT = 12, 4
+"""Feedback-labeled e-mails in the run's feedback log (new ones), reported within a day."""
+
+
+def feedback_log(corpus: Path, root: Path) -> Path:
+    """Reports as the gateway logs them (``spam_core.feedback``'s schema and partitions): the
+    corpus's first messages forwarded (another subject: new e-mails), with their labels."""
+    from email.utils import format_datetime
+
+    from spam_core import feedback
+    from spam_core.message import parse_fields, parse_raw
+
+    now, rows = time.time(), []
+    files = sorted((corpus / "easy_ham").iterdir())[:6] + sorted((corpus / "spam").iterdir())[:6]
+    for i, path in enumerate(files):
+        record = parse_raw(path.read_bytes(), email_id=f"fb{i}")
+        fields = {
+            "subject": record.subject + " (fwd)",
+            "body": record.body,
+            "from_header": record.sender,
+            "date_header": format_datetime(record.date) if record.date else None,
+        }
+        forwarded = parse_fields(
+            email_id=record.email_id,
+            subject=fields["subject"],
+            body=fields["body"],
+            sender=fields["from_header"],
+            date=fields["date_header"],
+        )
+        rows.append(
+            {
+                "timestamp": now - (3600 if i % 3 == 0 else 30 * 86400) + i,
+                "reporter": "mailbox",
+                "email_key": feedback.email_key(forwarded),
+                "email_id": record.email_id,
+                "label": path.parent.name.replace("easy_", ""),
+                "status": "applied",
+                **fields,
+            }
+        )
+    for partition, group in feedback.group_by_partition(rows).items():
+        (root / partition).mkdir(parents=True)
+        (root / partition / feedback.new_file_name()).write_bytes(feedback.to_parquet(group))
+    return root
 
 
 @dataclass
@@ -110,11 +157,13 @@ def local_run(corpus_dir, tmp_path_factory):
 
     feast_repo = tmp / "feast"
     write_local_repo(feast_repo)  # the "mounted" repository; its online store starts empty
+    log = feedback_log(corpus, tmp / "feedback-logs")
     started = time.perf_counter()
     try:
         task = run_local(
             tmp / "runs",
             corpus=str(corpus),
+            feedback_log=str(log),
             feast_repo=str(feast_repo),
             trials=2,
             cpus=1,
@@ -141,14 +190,23 @@ def test_every_step_succeeds_and_writes_its_artifacts(local_run):
     print(f"kfp.local run: {local_run.seconds:.0f} s")
 
     dataset = local_run.artifact("ingest", "dataset")
-    manifest = json.loads((dataset / "manifest.json").read_text())
-    assert manifest["totals"]["messages"] == N_HAM + N_SPAM
+    corpus = json.loads((dataset / "manifest.json").read_text())
+    assert corpus["totals"]["messages"] == N_HAM + N_SPAM
     assert (dataset / "emails.parquet").is_file()
+    # the training data: the corpus, its test split as is, the feedback e-mails next to it
+    dataset = local_run.artifact("feedback", "dataset")
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    assert manifest["by_source"]["feedback"]["messages"] == N_FEEDBACK
+    assert manifest["splits"]["test"] == corpus["splits"]["test"]
+    assert manifest["splits"]["recent"]["messages"] == N_RECENT
+    summary = json.loads((dataset / "feedback.json").read_text())
+    assert summary["in_corpus"] == 0 and summary["recent_days"] == 7.0
 
     stats = pd.read_parquet(local_run.artifact("reputation", "stats"))
     serving = [f"serving_{c}" for c in STAT_COLUMNS]  # end-of-history counts (drift baseline)
     assert list(stats.columns) == ["email_id", "split", *STAT_COLUMNS, *serving]
-    assert len(stats) == N_HAM + N_SPAM and set(stats["split"]) == {"train", "validation", "test"}
+    assert len(stats) == N_HAM + N_SPAM + N_FEEDBACK
+    assert set(stats["split"]) == {"train", "validation", "test", "recent"}
     assert (stats["domain_messages"] > 0).any()  # real history, not only zeros
 
     features = json.loads(local_run.artifact("features", "features").read_text())
@@ -167,6 +225,8 @@ def test_every_step_succeeds_and_writes_its_artifacts(local_run):
         "feature_importance.png",
     }
     assert (model / "xgboost.json").is_file() and (model / "training.json").is_file()
+    recent = json.loads((model / "slices.json").read_text())["recent_feedback"]["reported"]
+    assert recent["all"]["n"] == N_RECENT
     html = local_run.artifact("train-evaluate", "plots").read_text()
     assert html.count("<img ") == 4 and "data:image/png;base64," in html
 
@@ -202,6 +262,7 @@ def test_metrics_artifact_is_sane(local_run):
     counts = [m[f"test_{k}"] for k in ("tp", "fp", "tn", "fn")]
     manifest = json.loads((local_run.artifact("ingest", "dataset") / "manifest.json").read_text())
     assert sum(counts) == m["test_n"] == manifest["splits"]["test"]["messages"]
+    assert m["recent_feedback_n"] == N_RECENT  # the recent feedback slice, held out
     training = json.loads(
         (local_run.artifact("train-evaluate", "model") / "training.json").read_text()
     )
@@ -238,7 +299,7 @@ def test_a_version_that_passed_is_published_where_the_chart_reads_it(local_run):
 def test_failed_gates_register_without_alias(local_run, tmp_path):
     """The register component again, on the run's artifacts, with gates it cannot pass."""
     args = {
-        "dataset": str(local_run.artifact("ingest", "dataset")),
+        "dataset": str(local_run.artifact("feedback", "dataset")),
         "tuning": str(local_run.artifact("tune", "tuning")),
         "model": str(local_run.artifact("train-evaluate", "model")),
         "bundle": str(local_run.artifact("export", "bundle")),
@@ -301,6 +362,7 @@ def _train_totals(dataset: Path) -> tuple[list, dict[str, list[int]]]:
 def test_reputation_step_fills_the_given_online_store(local_run):
     from spam_core.reputation.online import OnlineReputation
 
+    # the corpus's train split: the feedback rows of the training data are not in the history
     records, totals = _train_totals(local_run.artifact("ingest", "dataset"))
     busy = sorted(totals, key=lambda d: -totals[d][0])[:5]
     assert totals[busy[0]][0] >= 3
@@ -322,7 +384,7 @@ def test_empty_feast_repo_means_a_private_repository(local_run, tmp_path):
 
     from pipelines.spam_training.components import reputation
 
-    dataset = Dataset(uri=str(local_run.artifact("ingest", "dataset")))
+    dataset = Dataset(uri=str(local_run.artifact("feedback", "dataset")))
     stats = Artifact(uri=str(tmp_path / "stats"))
     before = (local_run.feast_repo / "online_store.db").stat().st_mtime_ns
     reputation(dataset=dataset, feast_repo="", feast_history="", stats=stats)

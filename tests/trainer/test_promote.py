@@ -218,3 +218,35 @@ def test_the_demos_lifecycle_dry_runs_move_nothing(registry, dataset_dir):
     assert ("would move" if codes["promote"] == 0 else "would refuse") in text
     # v1 is the only production version so far: nothing earlier to roll back to
     assert codes["rollback"] == 2 and "no earlier 'production' version" in text
+
+
+def test_the_candidate_is_not_scored_on_feedback_it_trained_on(registry, dataset_dir):
+    """The feedback slice starts after the production model's training *and* after the newest
+    feedback the candidate trained on (its run's ``feedback_trained_until``)."""
+    import mlflow
+
+    from spam_core.features import NoHistory
+    from spam_core.ingest import read_records
+    from spam_trainer.feedback_data import TRAINED_UNTIL_PARAM
+    from spam_trainer.promote import promote
+    from spam_trainer.settings import get_trainer_settings
+
+    records, labels = read_records(dataset_dir, split="test")
+    now = datetime.now(UTC).timestamp()  # after the production model's training
+    rows = [
+        _report(r, lab, "applied", now + (10 if i < 5 else 100))
+        for i, (r, lab) in enumerate(zip(records[:11], labels[:11], strict=True))
+    ]
+    _write_feedback(registry / "feedback-logs", rows)
+    settings = get_trainer_settings()
+
+    def feedback_n() -> int:
+        outcome = promote(settings, dataset_dir=dataset_dir, dry_run=True, reputation=NoHistory())
+        return int(outcome.slices["feedback"]["candidate"]["n"])
+
+    assert feedback_n() == 11
+    client = mlflow.MlflowClient()
+    run_id = client.get_model_version(MODEL, "2").run_id
+    trained_until = datetime.fromtimestamp(now + 50, UTC).isoformat()
+    client.log_param(run_id, TRAINED_UNTIL_PARAM, trained_until)
+    assert feedback_n() == 6

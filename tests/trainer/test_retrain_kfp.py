@@ -103,6 +103,30 @@ def test_a_retrain_submits_the_compiled_pipeline_with_typed_arguments(env: Path)
     assert f"submitted Kubeflow run {run['run_id']}" in result.output
 
 
+def test_the_feedback_log_the_decision_counted_is_the_runs_training_data(
+    env: Path, tmp_path: Path, monkeypatch
+):
+    log = tmp_path / "feedback-logs"
+    log.mkdir()
+    monkeypatch.setenv("SPAM_RETRAIN_FEEDBACK_LOG_URL", str(log))
+    monkeypatch.setenv("SPAM_TRAIN_FEEDBACK_RECENT_DAYS", "3")
+    with KfpServer() as kfp:
+        assert invoke("--kfp-host", kfp.url).exit_code == 0
+        (run,) = kfp.runs.values()
+    parameters = run["runtime_config"]["parameters"]
+    assert parameters["feedback_log"] == str(log) and parameters["feedback_recent_days"] == 3.0
+    # switched off: the pipeline's default (no feedback)
+    monkeypatch.setenv("SPAM_TRAIN_FEEDBACK", "false")
+    monkeypatch.setenv("SPAM_RETRAIN_COOLDOWN", "0s")
+    from spam_trainer.settings import get_trainer_settings
+
+    get_trainer_settings.cache_clear()
+    with KfpServer() as kfp:
+        assert invoke("--kfp-host", kfp.url).exit_code == 0
+        (run,) = kfp.runs.values()
+    assert "feedback_log" not in run["runtime_config"]["parameters"]
+
+
 def test_the_cooldown_holds_the_next_decision_back(env: Path):
     with KfpServer() as kfp:
         assert invoke("--kfp-host", kfp.url).exit_code == 0

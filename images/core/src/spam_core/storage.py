@@ -5,8 +5,9 @@ the drift reports and the feedback log and writes its decisions.
 ``abfs://<container>/<prefix>`` (also ``az://``, ``abfss://``) goes through adlfs. Credentials,
 as for the gateway's inference-log store: a connection string when given (Azurite locally;
 ``--connection-string`` or ``AZURE_STORAGE_CONNECTION_STRING``), else the account name
-(``AZURE_STORAGE_ACCOUNT_NAME``) with ``DefaultAzureCredential``, which picks up the workload
-identity in the cluster.
+(``AZURE_STORAGE_ACCOUNT_NAME``, or the account an ``abfs://<container>@<account host>/...``
+URL names) with ``DefaultAzureCredential``, which picks up the workload identity in the
+cluster.
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ def open_location(url: str, *, connection_string: str | None = None) -> Location
         options: dict[str, object] = {"skip_instance_cache": True}
         if connection_string:
             options["connection_string"] = connection_string
+        elif "@" in url.split("://", 1)[1].split("/", 1)[0]:
+            # abfs://<container>@<account>.dfs.core.windows.net/...: the account the URL names
+            # (a pod without AZURE_STORAGE_ACCOUNT_NAME, e.g. a Kubeflow pipeline step)
+            fs, root = fsspec.core.url_to_fs(url, **options)
+            return Location(url=url, fs=fs, root=root.rstrip("/"))
         fs = fsspec.filesystem("abfs", **options)
         root = fs._strip_protocol(url).rstrip("/")
     else:

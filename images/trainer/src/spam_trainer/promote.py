@@ -6,8 +6,9 @@ threshold, the same slices (:func:`evaluation_slices`):
 
 ``test``      the dataset's test split, with the reputation source's sender/domain history
 ``feedback``  the recent feedback slice: feedback-labeled e-mails that carry their content,
-              reported since the production model's training (each e-mail's latest label),
-              scored with the same reputation source
+              reported since the production model's training, each once with its label by
+              training's rule (``spam_trainer.feedback_data.read_feedback``), scored with the
+              same reputation source
 ``cold``      the test split again with the reputation at its unknown defaults (every e-mail
               from a fresh sender at a fresh domain: the cold-start slice of
               ``spam_trainer.slices``)
@@ -36,11 +37,12 @@ import numpy as np
 
 from spam_core.bundle import ModelBundle
 from spam_core.bundle import resolve_model_ref as resolve_model
-from spam_core.errors import ArtifactError, InvalidEmailError
+from spam_core.errors import ArtifactError
 from spam_core.features import NoHistory, ReputationSource
 from spam_core.ingest import read_records
-from spam_core.message import EmailRecord, parse_fields, parse_raw
+from spam_core.message import EmailRecord
 from spam_trainer.evaluate import classification_metrics
+from spam_trainer.feedback_data import unseen_since
 from spam_trainer.publish import PublishError, require_published
 from spam_trainer.registry import GATED_METRICS, STAGING, actor, alias_version, record_alias_move
 from spam_trainer.settings import TrainerSettings
@@ -130,55 +132,15 @@ def _evaluate(ref: str, data: list[EvalSlice]) -> dict[str, dict[str, float]]:
 
 
 def feedback_records(url: str, since: datetime | None) -> tuple[list[EmailRecord], np.ndarray]:
-    """The recent feedback slice: e-mails whose report carried (or named) their content, with
-    a labelling status (``feedback.LABELLING``), reported after ``since``; one row per e-mail
-    (``email_key``), its latest label. Rows whose content does not parse are skipped."""
-    from spam_core import feedback
-    from spam_core.storage import open_location
+    """The recent feedback slice: the feedback-labeled e-mails with content whose report time
+    is after ``since``, each once with its label, by the one rule training reads the log with
+    (``spam_trainer.feedback_data.read_feedback``)."""
+    from spam_trainer.feedback_data import read_feedback
 
-    location = open_location(url)
-    table = feedback.read_log(
-        location.fs,
-        location.root,
-        since=since,
-        columns=[
-            "timestamp",
-            "email_key",
-            "email_id",
-            "label",
-            "status",
-            "subject",
-            "body",
-            "from_header",
-            "date_header",
-            "raw",
-        ],
+    emails, _ = read_feedback(url, since=since)
+    return [e.record for e in emails], np.array(
+        [e.label == "spam" for e in emails], dtype=np.float32
     )
-    latest: dict[str, dict] = {}
-    for row in sorted(table.to_pylist(), key=lambda r: r["timestamp"]):
-        if row["status"] not in feedback.LABELLING or row["label"] not in feedback.LABELS:
-            continue
-        if not (row["raw"] or row["body"] or row["subject"]):
-            continue
-        latest[row["email_key"] or row["email_id"]] = row
-    records, labels = [], []
-    for row in latest.values():
-        try:
-            if row["raw"]:
-                record = parse_raw(row["raw"], email_id=row["email_id"])
-            else:
-                record = parse_fields(
-                    email_id=row["email_id"],
-                    subject=row["subject"] or "",
-                    body=row["body"] or "",
-                    sender=row["from_header"],
-                    date=row["date_header"],
-                )
-        except InvalidEmailError:
-            continue
-        records.append(record)
-        labels.append(row["label"] == "spam")
-    return records, np.array(labels, dtype=np.float32)
 
 
 def evaluation_slices(
@@ -203,7 +165,7 @@ def evaluation_slices(
     else:
         try:
             fb_records, fb_y = feedback_records(feedback_url, feedback_since)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # FeedbackDataError is a ValueError
             raise PromotionError(
                 f"feedback log at {feedback_url}: {type(exc).__name__}: {exc}"
             ) from exc
@@ -213,6 +175,11 @@ def evaluation_slices(
         EvalSlice("feedback", fb_records, fb_y, reputation, note),
         EvalSlice("cold", records, y, NoHistory(), "test split, reputation at unknown defaults"),
     ]
+
+
+def _run_params(client, name: str, version: str) -> dict[str, str]:
+    run_id = client.get_model_version(name, version).run_id
+    return client.get_run(run_id).data.params if run_id else {}
 
 
 def _finite(value: float | None) -> bool:
@@ -299,7 +266,11 @@ def promote(
         dataset_dir,
         reputation,
         feedback_url=feedback_url or RetrainPolicy().feedback_url(settings.home),
-        feedback_since=production.trained_at if production else None,
+        # reported after the production model's training and after the candidate's training
+        # feedback (spam_trainer.feedback_data): neither has seen these labels
+        feedback_since=unseen_since(
+            _run_params(client, name, candidate), production.trained_at if production else None
+        ),
     )
     notes = {s.name: f"{len(s.y)} e-mails: {s.note}" for s in data}
     try:

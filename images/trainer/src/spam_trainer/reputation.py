@@ -66,14 +66,16 @@ def reputation_stage(
     """
     import time
 
-    from spam_core.reputation.history import build_history, entity_frame, event_times
+    from spam_core.reputation.history import build_history, entity_frame
     from spam_core.reputation.offline import apply_history, historical_stats, materialize
     from spam_core.reputation.repo import ensure_repo, open_store
+    from spam_trainer.feedback_data import RECENT_SPLIT, feedback_rows
 
     started = time.perf_counter()
+    reported = feedback_rows(dataset_dir)  # feedback rows of an assembled dataset: report times
     ids, splits, senders, domains, dates, spam = [], [], [], [], [], []
-    for split in SPLITS:
-        records, labels = read_records(dataset_dir, split=split)
+    for split in (*SPLITS, RECENT_SPLIT) if reported else SPLITS:
+        records, labels = read_records(dataset_dir, split=split)  # type: ignore[arg-type]
         for record, label in zip(records, labels, strict=True):
             sender, domain = reputation_keys(record)
             ids.append(record.email_id)
@@ -84,8 +86,10 @@ def reputation_stage(
             spam.append(label == "spam")
     if not ids:
         raise ValueError(f"{dataset_dir}: the dataset is empty")
-    times = event_times(dates)
-    train = np.array([s == "train" for s in splits])
+    times = _event_times(ids, dates, reported)
+    # the history: the corpus train split (feedback labels reach the online store through the
+    # gateway and `spam-gateway materialize`, see spam_trainer.feedback_data)
+    train = np.array([s == "train" and i not in reported for s, i in zip(splits, ids, strict=True)])
     history = build_history(
         [s for s, t in zip(senders, train, strict=True) if t],
         [d for d, t in zip(domains, train, strict=True) if t],
@@ -122,6 +126,23 @@ def reputation_stage(
         materialized=online,
         seconds=round(time.perf_counter() - started, 2),
     )
+
+
+def _event_times(ids: list[str], dates: list, reported: dict) -> pd.Series:
+    """Each e-mail's time in the history: corpus e-mails as ``event_times`` places them (among
+    the corpus alone, as without feedback); a feedback e-mail at its send time, else its report
+    time (when it was scored, never after)."""
+    from spam_core.reputation.history import event_times
+
+    corpus = [i for i, e in enumerate(ids) if e not in reported]
+    times = pd.Series(pd.NaT, index=range(len(ids)), dtype="datetime64[ns, UTC]")
+    times.iloc[corpus] = event_times([dates[i] for i in corpus]).to_numpy()
+    others = [i for i, e in enumerate(ids) if e in reported]
+    if others:
+        times.iloc[others] = pd.to_datetime(
+            [dates[i] if dates[i] is not None else reported[ids[i]] for i in others], utc=True
+        ).to_numpy()
+    return times
 
 
 REDIS_CONNECTION_FILE = "redis-connection-string"
@@ -173,10 +194,13 @@ def write_marker(feast_repo: Path, dataset_dir: Path, rows: int) -> None:
     from datetime import UTC, datetime
 
     from spam_core.ingest import load_manifest
+    from spam_trainer.feedback_data import corpus_fingerprint
 
     doc = {
         "dataset": str(dataset_dir),
-        "dataset_fingerprint": load_manifest(dataset_dir).fingerprint,
+        # the history's own dataset: an assembled dataset's corpus (feedback is not in it)
+        "dataset_fingerprint": corpus_fingerprint(dataset_dir)
+        or load_manifest(dataset_dir).fingerprint,
         "history_rows": rows,
         "materialized_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }

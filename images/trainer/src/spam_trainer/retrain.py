@@ -601,8 +601,9 @@ def pipeline_arguments(
     policy: RetrainPolicy, trainer: Any, package: Path, tracking_uri: str | None
 ) -> dict[str, Any]:
     """Arguments of a KFP run: the trainer's model name, experiment and gates, the MLflow
-    tracking URI when one is set, then ``pipeline_arguments``; only parameters the compiled
-    pipeline declares (an unknown name is a configuration error)."""
+    tracking URI when one is set, the feedback log (``SPAM_RETRAIN_FEEDBACK_LOG_URL``, when set
+    and ``SPAM_TRAIN_FEEDBACK`` is on) and its recent window, then ``pipeline_arguments``; only
+    parameters the compiled pipeline declares (an unknown name is a configuration error)."""
     declared = pipeline_parameters(package)
     args: dict[str, Any] = {
         "model_name": trainer.model_name,
@@ -613,6 +614,9 @@ def pipeline_arguments(
     }
     if tracking_uri and not tracking_uri.startswith("sqlite:"):
         args["mlflow_tracking_uri"] = tracking_uri
+    if policy.feedback_log_url and trainer.train_feedback:  # the log this decision counted
+        args["feedback_log"] = policy.feedback_log_url
+        args["feedback_recent_days"] = trainer.train_feedback_recent_days
     args = {k: v for k, v in args.items() if k in declared}
     unknown = sorted(set(policy.pipeline_arguments) - set(declared))
     if unknown:

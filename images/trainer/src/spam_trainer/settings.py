@@ -39,6 +39,19 @@ class TrainerSettings(CoreSettings):
         description="Promotion gates on an evaluation slice (test, recent feedback, cold start) "
         "only when it has at least this many e-mails; smaller slices are shown, not gated.",
     )
+    train_feedback: bool = Field(
+        True,
+        description="`train` adds the feedback-labeled e-mails of the feedback log "
+        "(SPAM_RETRAIN_FEEDBACK_LOG_URL, default $SPAM_HOME/feedback-logs) to the corpus's "
+        "train and validation splits and reports the recent feedback slice "
+        "(spam_trainer.feedback_data); false: the corpus only.",
+    )
+    train_feedback_recent_days: float = Field(
+        7.0,
+        ge=0,
+        description="Feedback e-mails reported within this many days of the log's newest report "
+        "are held out of training and scored as the recent feedback slice; 0: none held out.",
+    )
     trials: int = Field(20, ge=1, description="Ray Tune trials.")
     cpus: int = Field(
         default_factory=lambda: os.cpu_count() or 1, ge=1, description="CPUs for Ray Tune."

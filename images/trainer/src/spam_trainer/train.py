@@ -5,6 +5,9 @@ Every stage reads and writes files in a working directory, so the Kubeflow pipel
 stage as its own component (``pipelines/``) and ``spam-platform train`` chains the very same
 functions in one process. Layout of a working directory::
 
+    dataset/                 (with feedback) the corpus dataset plus the feedback log's
+                                      labeled e-mails (spam_trainer.feedback_data); the
+                                      stages read it in place of the corpus dataset
     reputation/stats.parquet stage 0  point-in-time sender/domain history of every e-mail
                                       (Feast; see spam_trainer.reputation)
     features.json            stage 1  fitted feature artifacts (train split only)
@@ -65,6 +68,12 @@ from spam_trainer.evaluate import (
     named_importance,
     save_plots,
     served_threshold,
+)
+from spam_trainer.feedback_data import (
+    FeedbackOptions,
+    evaluate_recent,
+    feedback_stage,
+    log_feedback,
 )
 from spam_trainer.onnx_export import check_parity, to_onnx
 from spam_trainer.reputation import load_reputation, reputation_stage, serving_reputation
@@ -433,6 +442,7 @@ def evaluate_stage(
     disjoint = slices.evaluate_disjoint(
         grouped, FeatureExtractor(fitted), reputation, fit, trained.threshold
     )
+    recent = evaluate_recent(dataset_dir, score, trained.threshold, extractor, reputation)
     doc = {
         "threshold": trained.threshold,
         "test": test,
@@ -447,6 +457,8 @@ def evaluate_stage(
             "features": "refit on the training side",
         },
     }
+    if recent is not None:  # the recent feedback slice (spam_trainer.feedback_data)
+        doc["recent_feedback"] = recent
     path = work_dir / SLICES_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=1, default=float) + "\n")
@@ -459,11 +471,14 @@ def load_slices(work_dir: Path) -> dict[str, Any] | None:
 
 
 def slice_metrics(sliced: dict[str, Any]) -> dict[str, float]:
-    """MLflow metrics: ``slice_<form>_<slice>_<metric>``, ``disjoint_<form>_all_<metric>``."""
+    """MLflow metrics: ``slice_<form>_<slice>_<metric>``, ``disjoint_<form>_all_<metric>``,
+    ``recent_feedback_reported_<all|cold>_<metric>``."""
     from spam_trainer.slices import flat_metrics
 
-    return flat_metrics(sliced["test"], "slice") | flat_metrics(
-        sliced["sender_disjoint"], "disjoint"
+    return (
+        flat_metrics(sliced["test"], "slice")
+        | flat_metrics(sliced["sender_disjoint"], "disjoint")
+        | flat_metrics(sliced.get("recent_feedback") or {}, "recent_feedback")
     )
 
 
@@ -476,6 +491,7 @@ def slice_table(sliced: dict[str, Any]):
     return pd.DataFrame(
         table_rows(sliced["test"], "test split")
         + table_rows(sliced["sender_disjoint"], "sender-disjoint")
+        + table_rows(sliced.get("recent_feedback") or {}, "recent feedback")
     )
 
 
@@ -646,7 +662,10 @@ def register_stage(
         )
         if sliced is not None:
             mlflow.log_table(slice_table(sliced), artifact_file="evaluation/slices.json")
-            mlflow.log_artifact(str(work_dir / SLICES_FILE), artifact_path="evaluation")
+            # the whole document next to the table (under its own name: the table's would be
+            # overwritten)
+            mlflow.log_text((work_dir / SLICES_FILE).read_text(), "evaluation/slices_doc.json")
+        log_feedback(dataset_dir)  # feedback rows in the dataset: counts, rules, feedback.json
         mlflow.log_artifact(str(bundle / FEATURES_FILE), artifact_path="features")
         mlflow.log_artifact(str(bundle / BASELINE_FILE), artifact_path="drift")
         mlflow.log_artifact(str(bundle / ONNX_FILE), artifact_path="onnx")
@@ -683,6 +702,9 @@ class TrainOptions:
     """``registry.Gates``; None: defaults."""
     on_trial_done: Callable[[int, int], None] | None = None
     log: Log = _quiet
+    feedback: FeedbackOptions | None = None
+    """Feedback-labeled e-mails as training data next to the corpus
+    (``spam_trainer.feedback_data``); None: the corpus only."""
 
 
 @dataclass
@@ -694,7 +716,10 @@ class TrainResult:
     parity_max_abs_diff: float
     seconds: dict[str, float]
     slices: dict[str, Any] = field(default_factory=dict)
-    """``model/slices.json``: the test split by sender history, the sender-disjoint split."""
+    """``model/slices.json``: the test split by sender history, the sender-disjoint split, the
+    recent feedback slice."""
+    feedback: Any = None
+    """``feedback_data.FeedbackSummary`` when feedback was read."""
 
 
 def train(opts: TrainOptions, settings: Any) -> TrainResult:
@@ -703,8 +728,14 @@ def train(opts: TrainOptions, settings: Any) -> TrainResult:
     t0 = t = time.perf_counter()
     work = opts.out_dir
     work.mkdir(parents=True, exist_ok=True)
+    dataset_dir, feedback = opts.dataset_dir, None
+    if opts.feedback is not None:  # the corpus + feedback e-mails (spam_trainer.feedback_data)
+        feedback = feedback_stage(opts.dataset_dir, work, opts.feedback, log=opts.log)
+        dataset_dir = Path(feedback.dataset_dir or opts.dataset_dir)
+        timings["feedback_s"] = time.perf_counter() - t
+        t = time.perf_counter()
     rep = reputation_stage(
-        opts.dataset_dir,
+        dataset_dir,
         work,
         opts.feast_repo or work / "reputation" / "feast",
         online=opts.feast_repo is not None,
@@ -717,8 +748,8 @@ def train(opts: TrainOptions, settings: Any) -> TrainResult:
     )
     t = time.perf_counter()
     reputation = load_reputation(work)
-    features = features_stage(opts.dataset_dir, work, reputation)
-    data = build_matrices(opts.dataset_dir, features, reputation)
+    features = features_stage(dataset_dir, work, reputation)
+    data = build_matrices(dataset_dir, features, reputation)
     timings["features_s"] = time.perf_counter() - t
     opts.log(
         f"features {features.fingerprint[:12]}: train {len(data.train.y)}, validation "
@@ -736,7 +767,7 @@ def train(opts: TrainOptions, settings: Any) -> TrainResult:
     timings["final_fit_s"] = time.perf_counter() - t
     t = time.perf_counter()
     sliced = evaluate_stage(
-        opts.dataset_dir,
+        dataset_dir,
         work,
         trained,
         features,
@@ -754,7 +785,7 @@ def train(opts: TrainOptions, settings: Any) -> TrainResult:
     t = time.perf_counter()
     registration = register_stage(
         work,
-        dataset_dir=opts.dataset_dir,
+        dataset_dir=dataset_dir,
         settings=settings,
         tune=opts.tune,
         register=opts.register,
@@ -763,4 +794,4 @@ def train(opts: TrainOptions, settings: Any) -> TrainResult:
     )
     timings["register_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - t0
-    return TrainResult(work, registration, trained, outcome, parity, timings, sliced)
+    return TrainResult(work, registration, trained, outcome, parity, timings, sliced, feedback)

@@ -86,6 +86,29 @@ def train(
             "created with SQLite when missing)."
         ),
     ] = None,
+    feedback: Annotated[
+        bool | None,
+        typer.Option(
+            "--feedback/--no-feedback",
+            help="Add the feedback log's labeled e-mails to the training data and report the "
+            "recent feedback slice (default $SPAM_TRAIN_FEEDBACK, on).",
+        ),
+    ] = None,
+    feedback_log: Annotated[
+        str | None,
+        typer.Option(
+            help="Feedback log (directory or abfs://; must exist) (default "
+            "$SPAM_RETRAIN_FEEDBACK_LOG_URL or $SPAM_HOME/feedback-logs, absent: no feedback)."
+        ),
+    ] = None,
+    feedback_recent_days: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Hold out the feedback reported within this many days of the newest report as "
+            "the recent slice; 0: none (default $SPAM_TRAIN_FEEDBACK_RECENT_DAYS, 7).",
+        ),
+    ] = None,
 ) -> None:
     """Train: reputation (Feast) -> features -> Ray Tune XGBoost -> evaluation -> ONNX/Triton
     -> MLflow registry."""
@@ -101,6 +124,9 @@ def train(
         out=out,
         reingest=reingest,
         feast_repo=feast_repo,
+        feedback=feedback,
+        feedback_log=feedback_log,
+        feedback_recent_days=feedback_recent_days,
     )
     code = print_training(result)
     if code:
@@ -120,6 +146,9 @@ def run_training(
     out: Path | None = None,
     reingest: bool = False,
     feast_repo: Path | None = None,
+    feedback: bool | None = None,
+    feedback_log: str | None = None,
+    feedback_recent_days: float | None = None,
 ):
     """What ``train`` runs (``spam-platform retrain`` calls it too): the dataset, the search
     settings and the gates from the settings, all stages (``spam_trainer.train.train``).
@@ -127,8 +156,10 @@ def run_training(
     from datetime import UTC, datetime
 
     from spam_core.errors import SpamCoreError
+    from spam_trainer.feedback_data import FeedbackOptions
     from spam_trainer.onnx_export import ParityError
     from spam_trainer.registry import Gates
+    from spam_trainer.retrain import RetrainPolicy
     from spam_trainer.settings import get_trainer_settings
     from spam_trainer.train import TrainOptions
     from spam_trainer.train import train as run_train
@@ -145,6 +176,16 @@ def run_training(
         ray_address=settings.ray_address,
     )
     workdir = out or settings.models_dir / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    use_feedback = settings.train_feedback if feedback is None else feedback
+    feedback_opts = None
+    if use_feedback:  # the log promote and retrain read (one default)
+        feedback_opts = FeedbackOptions(
+            url=feedback_log or RetrainPolicy().feedback_url(settings.home),
+            recent_days=settings.train_feedback_recent_days
+            if feedback_recent_days is None
+            else feedback_recent_days,
+            require=feedback_log is not None,
+        )
     with Reporter(quiet=state.quiet, console=err) as reporter:
         opts = TrainOptions(
             dataset_dir=data_dir,
@@ -158,6 +199,7 @@ def run_training(
             ),
             on_trial_done=lambda d, t: reporter.count_progress("Ray Tune trials", d, t),
             log=reporter.note,
+            feedback=feedback_opts,
         )
         try:
             return run_train(opts, settings)
@@ -188,6 +230,10 @@ def print_training(result) -> int:
         str(int(m["fn"])),
     )
     console.print(table)
+    if result.feedback is not None:
+        from spam_trainer.feedback_data import describe
+
+        console.print(describe(result.feedback), soft_wrap=True)
     if result.slices:
         console.print(_slices_table(result.slices))
     console.print(
@@ -248,9 +294,14 @@ def _slices_table(sliced: dict[str, Any]) -> Table:
         return "-" if v != v else format(v, fmt)
 
     for row in slice_table(sliced).to_dict("records"):
-        disjoint = row["evaluation"] != "test split"
+        if row["evaluation"] == "test split":
+            label = _SLICE_LABELS.get(row["slice"], row["slice"])
+        elif row["evaluation"] == "recent feedback":
+            label = "recent feedback" + (", as if unknown" if row["slice"] == "cold" else "")
+        else:
+            label = row["evaluation"]
         table.add_row(
-            "sender-disjoint" if disjoint else _SLICE_LABELS.get(row["slice"], row["slice"]),
+            label,
             row["form"],
             str(int(row["ham"])),
             str(int(row["spam"])),
