@@ -100,6 +100,7 @@ def test_rate_one_logs_both_scores_of_every_production_email(
     rows = {row["email_id"]: row for row in shadow_rows(gateway)}
     assert set(rows) == set(answers)
     by_id = {e["email_id"]: e for e in corpus_emails}
+    agree = []
     for email_id, (answer, route) in answers.items():
         row = rows[email_id]
         assert row["route"] == route
@@ -114,11 +115,20 @@ def test_rate_one_logs_both_scores_of_every_production_email(
         assert row["shadow_model_version"] == staging["model_version"] == "2"
         assert row["shadow_spam_probability"] == pytest.approx(staging["spam_probability"])
         assert row["shadow_prediction"] == staging["prediction"]
+        agree.append(staging["prediction"] == answer["prediction"])
         assert row["shadow_threshold"] == 0.4
         assert row["email_key"] == email_key(record_from_input(**by_id[email_id]))
         assert row["shadow_latency_ms"] > 0
     assert metric(gateway, "spam_gateway_shadow_sampled_total") == len(answers)
     assert metric(gateway, "spam_gateway_shadow_scored_total") == len(answers)
+    # what promote reads of this log: v2 beside v1, agreement of the logged predictions
+    from spam_trainer.shadow import shadow_summary
+
+    summary = shadow_summary(
+        gateway.settings.SHADOW_LOG_URL, None, "2", "1", feedback_url=str(tmp_path / "none")
+    )
+    assert (summary.rows, summary.labelled) == (len(answers), 0)
+    assert summary.agreement == pytest.approx(sum(agree) / len(agree))
     assert metric(gateway, "spam_gateway_shadow_log_records_written_total") == len(answers)
     # every answer is in the inference log as before (the shadow writes no row there): the
     # production answers, the staging-only ones and the staging answers compared above
