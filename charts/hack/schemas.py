@@ -281,6 +281,23 @@ def feedback() -> Schema:
     )
 
 
+def shadow() -> Schema:
+    """gateway.shadow: shadow scoring of production traffic by the staging model."""
+    return obj(
+        {
+            "enabled": b(),
+            "sampleRate": n("Share of production e-mails shadow-scored", minimum=0, maximum=1),
+            "maxInflight": i(minimum=1),
+            "maxPending": i(minimum=1),
+            "timeoutSeconds": n(exclusiveMinimum=0),
+            "logUrl": s(
+                "Shadow-log location; empty: abfs://<logsContainer>/shadow-logs",
+                pattern=r"^(abfs://[^/\s]+(/\S*)?)?$",
+            ),
+        }
+    )
+
+
 ORIGIN_PATTERN = r"^(\*|https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?)$"
 """A browser origin (scheme://host[:port], no path), or "*": the gateway's CORS_ALLOW_ORIGINS."""
 
@@ -410,6 +427,7 @@ def gateway() -> Schema:
             "readinessProbe": probe(with_path=True),
             "metrics": metrics(),
             "feedback": feedback(),
+            "shadow": shadow(),
             "networkPolicy": obj(
                 {
                     "ingressNamespaces": arr(s(minLength=1)),
