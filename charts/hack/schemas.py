@@ -289,6 +289,7 @@ def shadow() -> Schema:
             "sampleRate": n("Share of production e-mails shadow-scored", minimum=0, maximum=1),
             "maxInflight": i(minimum=1),
             "maxPending": i(minimum=1),
+            "maxPendingMb": i(minimum=1),
             "timeoutSeconds": n(exclusiveMinimum=0),
             "logUrl": s(
                 "Shadow-log location; empty: abfs://<logsContainer>/shadow-logs",

@@ -144,6 +144,7 @@ def test_configmap_renders_shadow_scoring_when_enabled(monkeypatch):
         "SPAM_GATEWAY_SHADOW_SAMPLE_RATE": "0.25",
         "SPAM_GATEWAY_SHADOW_MAX_INFLIGHT": "3",
         "SPAM_GATEWAY_SHADOW_MAX_PENDING": "1000",
+        "SPAM_GATEWAY_SHADOW_MAX_PENDING_MB": "64",
         "SPAM_GATEWAY_SHADOW_TIMEOUT_S": "1.5",
         "SPAM_GATEWAY_SHADOW_LOG_URL": "abfs://logs/shadow-logs",
         "SPAM_GATEWAY_SHADOW_LOG_SPOOL_DIR": "/tmp/spam-gateway/shadow-spool",

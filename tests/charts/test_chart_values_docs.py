@@ -95,7 +95,7 @@ def test_gateway_values_document_exactly_the_environment_the_gateway_gets():
     # shadow scoring renders its switch always, the rest while it is on
     shadow = {name for name in documented if name.startswith("SPAM_GATEWAY_SHADOW_")}
     shadow.discard("SPAM_GATEWAY_SHADOW_ENABLED")
-    assert (len(feedback), len(shadow)) == (7, 6)
+    assert (len(feedback), len(shadow)) == (7, 7)
     assert len(documented - feedback - shadow) == 25
     assert documented - feedback - shadow == rendered_env("spam-platform-gateway")
     # with feedback and shadow on: their settings too, and the Redis pair feature_store.yaml

@@ -297,3 +297,36 @@ def test_the_bound_holds_under_a_burst(make_gateway, hung_staging, corpus_emails
     # the operator sees the shadow's settings
     config = httpx.get(gateway.url + "/admin/config", headers=OPERATOR, timeout=10).json()
     assert (config["SHADOW_ENABLED"], config["SHADOW_MAX_INFLIGHT"]) == (True, 1)
+
+
+def test_the_bytes_bound_holds_for_large_emails(make_gateway, hung_staging, tmp_path) -> None:
+    """E-mails waiting for a call are bounded by their size too: with 1 MiB, of four 300 KB
+    e-mails sampled while the one call hangs, three wait and the fourth is dropped."""
+    gateway = shadow_gateway(
+        make_gateway,
+        hung_staging.url,
+        tmp_path,
+        SHADOW_SAMPLE_RATE=1.0,
+        SHADOW_TIMEOUT_S=3.0,
+        SHADOW_MAX_INFLIGHT=1,
+        SHADOW_MAX_PENDING_MB=1,
+    )
+    shadow = gateway.app.state.shadow
+    small = {"email_id": "s", "subject": "hi", "body": "see you", "sender": "a@b.example"}
+    assert httpx.post(
+        gateway.url + "/predict", json=small, headers=PRODUCTION, timeout=30
+    ).is_success
+    assert shadow.inflight == 1  # the call hangs for 3 s
+    text = "lorem ipsum dolor sit amet " * 11_500  # ~300 KB
+    large = [
+        {"email_id": f"l{i}", "subject": f"report {i}", "body": text, "sender": "a@b.example"}
+        for i in range(4)
+    ]
+    r = httpx.post(
+        gateway.url + "/predict/batch-sync", json={"emails": large}, headers=PRODUCTION, timeout=60
+    )
+    assert r.status_code == 200 and r.json()["succeeded"] == 4
+    assert (shadow.stats()["pending"], shadow.counts["dropped"]) == (3, 1)
+    wait_until(lambda: shadow.inflight == 0 and not shadow.stats()["pending"], 30)
+    assert metric(gateway, "spam_gateway_shadow_failed_total") == 4  # two calls timed out
+    assert metric(gateway, "spam_gateway_shadow_dropped_total") == 1

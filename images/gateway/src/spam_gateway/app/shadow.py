@@ -11,12 +11,12 @@ never raises: it samples (:func:`sampled`, a hash of the ``email_id`` against
 The staging calls run as tasks of their own, at most ``SHADOW_MAX_INFLIGHT`` at once on a
 connection pool of their own (the production pool is never waited for); e-mails sampled while
 they run wait, and the next call takes all of them (up to ``MAX_BATCH_SIZE``), as the
-production client merges single predictions. More than ``SHADOW_MAX_PENDING`` waiting: the
-newest are dropped and counted. A call slower than ``SHADOW_TIMEOUT_S`` is abandoned. Failures
-(staging down, timeouts, refused input) are counted by kind and logged at most once a minute
-per kind; nothing reaches a client. The rows (with each e-mail's ``email_key``, parsed on a
-worker thread) go to the shadow log through the inference log's writer: buffered, spooled to
-local disk while the store is down, retried.
+production client merges single predictions. More than ``SHADOW_MAX_PENDING`` waiting, or more
+than ``SHADOW_MAX_PENDING_MB`` of their text: the newest are dropped and counted. A call slower
+than ``SHADOW_TIMEOUT_S`` is abandoned. Failures (staging down, timeouts, refused input) are
+counted by kind and logged at most once a minute per kind; nothing reaches a client. The rows
+(with each e-mail's ``email_key``, parsed on a worker thread) go to the shadow log through the
+inference log's writer: buffered, spooled to local disk while the store is down, retried.
 
 Counters (``stats``, served at ``/metrics`` as ``spam_gateway_shadow_*``): ``sampled``,
 ``dropped`` (over the bound), ``scored`` (rows handed to the log), ``failed`` (e-mails whose
@@ -61,6 +61,11 @@ WARN_EVERY_S = 60.0
 _SCALE = float(2**64)
 
 
+def approx_bytes(email: dict[str, Any]) -> int:
+    """What a waiting e-mail holds in memory, roughly: its text plus a fixed overhead."""
+    return 256 + sum(len(v) for k, v in email.items() if k != "email_id" and isinstance(v, str))
+
+
 def sampled(email_id: str, rate: float) -> bool:
     """Whether the e-mail is in the shadow's sample: a hash of its id below ``rate`` (the same
     id is always in or always out, whichever gateway replica scores it)."""
@@ -85,6 +90,8 @@ class _Item:
     """``time.time()`` of the production answer."""
     queued: float
     """``time.perf_counter()`` when it was offered."""
+    size: int
+    """:func:`approx_bytes` of the e-mail."""
 
 
 def build_shadow_log(settings: Settings) -> InferenceLogger:
@@ -113,6 +120,7 @@ class ShadowScorer:
         self.rate = settings.SHADOW_SAMPLE_RATE
         self.max_inflight = settings.SHADOW_MAX_INFLIGHT
         self.max_pending = settings.SHADOW_MAX_PENDING
+        self.max_pending_bytes = settings.SHADOW_MAX_PENDING_MB * 1024 * 1024
         self.max_batch = settings.MAX_BATCH_SIZE
         self.timeout_s = settings.SHADOW_TIMEOUT_S
         # a client of its own: its own connections, and its upstream metrics in a registry that
@@ -131,6 +139,7 @@ class ShadowScorer:
         self.errors = dict.fromkeys(ERROR_KINDS, 0)
         self.inflight = 0
         self._queue: deque[_Item] = deque()
+        self._pending_bytes = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
         self._warned: dict[str, float] = {}
@@ -157,20 +166,27 @@ class ShadowScorer:
                 if not sampled(email.email_id, self.rate):
                     continue
                 self.counts["sampled"] += 1
-                if len(self._queue) >= self.max_pending:
+                upstream = email.upstream()
+                size = approx_bytes(upstream)
+                if (
+                    len(self._queue) >= self.max_pending
+                    or self._pending_bytes + size > self.max_pending_bytes
+                ):
                     self.counts["dropped"] += 1
                     continue
                 self._queue.append(
                     _Item(
-                        email.upstream(),
+                        upstream,
                         answer,
                         threshold,
                         route,
                         scope["spam.correlation_id"],
                         now,
                         queued,
+                        size,
                     )
                 )
+                self._pending_bytes += size
             self._drain()
         except Exception:  # pragma: no cover - a bug here must not fail a production answer
             self.errors["error"] += 1
@@ -182,6 +198,7 @@ class ShadowScorer:
         while self._queue and self.inflight < self.max_inflight:
             n = min(len(self._queue), self.max_batch)
             items = [self._queue.popleft() for _ in range(n)]
+            self._pending_bytes -= sum(item.size for item in items)
             self.inflight += 1
             task = asyncio.get_running_loop().create_task(self._call(items))
             self._tasks.add(task)
@@ -271,6 +288,7 @@ class ShadowScorer:
         self._closed = True
         self.counts["dropped"] += len(self._queue)
         self._queue.clear()
+        self._pending_bytes = 0
         if self._tasks:
             _, running = await asyncio.wait(set(self._tasks), timeout=timeout)
             for task in running:

@@ -283,6 +283,12 @@ class Settings(BaseSettings):
         description="Sampled e-mails that may wait for a shadow call; more are dropped and "
         "counted (spam_gateway_shadow_dropped_total): the shadow never holds a request up.",
     )
+    SHADOW_MAX_PENDING_MB: int = Field(
+        64,
+        ge=1,
+        description="MiB of sampled e-mails (their text) that may wait for a shadow call; an "
+        "e-mail over it is dropped and counted, so waiting e-mails cannot exhaust memory.",
+    )
     SHADOW_TIMEOUT_S: float = Field(
         2.0, gt=0, description="Longest shadow call; a slower one is abandoned and counted."
     )
