@@ -77,6 +77,17 @@ def sampled(email_id: str, rate: float) -> bool:
     return int.from_bytes(digest, "big") < rate * _SCALE
 
 
+class _DebugLog:
+    """The shadow client's per-call upstream warnings, at debug level: the shadow counts its
+    failures and logs them itself, once a minute per kind."""
+
+    def __init__(self, logger: Any) -> None:
+        self._logger = logger
+
+    def warning(self, event: str, **kw: Any) -> None:
+        self._logger.debug(event, **kw)
+
+
 @dataclass(slots=True)
 class _Item:
     email: dict[str, Any]
@@ -134,6 +145,7 @@ class ShadowScorer:
             max_connections=settings.SHADOW_MAX_INFLIGHT,
             max_batch=settings.MAX_BATCH_SIZE,
             retry_after_s=settings.RETRY_AFTER_S,
+            logger=_DebugLog(log),
         )
         self.counts = {"sampled": 0, "dropped": 0, "scored": 0, "failed": 0}
         self.errors = dict.fromkeys(ERROR_KINDS, 0)
