@@ -46,7 +46,7 @@ test: setup lint ## lint + the whole test suite (what .ci/run calls)
 test-fast: ## day-to-day: the tests not marked slow, in parallel on every core (pytest-xdist)
 	$(UV) run pytest -m "not slow" -n auto
 
-lint: ## ruff, hadolint on every Dockerfile, the workflows (schema, zizmor), lock current
+lint: ## ruff, hadolint on every Dockerfile, the workflows (schema, zizmor), lock current, generated files current
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run hadolint $(foreach i,$(DOCKER_IMAGES),images/$(i)/Dockerfile)
@@ -54,6 +54,7 @@ lint: ## ruff, hadolint on every Dockerfile, the workflows (schema, zizmor), loc
 	$(UV) run zizmor --offline --quiet .github/workflows
 	$(UV) lock --check
 	$(UV) run python -m pipelines.spam_training.compile --check
+	$(UV) run python charts/hack/generate.py --check
 
 format: ## apply ruff formatting and autofixes
 	$(UV) run ruff format .

@@ -168,6 +168,26 @@ def wrk(
     return result
 
 
+def chain_gateway(transformer_url: str, tmp: Path, **env: str):
+    """The benchmarks' gateway (not started): the viewer key :data:`API_KEY`, access log off
+    (like the peer's), inference log on under ``tmp``; ``env``: more ``SPAM_GATEWAY_*``."""
+    from spam_gateway.app.core.security import hash_key
+    from tests.utils.gateway import GatewayProcess
+
+    keys = json.dumps([{"name": "bench", "sha256": hash_key(API_KEY), "role": "viewer"}])
+    return GatewayProcess(
+        {
+            "SPAM_GATEWAY_TRANSFORMER_URL": transformer_url,
+            "SPAM_GATEWAY_API_KEYS": keys,
+            "SPAM_GATEWAY_ACCESS_LOG": "false",
+            "SPAM_GATEWAY_INFERENCE_LOG_URL": str(tmp / "inference-logs"),
+            "SPAM_GATEWAY_INFERENCE_LOG_SPOOL_DIR": str(tmp / "spool"),
+            **env,
+        },
+        tmp / "gateway.log",
+    )
+
+
 def _measure(url: str, path: str, clients: int, script: Path, bodies: Path, pids: dict) -> dict:
     wrk(url, path, clients, WARMUP_S, script, bodies)
     before = {name: _cpu_ticks(pid) for name, pid in pids.items()}
@@ -219,9 +239,7 @@ class Stack:
 def running_stack(corpus_dir: Path, tmp: Path, console: Console) -> Iterator[Stack]:
     """Ingest, two bundles, Triton, transformer and gateway; the gateway and transformer are
     stopped (SIGTERM, the inference log flushed) when the block ends."""
-    from spam_gateway.app.core.security import hash_key
     from spam_local.tritonserver import LocalTritonServer
-    from tests.utils.gateway import GatewayProcess
     from tests.utils.serving import TransformerProcess, benchmark_stack, transformer_env
 
     console.print("building the stack: ingest, two bundles, Triton, transformer, gateway…")
@@ -242,18 +260,8 @@ def running_stack(corpus_dir: Path, tmp: Path, console: Console) -> Iterator[Sta
         transformer = TransformerProcess(
             transformer_env(bundles, triton, "grpc", feast_repo), tmp / "transformer.log"
         ).start()
-        keys = json.dumps([{"name": "bench", "sha256": hash_key(API_KEY), "role": "viewer"}])
         try:
-            gateway = GatewayProcess(
-                {
-                    "SPAM_GATEWAY_TRANSFORMER_URL": transformer.url,
-                    "SPAM_GATEWAY_API_KEYS": keys,
-                    "SPAM_GATEWAY_ACCESS_LOG": "false",
-                    "SPAM_GATEWAY_INFERENCE_LOG_URL": str(tmp / "inference-logs"),
-                    "SPAM_GATEWAY_INFERENCE_LOG_SPOOL_DIR": str(tmp / "spool"),
-                },
-                tmp / "gateway.log",
-            ).start()
+            gateway = chain_gateway(transformer.url, tmp).start()
             try:
                 yield Stack(
                     tmp,

@@ -45,7 +45,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tests.benchmarks import reputation_cost
-from tests.benchmarks.bench_gateway import API_KEY, LUA, WRK, _cpu_ticks, wrk
+from tests.benchmarks.bench_gateway import LUA, WRK, _cpu_ticks, chain_gateway, wrk
 from tests.benchmarks.bench_transformer import _floor
 from tests.benchmarks.reputation_cost import REPUTATION_DEFAULTS
 from tests.utils.paths import SHARED_CORPUS
@@ -147,6 +147,18 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def wrk_files(tmp: Path, messages: list[tuple[str, str]]) -> tuple[Path, Path]:
+    """What wrk sends to ``/predict``: the e-mails as JSON lines (raw RFC 822), and the
+    per-request timing script."""
+    bodies = tmp / "emails.jsonl"
+    with bodies.open("w") as fh:
+        for email_id, raw in messages:
+            fh.write(json.dumps({"email_id": email_id, "raw": raw}) + "\n")
+    script = tmp / "bench.lua"
+    script.write_text(LUA)
+    return bodies, script
+
+
 def _ticks(pids: list[int]) -> int:
     return sum(_cpu_ticks(pid) for pid in pids)
 
@@ -197,9 +209,7 @@ def _ratios(results: dict) -> dict[str, dict]:
 
 def main(corpus: str | None = None) -> dict:
     from spam_core.message import parse_raw
-    from spam_gateway.app.core.security import hash_key
     from spam_local.tritonserver import LocalTritonServer
-    from tests.utils.gateway import GatewayProcess
     from tests.utils.serving import (
         TransformerProcess,
         benchmark_stack,
@@ -217,12 +227,7 @@ def main(corpus: str | None = None) -> dict:
         feast_repo, bundles, repository, messages = benchmark_stack(
             corpus_dir, tmp, MESSAGES_PER_ARCHIVE
         )
-        bodies = tmp / "emails.jsonl"
-        with bodies.open("w") as fh:
-            for email_id, raw in messages:
-                fh.write(json.dumps({"email_id": email_id, "raw": raw}) + "\n")
-        script = tmp / "bench.lua"
-        script.write_text(LUA)
+        bodies, script = wrk_files(tmp, messages)
 
         results["floor"] = _floor(bundles[TRACK], messages, feast_repo)
         results["reputation"] = reputation_cost.all_lookup_costs(
@@ -238,19 +243,8 @@ def main(corpus: str | None = None) -> dict:
                     transformer_env(bundles, triton, "grpc", feast_repo, **reputation_env),
                     tmp / "transformer.log",
                 ).start()
-                keys = json.dumps(
-                    [{"name": "bench", "sha256": hash_key(API_KEY), "role": "viewer"}]
-                )
-                gateway = GatewayProcess(
-                    {
-                        "SPAM_GATEWAY_TRANSFORMER_URL": transformer.url,
-                        "SPAM_GATEWAY_API_KEYS": keys,
-                        "SPAM_GATEWAY_DEFAULT_ENVIRONMENT": TRACK,
-                        "SPAM_GATEWAY_ACCESS_LOG": "false",
-                        "SPAM_GATEWAY_INFERENCE_LOG_URL": str(tmp / "inference-logs"),
-                        "SPAM_GATEWAY_INFERENCE_LOG_SPOOL_DIR": str(tmp / "spool"),
-                    },
-                    tmp / "gateway.log",
+                gateway = chain_gateway(
+                    transformer.url, tmp, SPAM_GATEWAY_DEFAULT_ENVIRONMENT=TRACK
                 ).start()
                 try:
                     targets = {

@@ -7,7 +7,9 @@ subchart is dropped for later renders), so every render loads the chart afresh.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -24,10 +26,22 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 CRDS = SHARED / "crds"
 CHART = REPO / "charts" / "spam-platform"
-SUBCHARTS = ("gateway", "transformer", "inference", "batch", "drift")
+SUBCHARTS = ("gateway", "transformer", "inference", "batch", "drift", "tuning")
 LIBRARY = CHART / "charts" / "spam-common"
+HACK = REPO / "charts" / "hack"
 ENV_FILES = {p.stem: p for p in sorted((REPO / "values").glob("*.yaml"))}
 CI_FILES = {p.name: p for p in sorted((CHART / "ci").glob("*-values.yaml"))}
+
+
+@cache
+def hack(name: str) -> Any:
+    """A script of charts/hack/ (not a package) imported as a module, once."""
+    spec = importlib.util.spec_from_file_location(f"charts_hack_{name}", HACK / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
 
 RELEASE = "spam-platform"
 NAMESPACE = "spam-platform"

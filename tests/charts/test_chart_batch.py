@@ -60,7 +60,7 @@ def test_rayjob_template_targets_the_raycluster_and_keeps_the_placeholders():
     docs = docs_for()
     job = rayjob(docs)
     assert (job["apiVersion"], job["kind"]) == ("ray.io/v1", "RayJob")
-    cluster = chartlib.only(docs, "RayCluster").body
+    cluster = chartlib.only(docs, "RayCluster", "spam-platform-batch").body
     assert job["spec"]["clusterSelector"] == {"ray.io/cluster": cluster["metadata"]["name"]}
     assert job["spec"]["entrypoint"] == (
         "spam-batch run --input {input_uri} --output {output_uri}"
@@ -123,7 +123,7 @@ def test_rbac_can_be_left_to_the_cluster_admin():
 
 def ray_pods(docs):
     """(group, container) of the Ray head and of every worker group."""
-    spec = chartlib.only(docs, "RayCluster").body["spec"]
+    spec = chartlib.only(docs, "RayCluster", "spam-platform-batch").body["spec"]
     pods = [("head", spec["headGroupSpec"]["template"]["spec"], "ray-head")]
     pods += [
         (g["groupName"], g["template"]["spec"], "ray-worker") for g in spec["workerGroupSpecs"]
@@ -257,7 +257,7 @@ def test_the_job_the_gateway_submits_runs_spam_batch_with_the_mounted_feast_repo
         output_path="abfs://datasets/out/p.parquet",
     )
     manifest = batch_jobs.BatchJobs(settings).render_rayjob(status)
-    cluster = chartlib.only(docs, "RayCluster").body
+    cluster = chartlib.only(docs, "RayCluster", "spam-platform-batch").body
     assert manifest["spec"]["clusterSelector"] == {"ray.io/cluster": cluster["metadata"]["name"]}
     assert "{" not in manifest["spec"]["entrypoint"]  # every placeholder filled
 

@@ -72,7 +72,7 @@ def test_production_sets_the_resources_of_every_workload(production):
         isvc = chartlib.only(docs, "InferenceService", f"spam-platform-{track}").body
         expected = values["inference"]["tracks"][track]["resources"]
         assert isvc["spec"]["predictor"]["model"]["resources"] == expected
-    ray = chartlib.only(docs, "RayCluster").body["spec"]
+    ray = chartlib.only(docs, "RayCluster", "spam-platform-batch").body["spec"]
     head = ray["headGroupSpec"]["template"]["spec"]["containers"][0]
     worker = ray["workerGroupSpecs"][0]["template"]["spec"]["containers"][0]
     assert head["resources"] == values["batch"]["head"]["resources"]

@@ -165,6 +165,31 @@ GUARDS = [
         "drift.environments: no track enabled",
     ),
     (
+        "retrain-on-the-tuning-cluster-without-it",
+        {"drift": {"enabled": True, "retrain": {"enabled": True, "kfp": {"tuningCluster": True}}}},
+        "drift.retrain.kfp.tuningCluster needs tuning.enabled",
+    ),
+    (
+        "tuning-cluster-and-a-ray-address",
+        {
+            "tuning": {"enabled": True},
+            "drift": {
+                "enabled": True,
+                "retrain": {
+                    "enabled": True,
+                    "kfp": {"tuningCluster": True, "arguments": {"ray_address": "ray://x:1"}},
+                },
+            },
+        },
+        "drift.retrain.kfp.tuningCluster and drift.retrain.kfp.arguments.ray_address are "
+        "mutually exclusive",
+    ),
+    (
+        "tuning-autoscaling-min-above-max",
+        {"tuning": {"enabled": True, "autoscaling": {"minWorkers": 5, "maxWorkers": 2}}},
+        "tuning.autoscaling.minWorkers (5) is above tuning.autoscaling.maxWorkers (2)",
+    ),
+    (
         "unknown-resources-preset",
         {"transformer": {"resourcesPreset": "huge"}},
         'resources preset "huge" is not one of: nano, micro, small, medium, large, xlarge, 2xlarge',

@@ -51,7 +51,15 @@ def test_packaged_chart_keeps_version_and_dependencies(archive):
         assert chart.version == "0.2.0"
         assert chart.metadata["kubeVersion"] == ">=1.27.0-0"
         names = sorted(d["name"] for d in chart.dependencies)
-    assert names == ["batch", "drift", "gateway", "inference", "spam-common", "transformer"]
+    assert names == [
+        "batch",
+        "drift",
+        "gateway",
+        "inference",
+        "spam-common",
+        "transformer",
+        "tuning",
+    ]
 
 
 @pytest.mark.parametrize("chart_dir", CHARTS_WITH_DEPENDENCIES, ids=lambda p: p.name)

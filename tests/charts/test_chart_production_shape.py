@@ -201,7 +201,7 @@ def test_plain_http_gateway_without_a_tls_secret():
 
 def test_ray_workers_autoscale_in_production_with_least_privilege():
     docs = chartlib.render_docs(chartlib.env_values("production"))
-    cluster = chartlib.only(docs, "RayCluster").body
+    cluster = chartlib.only(docs, "RayCluster", "spam-platform-batch").body
     assert cluster["spec"]["enableInTreeAutoscaling"] is True
     options = cluster["spec"]["autoscalerOptions"]
     assert options["upscalingMode"] == "Default" and options["idleTimeoutSeconds"] == 120
@@ -223,7 +223,7 @@ def test_ray_workers_autoscale_in_production_with_least_privilege():
 
 def test_ray_workers_are_fixed_without_autoscaling():
     docs = chartlib.render_docs(chartlib.env_values("staging"))
-    cluster = chartlib.only(docs, "RayCluster").body
+    cluster = chartlib.only(docs, "RayCluster", "spam-platform-batch").body
     assert cluster["spec"]["enableInTreeAutoscaling"] is False
     assert "autoscalerOptions" not in cluster["spec"]
     (workers,) = cluster["spec"]["workerGroupSpecs"]

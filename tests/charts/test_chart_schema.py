@@ -184,6 +184,27 @@ BAD_VALUES = [
         "spam-platform",
         "at '/batch/enabled': value must be true",
     ),
+    (
+        "retrain-on-the-tuning-cluster-without-it",
+        {"drift": {"enabled": True, "retrain": {"enabled": True, "kfp": {"tuningCluster": True}}}},
+        "spam-platform",
+        "at '/tuning/enabled': value must be true",
+    ),
+    (
+        "tuning-cluster-and-a-ray-address",
+        {
+            "tuning": {"enabled": True},
+            "drift": {
+                "enabled": True,
+                "retrain": {
+                    "enabled": True,
+                    "kfp": {"tuningCluster": True, "arguments": {"ray_address": "ray://x:1"}},
+                },
+            },
+        },
+        "drift",
+        "at '/retrain/kfp/arguments'",
+    ),
 ]
 
 

@@ -166,7 +166,12 @@ def test_only_the_rayjob_submitting_gateway_and_the_ray_autoscaler_mount_a_token
     submits = values.get("batch", {}).get("enabled", True) and values.get("gateway", {}).get(
         "asyncBatch", {}
     ).get("enabled", True)
-    autoscales = values.get("batch", {}).get("autoscaling", {}).get("enabled", False)
+    autoscales = {  # the RayClusters and their charts' autoscaling defaults
+        "spam-platform-batch": values.get("batch", {}).get("autoscaling", {}).get("enabled", False),
+        "spam-platform-tuning": values.get("tuning", {})
+        .get("autoscaling", {})
+        .get("enabled", True),
+    }
     for doc in chartlib.render_docs(values):
         if doc.kind == "ServiceAccount":
             assert doc.body["automountServiceAccountToken"] is False, doc.key
@@ -175,7 +180,7 @@ def test_only_the_rayjob_submitting_gateway_and_the_ray_autoscaler_mount_a_token
             if doc.key == ("Deployment", "spam-platform-gateway"):
                 assert mounted is bool(submits)
             elif doc.kind == "RayCluster" and where == "headGroupSpec":
-                assert mounted is bool(autoscales)  # the autoscaler sidecar of the head
+                assert mounted is autoscales[doc.name]  # the autoscaler sidecar of the head
             else:
                 assert mounted is False, (doc.key, where)
 

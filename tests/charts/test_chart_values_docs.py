@@ -3,9 +3,7 @@ README values table, the schemas and the settings contract in the comments are c
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,27 +11,15 @@ import yaml
 
 from tests.charts import chartlib
 
-HACK = chartlib.REPO / "charts" / "hack"
-
-
-def load_hack(name: str):
-    spec = importlib.util.spec_from_file_location(f"charts_hack_{name}", HACK / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-values_docs = load_hack("values_docs")
-schemas = load_hack("schemas")
-FILES = values_docs.values_files()
+generate = chartlib.hack("generate")
+FILES = generate.values_files()
 
 
 @pytest.mark.parametrize("prefix", list(FILES), ids=lambda p: p.rstrip(".") or "umbrella")
 def test_every_leaf_has_exactly_one_param_line_and_vice_versa(prefix):
     path = FILES[prefix]
-    documented = [p.path for p in values_docs.params(path)]
-    leaves = set(values_docs.leaves(yaml.safe_load(path.read_text())))
+    documented = [p.path for p in generate.params(path)]
+    leaves = set(generate.leaves(yaml.safe_load(path.read_text())))
     assert len(documented) == len(set(documented)), "a @param is repeated"
     assert sorted(leaves - set(documented)) == [], "leaves without @param"
     assert sorted(set(documented) - leaves) == [], "@param lines without a value"
@@ -41,13 +27,13 @@ def test_every_leaf_has_exactly_one_param_line_and_vice_versa(prefix):
 
 @pytest.mark.parametrize("prefix", list(FILES), ids=lambda p: p.rstrip(".") or "umbrella")
 def test_every_param_is_described_within_a_section(prefix):
-    for param in values_docs.params(FILES[prefix]):
+    for param in generate.params(FILES[prefix]):
         assert param.section, f"{param.path} before any @section"
         assert len(param.description.split()) >= 3, f"{param.path}: describe it"
 
 
 def test_the_leaf_walk_counts_empty_maps_and_lists_as_leaves():
-    assert values_docs.leaves({"a": {"b": {}, "c": [], "d": {"e": 1}}}) == {
+    assert generate.leaves({"a": {"b": {}, "c": [], "d": {"e": 1}}}) == {
         "a.b": {},
         "a.c": [],
         "a.d.e": 1,
@@ -55,18 +41,16 @@ def test_the_leaf_walk_counts_empty_maps_and_lists_as_leaves():
 
 
 def test_readme_values_table_is_current():
-    current = values_docs.README.read_text()
-    assert values_docs.render_readme(current) == current, (
-        "run: uv run python charts/hack/values_docs.py"
-    )
+    current = generate.README.read_text()
+    assert generate.render_readme(current) == current, "run: uv run python charts/hack/generate.py"
     for prefix, path in FILES.items():
-        for param in values_docs.params(path):
+        for param in generate.params(path):
             assert f"| `{prefix}{param.path}` |" in current
 
 
-def test_schemas_are_generated_from_charts_hack():
-    for path, content in schemas.build_all().items():
-        assert path.read_text() == content, f"{path}: run uv run python charts/hack/schemas.py"
+def test_schemas_are_generated_from_the_values_files():
+    for path, content in generate.build_all().items():
+        assert path.read_text() == content, f"{path}: run uv run python charts/hack/generate.py"
 
 
 def contract(values_yaml: Path, prefix: str) -> set[str]:
@@ -124,7 +108,7 @@ def test_batch_values_document_exactly_the_spam_environment_of_the_ray_pods():
         "SPAM_INFERENCE_LOG_URL",
     }
     docs = chartlib.render_docs(chartlib.minimal_values())
-    spec = chartlib.only(docs, "RayCluster").body["spec"]
+    spec = chartlib.only(docs, "RayCluster", "spam-platform-batch").body["spec"]
     pods = [spec["headGroupSpec"], *spec["workerGroupSpecs"]]
     for pod in pods:
         (main,) = pod["template"]["spec"]["containers"]

@@ -136,6 +136,81 @@ def test_a_refused_submission_exits_1_and_is_recorded(env: Path):
     assert decision["action"] == "failed" and decision["exit_code"] == 1
 
 
+# ---------------------------------------------------------------- --wait
+def run_reads(kfp: KfpServer) -> int:
+    return sum(
+        1
+        for r in kfp.requests
+        if r["method"] == "GET" and r["path"].startswith("/apis/v2beta1/runs/")
+    )
+
+
+def test_wait_follows_the_run_to_success_and_records_its_final_state(env, monkeypatch):
+    monkeypatch.setenv("SPAM_RETRAIN_WAIT_POLL", "0.05s")
+    with KfpServer(run_states=["PENDING", "RUNNING", "RUNNING", "SUCCEEDED"]) as kfp:
+        result = invoke("--kfp-host", kfp.url, "--wait")
+        (run,) = kfp.runs.values()
+        assert run_reads(kfp) == 4  # every read by the real client's get_run, until final
+    assert result.exit_code == 0, result.output
+    for state in ("PENDING", "RUNNING", "SUCCEEDED"):
+        assert f"run state: {state}" in result.output
+    assert f"Kubeflow run {run['run_id']}: SUCCEEDED" in result.output
+    (decision,) = decisions(env)  # the submission's record, rewritten with the outcome
+    assert decision["action"] == "submitted" and decision["exit_code"] == 0
+    assert decision["outcome"]["kfp_state"] == "SUCCEEDED"
+    assert decision["outcome"]["kfp_finished"] is True
+    assert decision["outcome"]["kfp_finished_at"]
+
+
+@pytest.mark.parametrize("final", ["FAILED", "CANCELED", "SKIPPED"])
+def test_wait_exits_1_when_the_run_does_not_succeed(env, monkeypatch, final):
+    monkeypatch.setenv("SPAM_RETRAIN_WAIT_POLL", "0.05s")
+    with KfpServer(run_states=["RUNNING", final], run_error="task tune: OOMKilled") as kfp:
+        result = invoke("--kfp-host", kfp.url, "--wait")
+        assert len(kfp.runs) == 1
+    assert result.exit_code == 1, result.output
+    assert f"ended {final}" in result.output
+    (decision,) = decisions(env)
+    # it was started: the cooldown still counts it, the record says how it ended
+    assert decision["action"] == "submitted" and decision["exit_code"] == 1
+    assert decision["outcome"]["kfp_state"] == final
+    if final == "FAILED":
+        assert "task tune: OOMKilled" in result.output
+        assert decision["outcome"]["kfp_error"] == "task tune: OOMKilled"
+
+
+def test_wait_gives_up_at_the_timeout_with_exit_4(env, monkeypatch):
+    monkeypatch.setenv("SPAM_RETRAIN_WAIT", "true")  # the setting, not the flag
+    monkeypatch.setenv("SPAM_RETRAIN_WAIT_POLL", "0.1s")
+    with KfpServer(run_states=["RUNNING"]) as kfp:
+        result = invoke("--kfp-host", kfp.url, "--wait-timeout", "1s")
+        reads = run_reads(kfp)
+    assert result.exit_code == 4, result.output
+    assert "is still RUNNING" in result.output and "timeout 1s" in result.output
+    assert 2 <= reads <= 15  # polled every 0.1 s for about a second, then stopped
+    (decision,) = decisions(env)
+    assert decision["action"] == "submitted" and decision["exit_code"] == 4
+    assert decision["outcome"]["kfp_state"] == "RUNNING"
+    assert decision["outcome"]["kfp_finished"] is False
+
+
+def test_no_wait_by_default_and_with_no_wait(env, monkeypatch):
+    monkeypatch.setenv("SPAM_RETRAIN_WAIT", "true")
+    with KfpServer(run_states=["RUNNING"]) as kfp:
+        result = invoke("--kfp-host", kfp.url, "--no-wait")
+        assert run_reads(kfp) == 0
+    assert result.exit_code == 0, result.output
+    (decision,) = decisions(env)
+    assert "kfp_state" not in decision["outcome"]
+
+
+def test_a_bad_wait_timeout_exits_2_before_anything_is_sent(env):
+    with KfpServer() as kfp:
+        result = invoke("--kfp-host", kfp.url, "--wait", "--wait-timeout", "soon")
+        assert not kfp.requests
+    assert result.exit_code == 2 and "--wait-timeout" in result.output
+
+
 @pytest.mark.parametrize(
     ("setting", "value", "message"),
     [

@@ -1,6 +1,8 @@
 """A small stand-in for the Kubeflow Pipelines API server (REST ``/apis/v2beta1``), enough for
-``kfp.Client.create_run_from_pipeline_package``: health, experiments (list with a display-name
-filter, create) and runs (create). It keeps every request, answers as the real server does
+``kfp.Client.create_run_from_pipeline_package`` and ``get_run``: health, experiments (list with
+a display-name filter, create) and runs (create, get: each read of a run moves it one step along
+``run_states``, the script of states its reads report, the last one repeated). It keeps every
+request, answers as the real server does
 (the shapes of ``kfp_server_api``'s models) and refuses a run the real server would refuse: no
 pipeline spec, an unknown experiment, a runtime parameter the spec does not declare or of the
 wrong type.
@@ -37,6 +39,10 @@ class KfpServer:
     requests: list[dict[str, Any]] = field(default_factory=list)
     experiments: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    run_states: list[str] = field(default_factory=lambda: ["PENDING"])
+    """What consecutive reads of a run report (``V2beta1RuntimeState`` names); the last repeats."""
+    run_error: str = "task tune failed: exit status 1"
+    """The error message a run that ends FAILED reports."""
 
     def __post_init__(self) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -84,6 +90,8 @@ class KfpServer:
             return 200, experiment
         if path == "/apis/v2beta1/runs" and method == "POST":
             return self._create_run(body)
+        if path.startswith("/apis/v2beta1/runs/") and method == "GET":
+            return self._read_run(path.removeprefix("/apis/v2beta1/runs/"))
         return 404, _error(f"{method} {path}: not implemented here")
 
     def _create_run(self, body: dict[str, Any]):
@@ -118,6 +126,23 @@ class KfpServer:
         }
         self.runs[run["run_id"]] = run
         return 200, run
+
+    def _read_run(self, run_id: str):
+        run = self.runs.get(run_id)
+        if run is None:
+            return 404, _error(f"run {run_id!r} not found")
+        reads = run.setdefault("_reads", 0)
+        run["_reads"] = reads + 1
+        state = self.run_states[min(reads, len(self.run_states) - 1)]
+        run["state"] = state
+        run.setdefault("state_history", [])
+        if not run["state_history"] or run["state_history"][-1]["state"] != state:
+            run["state_history"].append({"update_time": _now(), "state": state})
+        if state in ("SUCCEEDED", "FAILED", "SKIPPED", "CANCELED"):
+            run.setdefault("finished_at", _now())
+        if state == "FAILED":
+            run["error"] = {"code": 2, "message": self.run_error}
+        return 200, {k: v for k, v in run.items() if not k.startswith("_")}
 
 
 def _now() -> str:

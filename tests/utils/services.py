@@ -152,8 +152,9 @@ class RedisServer:
 
 
 class RayHead:
-    """``ray start --head --block`` of this environment on free ports, in its own temporary
-    directory and process group: a Ray cluster separate from the test process. Stopped by
+    """``ray start --head --block`` of this environment (or of the venv at ``bin_dir``, e.g. a
+    trainer image's) on free ports, in its own temporary directory and process group: a Ray
+    cluster separate from the test process. Stopped by
     signalling exactly that process group (never ``ray stop``, which stops every Ray of the
     user on the machine)."""
 
@@ -168,11 +169,14 @@ class RayHead:
         "--metrics-export-port",
     )
 
-    def __init__(self, log_path: Path, num_cpus: int = 1) -> None:
+    def __init__(self, log_path: Path, num_cpus: int = 1, bin_dir: Path | None = None) -> None:
         import tempfile
 
         self.log_path = log_path
         self.num_cpus = num_cpus
+        # the environment the head and its workers run in: this one, or another venv's bin
+        # (the trainer image's requirements, see tests/utils/image_env.py)
+        self.bin_dir = bin_dir or Path(sys.executable).parent
         self.temp_dir = Path(tempfile.mkdtemp(prefix="rh-", dir="/tmp"))  # short: sockets
         self.ports = {option: free_port() for option in self.PORT_OPTIONS}
         self.process: subprocess.Popen | None = None
@@ -188,13 +192,24 @@ class RayHead:
         return f"ray://127.0.0.1:{self.ports['--ray-client-server-port']}"
 
     @property
+    def home(self) -> Path:
+        """HOME of the head and its workers when they run in another environment."""
+        return self.temp_dir / "home"
+
+    @property
     def session_logs(self) -> Path:
         return self.temp_dir / "session_latest" / "logs"
 
     def start(self, timeout: float = 120.0) -> RayHead:
-        exe = Path(sys.executable).with_name("ray")
+        exe = self.bin_dir / "ray"
         ports = [a for option, port in self.ports.items() for a in (option, str(port))]
         env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+        if self.bin_dir != Path(sys.executable).parent:  # that venv only, as in its image
+            env.pop("VIRTUAL_ENV", None)
+            env.pop("PYTHONPATH", None)
+            env["PATH"] = os.pathsep.join([str(self.bin_dir), "/usr/local/bin", "/usr/bin", "/bin"])
+            env["HOME"] = str(self.home)  # as the chart's Ray pods: a HOME of the cluster's own
+            self.home.mkdir(exist_ok=True)
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [
@@ -205,6 +220,7 @@ class RayHead:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=env,
+                cwd=self.temp_dir,  # nothing of the repository on its workers' path
                 start_new_session=True,
             )  # fmt: skip
         raylet = self.temp_dir / "session_latest" / "sockets" / "raylet"

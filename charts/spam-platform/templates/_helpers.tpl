@@ -19,6 +19,10 @@ Usage: {{- include "spam-platform.validateValues" . }}
 {{- if and .Values.gateway.enabled (dig "asyncBatch" "enabled" false .Values.gateway) (not .Values.batch.enabled) -}}
 {{- $messages = append $messages "gateway.asyncBatch.enabled needs batch.enabled (the gateway submits RayJobs to the batch RayCluster): enable batch or set gateway.asyncBatch.enabled=false." -}}
 {{- end -}}
+{{- $retrain := dig "retrain" dict .Values.drift -}}
+{{- if and .Values.drift.enabled (dig "enabled" false $retrain) (dig "kfp" "tuningCluster" false $retrain) (not .Values.tuning.enabled) -}}
+{{- $messages = append $messages "drift.retrain.kfp.tuningCluster needs tuning.enabled (the pipeline's trials run on the tuning chart's RayCluster): enable tuning or set drift.retrain.kfp.tuningCluster=false." -}}
+{{- end -}}
 {{- if and .Values.gateway.enabled (not .Values.transformer.enabled) -}}
 {{- $messages = append $messages "gateway.enabled needs transformer.enabled (every prediction goes gateway -> transformer -> Triton)." -}}
 {{- end -}}

@@ -26,11 +26,12 @@ model version it produced.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -151,6 +152,17 @@ class RetrainPolicy(BaseSettings):
         default_factory=dict,
         description="Pipeline parameters of a KFP run (JSON); the model name, MLflow tracking "
         "URI, experiment and quality gates come from the trainer settings unless given here.",
+    )
+    wait: bool = Field(
+        False,
+        description="Mode kfp: after submitting, wait for the run to finish and exit non-zero "
+        "unless it succeeded (or it is still running at `wait_timeout`).",
+    )
+    wait_timeout: Duration = Field(
+        timedelta(hours=6), description="Mode kfp with `wait`: give up waiting after this long."
+    )
+    wait_poll: Duration = Field(
+        timedelta(seconds=30), description="Mode kfp with `wait`: time between two run reads."
     )
 
     @field_validator("max_model_age", mode="before")
@@ -629,15 +641,14 @@ def _without_kfp_root_logging() -> Iterator[None]:
         root.removeFilter(kfp_records)
 
 
-def submit_kfp(
-    policy: RetrainPolicy,
-    package: Path,
-    arguments: dict[str, Any],
-    run_name: str,
-    host: str | None = None,
-) -> dict[str, Any]:
-    """Submit a run of the compiled pipeline with the real ``kfp.Client``; its identifiers."""
-    import io
+@contextlib.contextmanager
+def _kfp_client(
+    policy: RetrainPolicy, host: str | None
+) -> Iterator[tuple[Any, str, io.StringIO, Any]]:
+    """The real ``kfp.Client`` for ``host`` (or ``policy.kfp_host``), its host, what it prints
+    (UI links) and the standard output from before (for our own messages meanwhile); its
+    root-logger tracebacks and FutureWarnings held back meanwhile."""
+    import sys
     import warnings
 
     import kfp
@@ -653,6 +664,7 @@ def submit_kfp(
 
         credentials = ServiceAccountTokenVolumeCredentials(str(policy.kfp_token_path))
     printed = io.StringIO()  # the client prints UI links; they go into the record instead
+    stdout = sys.stdout
     with (
         warnings.catch_warnings(),
         contextlib.redirect_stdout(printed),
@@ -664,6 +676,18 @@ def submit_kfp(
             namespace=policy.kfp_namespace or "kubeflow",
             credentials=credentials,
         )
+        yield client, host, printed, stdout
+
+
+def submit_kfp(
+    policy: RetrainPolicy,
+    package: Path,
+    arguments: dict[str, Any],
+    run_name: str,
+    host: str | None = None,
+) -> dict[str, Any]:
+    """Submit a run of the compiled pipeline with the real ``kfp.Client``; its identifiers."""
+    with _kfp_client(policy, host) as (client, host, printed, _):
         result = client.create_run_from_pipeline_package(
             str(package),
             arguments=arguments,
@@ -682,3 +706,76 @@ def submit_kfp(
         "arguments": arguments,
         "links": [line.split(": ", 1)[-1] for line in printed.getvalue().splitlines() if line],
     }
+
+
+RUN_SUCCEEDED = "SUCCEEDED"
+RUN_FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "SKIPPED", "CANCELED"})
+"""The KFP v2 run states after which nothing more happens (``V2beta1RuntimeState``). kfp's own
+``wait_for_run_completion`` has no CANCELED in its list and would wait a cancelled run out."""
+
+
+@dataclass
+class RunWait:
+    """How waiting for a KFP run ended: its last state, whether that state is final, how long."""
+
+    run_id: str
+    state: str
+    finished: bool
+    waited: timedelta
+    error: str | None = None
+    finished_at: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.finished and self.state == RUN_SUCCEEDED
+
+    def to_outcome(self) -> dict[str, Any]:
+        return {
+            "kfp_state": self.state,
+            "kfp_finished": self.finished,
+            "kfp_error": self.error,
+            "kfp_finished_at": self.finished_at,
+            "waited": format_duration(self.waited),
+        }
+
+
+def wait_kfp_run(
+    policy: RetrainPolicy,
+    run_id: str,
+    host: str | None = None,
+    *,
+    timeout: timedelta | None = None,
+    poll: timedelta | None = None,
+    on_state: Callable[[str], None] | None = None,
+) -> RunWait:
+    """Read the run (``kfp.Client.get_run``) every ``poll`` until its state is final or
+    ``timeout`` has passed (then ``finished`` is False: the run goes on in Kubeflow)."""
+    import time
+
+    timeout = policy.wait_timeout if timeout is None else timeout
+    poll = policy.wait_poll if poll is None else poll
+    started = time.monotonic()
+    last = None
+    with _kfp_client(policy, host) as (client, _, _, stdout):
+        while True:
+            run = client.get_run(run_id)
+            state = str(run.state or "RUNTIME_STATE_UNSPECIFIED").upper()
+            if state != last and on_state is not None:
+                with contextlib.redirect_stdout(stdout):
+                    on_state(state)
+            last = state
+            waited = timedelta(seconds=time.monotonic() - started)
+            if state in RUN_FINAL_STATES:
+                error = getattr(run, "error", None)
+                finished_at = getattr(run, "finished_at", None)
+                return RunWait(
+                    run_id,
+                    state,
+                    True,
+                    waited,
+                    error=(getattr(error, "message", None) or None) if error else None,
+                    finished_at=str(finished_at) if finished_at else None,
+                )
+            if waited + poll > timeout:
+                return RunWait(run_id, state, False, waited)
+            time.sleep(poll.total_seconds())

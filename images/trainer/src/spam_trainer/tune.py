@@ -46,6 +46,9 @@ class TuneSettings:
     ray_address: str | None = None
     """A running Ray cluster to search on (``host:port`` or ``ray://host:port``); None: an
     embedded local Ray of ``cpus`` CPUs, started and stopped by :func:`run_search`."""
+    cluster_storage_path: str = "/tmp/ray_results"
+    """Through Ray Client (``ray://``): where the search loop, which then runs on the cluster's
+    head, keeps the experiment state — a path on the head (the chart's Ray pods: /tmp)."""
 
 
 def search_space(max_rounds: int) -> dict[str, Any]:
@@ -190,9 +193,13 @@ def run_search(
     trial table.
 
     On a cluster the trials run on its workers, which must have this package (the same
-    ``spam_trainer`` and Ray version as this driver): the data travel through Ray's object
-    store, trials keep no checkpoints, and the experiment state is written by this driver
-    under ``work_dir``. Only this driver's connection is closed afterwards, never the cluster.
+    ``spam_trainer`` and Ray version as this driver; the trainer image): the data travel
+    through Ray's object store, trials keep no checkpoints, and the experiment state is written
+    under ``work_dir`` — except through Ray Client (``ray://``, how a pod outside the cluster
+    connects, e.g. the KFP tune step to the chart's tuning RayCluster), where Ray Tune runs
+    the search loop (and Optuna) on the cluster's head and keeps the state there
+    (``settings.cluster_storage_path``). Only this
+    driver's connection is closed afterwards, never the cluster.
     """
     import logging
     import time
@@ -231,6 +238,7 @@ def run_search(
             logging_level="ERROR",
             configure_logging=True,
         )
+    client = bool(settings.ray_address) and settings.ray_address.startswith("ray://")
     try:
         concurrency = settings.concurrency or (
             max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -268,7 +276,10 @@ def run_search(
             ),
             run_config=tune.RunConfig(
                 name="xgboost-search",
-                storage_path=str(work_dir),
+                # Ray Client: the Tuner itself runs on the cluster's head and writes the
+                # experiment state there, not under this driver's work_dir, which the cluster's
+                # pods cannot write (Ray's default, ~/ray_results, is the driver's home too)
+                storage_path=settings.cluster_storage_path if client else str(work_dir),
                 verbose=0,
                 callbacks=[_TrialProgress(on_trial_done, settings.trials)],
                 failure_config=tune.FailureConfig(max_failures=0),

@@ -50,10 +50,17 @@ from spam_transformer.predictor import ModelStatus, TritonPredictor
 log = structlog.get_logger("spam_transformer.model")
 
 OFFLOAD_CHARS = 64 * 1024
-"""A request whose e-mails hold more characters than this is parsed and featurized in the
+"""A request holding an e-mail with more characters than this is parsed and featurized in the
 worker pool, off the event loop: one heavy e-mail (bounded by ``spam_core.message.limits``,
 at most a few hundred ms) does not stall the others. Ordinary mail (a few KB; the corpus
 median is 4 KB) stays on the loop, where a thread hop would cost more than the parse."""
+
+OFFLOAD_REQUEST_CHARS = 512 * 1024
+"""A request whose e-mails hold more characters than this in all goes to the worker pool too
+(many ordinary e-mails that together would hold the loop for tens of ms). The batches the
+gateway merges under load (a few to a few dozen ordinary e-mails) stay under it: in the pool
+they would share the GIL with the loop, which then waits up to the switch interval (5 ms) at
+each of every other request's steps."""
 
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="preprocess")
 """The worker pool for heavy requests (threads: the loop keeps its turns at the GIL's switch
@@ -183,14 +190,15 @@ class SpamTransformer:
     async def preprocess(self, emails: Sequence[EmailInput]) -> Preprocessed:
         """E-mails → records → feature matrix (spam_core; the batch path for a batch).
 
-        Heavy requests (over ``OFFLOAD_CHARS``) are parsed and featurized in the worker pool.
+        Heavy requests (an e-mail over ``OFFLOAD_CHARS``, or over ``OFFLOAD_REQUEST_CHARS`` in
+        all) are parsed and featurized in the worker pool.
         An e-mail that cannot be parsed refuses the request as ``InvalidInput`` naming it
         (the gateway then retries a merged call's e-mails one by one, so it fails alone).
         """
         if self.extractor is None:
             raise ModelNotReady(f"the {self.name} model's artifacts are not loaded")
         started = time.perf_counter()
-        heavy = _size(emails) > OFFLOAD_CHARS
+        heavy = _heavy(emails)
         loop = asyncio.get_running_loop()
         if heavy:
             records = await loop.run_in_executor(_POOL, _records, emails)
@@ -288,11 +296,16 @@ class SpamTransformer:
         return await self.predictor.model_status(self.track.triton_model, N_FEATURES)
 
 
-def _size(emails: Sequence[EmailInput]) -> int:
-    return sum(
-        len(e.raw or "") + len(e.body or "") + len(e.subject or "") + len(e.sender or "")
-        for e in emails
-    )
+def _heavy(emails: Sequence[EmailInput]) -> bool:
+    """Whether the request is parsed in the worker pool (``OFFLOAD_CHARS``,
+    ``OFFLOAD_REQUEST_CHARS``)."""
+    total = 0
+    for e in emails:
+        n = len(e.raw or "") + len(e.body or "") + len(e.subject or "") + len(e.sender or "")
+        if n > OFFLOAD_CHARS:
+            return True
+        total += n
+    return total > OFFLOAD_REQUEST_CHARS
 
 
 def _records(emails: Sequence[EmailInput]) -> list[EmailRecord]:

@@ -158,7 +158,11 @@ Usage: env: {{- include "drift.retrainEnv" . | nindent 16 }}
   value: {{ printf "%s/token" (include "drift.kfpTokenDir" .) | quote }}
 {{- end }}
 - name: SPAM_RETRAIN_PIPELINE_ARGUMENTS
-  value: {{ toJson $r.kfp.arguments | quote }}
+  {{- $arguments := deepCopy $r.kfp.arguments }}
+  {{- if $r.kfp.tuningCluster }}
+  {{- $_ := set $arguments "ray_address" (include "spam-common.names.tuningRayAddress" .) }}
+  {{- end }}
+  value: {{ toJson $arguments | quote }}
 {{- end -}}
 
 {{/*
@@ -199,6 +203,9 @@ global.mlflow.trackingUri: required by drift.retrain (the production model's age
 {{ end -}}
 {{- if not $r.kfp.host -}}
 drift.retrain.kfp.host: required by drift.retrain (the Kubeflow Pipelines API the run is submitted to).
+{{ end -}}
+{{- if and $r.kfp.tuningCluster (hasKey $r.kfp.arguments "ray_address") -}}
+drift.retrain.kfp.tuningCluster and drift.retrain.kfp.arguments.ray_address are mutually exclusive: the first passes the tuning chart's RayCluster as ray_address; drop one of them.
 {{ end -}}
 {{- end -}}
 {{- end -}}

@@ -64,3 +64,13 @@ Usage: {{ include "spam-common.names.inferenceService" (dict "track" "production
 {{- define "spam-common.names.inferenceService" -}}
 {{- include "spam-common.names.component" (dict "component" .track "context" .context) -}}
 {{- end -}}
+
+{{/*
+The Ray Client address of the tuning chart's RayCluster: KubeRay names the head Service
+"<cluster>-head-svc"; 10001 is Ray Client's port. The drift chart's retrain step passes it to
+the pipeline runs it submits (ray_address); the pipeline's pods may sit in another namespace.
+Usage: {{ include "spam-common.names.tuningRayAddress" $ }}
+*/}}
+{{- define "spam-common.names.tuningRayAddress" -}}
+{{- printf "ray://%s-head-svc.%s.svc:10001" (include "spam-common.names.component" (dict "component" "tuning" "context" .)) (include "spam-common.names.namespace" .) -}}
+{{- end -}}

@@ -18,9 +18,10 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.middleware.cors import CORSMiddleware
 
+from spam_core.fastlane import FastLane
 from spam_gateway import __version__
 from spam_gateway.app.api.errors import JSONResponse, register_exception_handlers
-from spam_gateway.app.api.fastlane import PredictFastLane
+from spam_gateway.app.api.fastlane import lane_routes
 from spam_gateway.app.api.gate import AccessGate
 from spam_gateway.app.api.main import ROUTERS, api_router
 from spam_gateway.app.api.middleware import RequestContextMiddleware
@@ -171,9 +172,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         },
     )
     # outermost first: CORSMiddleware (only with CORS_ALLOW_ORIGINS) → RequestContextMiddleware
-    # → AccessGate (the key, before any body is read: app/api/gate.py) → PredictFastLane
-    # (app/api/fastlane.py) → FastAPI
-    app.add_middleware(PredictFastLane)
+    # → AccessGate (the key, before any body is read: app/api/gate.py) → FastLane
+    # (/predict: app/api/fastlane.py) → FastAPI
+    app.add_middleware(FastLane, routes=lane_routes())
     app.add_middleware(AccessGate, routes=[r for router in ROUTERS for r in router.routes])
     app.add_middleware(
         RequestContextMiddleware,

@@ -3,9 +3,11 @@ again (``spam_trainer.retrain``), then train here (the ``train`` path, gates inc
 submit the compiled Kubeflow pipeline.
 
 Exit codes: 0 decided (no retrain, or ``--dry-run``) or retrained (a version with alias
-staging, or a pipeline run submitted); 2 bad configuration or unreadable inputs; 3 the new
-version missed its quality gates (registered without alias; nothing that serves traffic
-changed); 1 the training or the submission failed.
+staging, or a pipeline run submitted — with ``--wait``: and succeeded); 2 bad configuration or
+unreadable inputs; 3 the new version missed its quality gates (registered without alias;
+nothing that serves traffic changed); 1 the training or the submission failed, or (``--wait``)
+the run ended in another state than SUCCEEDED; 4 (``--wait``) the run was still going at the
+timeout.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from rich.table import Table
 
 from spam_trainer.cli.common import CorpusOpt, app, console, err, fail, state
 
-EXIT_FAILED, EXIT_CONFIG, EXIT_GATES = 1, 2, 3
+EXIT_FAILED, EXIT_CONFIG, EXIT_GATES, EXIT_WAIT_TIMEOUT = 1, 2, 3, 4
 
 
 def decision_table(decision) -> Table:
@@ -51,6 +53,21 @@ def retrain(
     kfp_host: Annotated[
         str | None,
         typer.Option(help="KFP API endpoint (mode kfp); default $SPAM_RETRAIN_KFP_HOST."),
+    ] = None,
+    wait: Annotated[
+        bool | None,
+        typer.Option(
+            "--wait/--no-wait",
+            help="Mode kfp: wait for the submitted run to finish and report its final state "
+            "(exit 1 unless SUCCEEDED, 4 on timeout); default $SPAM_RETRAIN_WAIT or no.",
+        ),
+    ] = None,
+    wait_timeout: Annotated[
+        str | None,
+        typer.Option(
+            help="With --wait: give up after this long (30m, 6h, 1d); default "
+            "$SPAM_RETRAIN_WAIT_TIMEOUT or 6h."
+        ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the decision record as JSON too.")
@@ -91,6 +108,10 @@ def retrain(
         policy = RetrainPolicy()
         if mode is not None:
             policy = policy.model_copy(update={"mode": _mode(mode)})
+        if wait is not None:
+            policy = policy.model_copy(update={"wait": wait})
+        if wait_timeout is not None:
+            policy = policy.model_copy(update={"wait_timeout": _duration(wait_timeout)})
     except ValidationError as exc:
         raise fail(f"retrain settings: {_validation(exc)}", EXIT_CONFIG) from None
     settings = get_trainer_settings()
@@ -115,6 +136,11 @@ def retrain(
         return
     if decision.retrain and policy.mode == "kfp":
         _submit(decision, policy, package, arguments, kfp_host)
+        if policy.wait and decision.action == "submitted":
+            # recorded first: a wait cut short (the pod stopped) still leaves the submission
+            # on record for the cooldown; the same record then gets the final state
+            record(decision, policy.decisions_location(settings.home))
+            _wait(decision, policy, kfp_host)
     elif decision.retrain:
         _train_here(
             decision,
@@ -138,6 +164,20 @@ def _mode(value: str) -> Literal["local", "kfp"]:
     if value not in ("local", "kfp"):
         raise fail(f"--mode must be local or kfp, not {value!r}", EXIT_CONFIG)
     return value  # type: ignore[return-value]
+
+
+def _duration(value: str):
+    from pydantic import TypeAdapter, ValidationError
+
+    from spam_trainer.retrain import Duration
+
+    try:
+        duration = TypeAdapter(Duration).validate_python(value)
+    except ValidationError:
+        duration = None
+    if duration is None or duration.total_seconds() <= 0:
+        raise fail(f"--wait-timeout: {value!r} is not a duration (30m, 6h, 1d)", EXIT_CONFIG)
+    return duration
 
 
 def _validation(exc) -> str:
@@ -175,6 +215,55 @@ def _submit(decision, policy, package, arguments, kfp_host: str | None) -> None:
         f"(experiment {policy.kfp_experiment})",
         soft_wrap=True,
     )
+
+
+def _wait(decision, policy, kfp_host: str | None) -> None:
+    """Wait for the submitted run; its final state into the decision's outcome and exit code.
+    The action stays ``submitted`` whatever the run did: it was started, the cooldown counts it."""
+    from spam_trainer.retrain import format_duration, wait_kfp_run
+
+    run_id = decision.outcome["kfp_run_id"]
+    console.print(
+        f"waiting for Kubeflow run {run_id} (timeout {format_duration(policy.wait_timeout)})",
+        soft_wrap=True,
+    )
+    try:
+        waited = wait_kfp_run(
+            policy,
+            run_id,
+            host=kfp_host,
+            on_state=lambda state: console.print(f"  run state: {state}"),
+        )
+    except Exception as exc:  # the client's API and connection errors
+        decision.exit_code = EXIT_FAILED
+        decision.outcome["kfp_wait_error"] = f"{type(exc).__name__}: {exc}"[:2000]
+        err.print(
+            f"[bold red]error:[/] cannot follow Kubeflow run {run_id}: "
+            f"{decision.outcome['kfp_wait_error']}",
+            soft_wrap=True,
+        )
+        return
+    decision.outcome.update(waited.to_outcome())
+    if waited.succeeded:
+        console.print(
+            f"Kubeflow run {run_id}: {waited.state} after {format_duration(waited.waited)}",
+            soft_wrap=True,
+        )
+    elif waited.finished:
+        decision.exit_code = EXIT_FAILED
+        reason = f": {waited.error}" if waited.error else ""
+        err.print(
+            f"[bold red]error:[/] Kubeflow run {run_id} ended {waited.state}{reason}",
+            soft_wrap=True,
+        )
+    else:
+        decision.exit_code = EXIT_WAIT_TIMEOUT
+        err.print(
+            f"[bold red]error:[/] Kubeflow run {run_id} is still {waited.state} after "
+            f"{format_duration(waited.waited)} (timeout "
+            f"{format_duration(policy.wait_timeout)}); it goes on in Kubeflow",
+            soft_wrap=True,
+        )
 
 
 def _train_here(decision, settings, **options) -> None:

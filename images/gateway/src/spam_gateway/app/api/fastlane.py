@@ -1,23 +1,24 @@
 """``POST /predict`` (and its track aliases ``/predict/staging``, ``/predict/production``:
-``routes/predict.py``'s ``PREDICT_PATHS``) without FastAPI's routing and dependency solving,
-for the requests that need neither: a known API key, a valid (or absent) ``X-Environment``
-that agrees with the path's track, a declared ``Content-Length`` and a JSON body that
-validates as :class:`EmailIn`.
+``routes/predict.py``'s ``PREDICT_PATHS``) through the shared fast lane
+(:class:`spam_core.fastlane.FastLane`, the transformer's pattern too), without FastAPI's routing
+and dependency solving, for the requests that need neither: a known API key, a valid (or
+absent) ``X-Environment`` that agrees with the path's track, a declared ``Content-Length`` and
+a JSON body that validates as :class:`EmailIn`.
 
 FastAPI's per-request work for this one route (route matching, the dependency nodes, the body
-field) was about half of the gateway's CPU per prediction (README, "Measured design choices"). This
-pure ASGI middleware sits inside ``RequestContextMiddleware`` (correlation id, body limit,
-metrics and access log still apply) and does what the route does with the same objects: the
-access rules of ``app/core/access.py`` (authentication, the role the route declares, the
-track rule with the path's track), ``EmailIn``, ``Scorer.one`` and the JSON error mapping of
-``app/api/errors.py``. A role added to the route applies here too: the lane reads it from the
-route's dependencies.
+field) was about half of the gateway's CPU per prediction (README, "Measured design choices").
+The lane sits inside ``RequestContextMiddleware`` (correlation id, body limit and slow-body
+timeout, metrics and access log still apply) and :class:`PredictFastLane` does what the route
+does with the same objects: the access rules of ``app/core/access.py`` (authentication, the
+role the route declares, the track rule with the path's track), ``EmailIn``, ``Scorer.one``
+and the JSON error mapping of ``app/api/errors.py``. A role added to the route applies here
+too: the lane reads it from the route's dependencies.
 
 Anything else — no or unknown key, a bad ``X-Environment``, malformed JSON, a body that does
 not validate, another content type, a chunked body, a query string (``?explain=true``),
-dependency overrides — falls through to
-the FastAPI route unchanged, with the body replayed, so every error keeps exactly the
-answer it had. The route stays registered for the OpenAPI contract and for those requests.
+dependency overrides — is referred to the FastAPI route unchanged, with the body replayed, so
+every error keeps exactly the answer it had. The route stays registered for the OpenAPI
+contract and for those requests.
 """
 
 from __future__ import annotations
@@ -25,19 +26,23 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.responses import Response
 
+from spam_core.fastlane import LaneRoute, Receive, Refer, Scope
 from spam_core.message.wire import EmailIn
-from spam_gateway.app.api.errors import JSONResponse, gateway_error_handler
+from spam_gateway.app.api.errors import gateway_error_handler
 from spam_gateway.app.api.gate import SCOPE_KEY
+from spam_gateway.app.api.routes import predict
 from spam_gateway.app.core.access import (
     authenticate,
     authorize,
     required_role,
     resolve_environment,
 )
+from spam_gateway.app.core.config import Environment
 from spam_gateway.app.core.errors import GatewayError
 from spam_gateway.app.core.security import Role
 
@@ -54,62 +59,23 @@ def _is_json(content_type: bytes | None) -> bool:
     )
 
 
-def _replay(body: bytes, receive: Receive, last: Message | None = None) -> Receive:
-    """``receive`` that hands the already-read body over again, then the real stream."""
-    pending: list[Message] = [{"type": "http.request", "body": body, "more_body": last is not None}]
-    if last is not None:
-        pending.append(last)
+class PredictFastLane(LaneRoute):
+    """One path of ``PREDICT_PATHS`` on the fast lane: its ``APIRoute`` (what FastAPI puts in
+    ``scope["route"]``, read by the request metrics), the role it declares and the track its
+    path names."""
 
-    async def replayed() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
+    def __init__(self, route: APIRoute, track: Environment | None) -> None:
+        self.route = route
+        self.role = required_role(route)
+        self.track = track
 
-    return replayed
-
-
-class PredictFastLane:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self._routes: dict[str, tuple[Any, Role | None, str | None]] | None = None
-
-    def _predict_routes(self) -> dict[str, tuple[Any, Role | None, str | None]]:
-        """``path → (APIRoute, role, track)`` for each path of ``PREDICT_PATHS``: the route
-        of ``app/api/routes/predict.py`` (what FastAPI puts in ``scope["route"]``, read by the
-        request metrics), the role it declares and the track its path names."""
-        if self._routes is None:
-            from spam_gateway.app.api.routes import predict
-
-            routes = {
-                r.path: r
-                for r in predict.router.routes
-                if getattr(r, "path", None) in predict.PREDICT_PATHS
-                and "POST" in getattr(r, "methods", ())
-            }
-            self._routes = {
-                path: (routes[path], required_role(routes[path]), track)
-                for path, track in predict.PREDICT_PATHS.items()
-                if path in routes
-            }
-        return self._routes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or scope.get("query_string")  # ?explain=… and the like: the route reads them
-        ):
-            await self.app(scope, receive, send)
-            return
+    def admit(self, scope: Scope) -> tuple[bytes | None, bytes | None] | None:
+        """``(X-API-Key, X-Environment)`` when the lane may take the request."""
+        if scope.get("query_string"):  # ?explain=… and the like: the route reads them
+            return None
         app = scope.get("app")
-        state = getattr(app, "state", None)
-        scorer = getattr(state, "scorer", None)
-        found = self._predict_routes().get(scope["path"]) if scorer is not None else None
-        if found is None or app.dependency_overrides:
-            await self.app(scope, receive, send)
-            return
-        route, route_role, path_track = found
-
+        if getattr(getattr(app, "state", None), "scorer", None) is None or app.dependency_overrides:
+            return None
         key = environment = content_type = length = None
         for name, value in scope["headers"]:
             if name == _API_KEY:
@@ -121,34 +87,31 @@ class PredictFastLane:
             elif name == _CONTENT_LENGTH:
                 length = value
         if length is None or not _is_json(content_type):
-            await self.app(scope, receive, send)  # chunked or not JSON: the route decides
-            return
+            return None  # chunked or not JSON: the route decides
+        return key, environment
 
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client left: let the route see it
-                await self.app(scope, _replay(b"".join(chunks), receive, message), send)
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    def decode(
+        self, scope: Scope, admitted: tuple[bytes | None, bytes | None], body: bytes
+    ) -> tuple[str, EmailIn]:
+        role = None if scope.get(SCOPE_KEY) is not None else self.role  # the gate checked it
+        key, environment = admitted
+        accepted = self._accept(scope["app"].state, role, key, environment, body, self.track)
+        if accepted is None:
+            raise Refer
+        return accepted
 
-        role = None if scope.get(SCOPE_KEY) is not None else route_role  # the gate checked it
-        email = self._accept(state, role, key, environment, body, path_track)
-        if email is None:
-            await self.app(scope, _replay(body, receive), send)
-            return
-        track, email_in = email
+    async def handle(
+        self, scope: Scope, receive: Receive, payload: tuple[str, EmailIn]
+    ) -> dict[str, Any]:
+        track, email = payload
         scope["spam.environment"] = track
-        scope["route"] = route
-        request = Request(scope, receive)
-        try:
-            response = JSONResponse(await scorer.one(request, track, email_in))
-        except GatewayError as exc:
-            response = await gateway_error_handler(request, exc)
-        await response(scope, receive, send)
+        scope["route"] = self.route
+        return await scope["app"].state.scorer.one(Request(scope, receive), track, email)
+
+    async def error(self, scope: Scope, receive: Receive, exc: Exception) -> Response | None:
+        if not isinstance(exc, GatewayError):
+            return None
+        return await gateway_error_handler(Request(scope, receive), exc)
 
     @staticmethod
     def _accept(
@@ -172,3 +135,16 @@ class PredictFastLane:
             return track, EmailIn.model_validate(orjson.loads(body))
         except (GatewayError, orjson.JSONDecodeError, ValidationError):
             return None
+
+
+def lane_routes() -> dict[str, PredictFastLane]:
+    """``path → PredictFastLane`` for every path of ``PREDICT_PATHS`` (the ``POST`` routes of
+    ``app/api/routes/predict.py``)."""
+    routes = {
+        r.path: r
+        for r in predict.router.routes
+        if isinstance(r, APIRoute) and r.path in predict.PREDICT_PATHS and "POST" in r.methods
+    }
+    return {
+        path: PredictFastLane(routes[path], track) for path, track in predict.PREDICT_PATHS.items()
+    }

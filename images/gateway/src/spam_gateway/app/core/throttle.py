@@ -28,6 +28,10 @@ from limits.strategies import MovingWindowRateLimiter
 from spam_gateway.app.core.errors import TooManyRequests
 from spam_gateway.app.core.security import ApiKey, Role
 
+_MAX_SUSPECTS = 10_000
+"""Clients with a failed authentication kept before the stale ones are dropped (then twice as
+many as remain, at least this many)."""
+
 
 def rate(value: str | None) -> RateLimitItem | None:
     """``"20/minute"`` → a limit; empty → ``None`` (off). ``ValueError`` when unreadable."""
@@ -41,6 +45,11 @@ class Throttle:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self.auth_failures = rate(auth_failures)
         self.quotas = {role: rate(value) for role, value in quotas.items()}
+        self._failed_at: dict[str, float] = {}
+        """Client → its last failed authentication (monotonic), kept for one window: a client
+        without one in the window has nothing to look up (the limiter's window check costs
+        several µs, every keyed request makes it)."""
+        self._prune_at = _MAX_SUSPECTS
 
     def _retry_after(self, item: RateLimitItem, *identifiers: str) -> int:
         reset, _ = self._limiter.get_window_stats(item, *identifiers)
@@ -49,7 +58,13 @@ class Throttle:
     def check_client(self, client: str) -> None:
         """429 when ``client`` has spent its failed-authentication budget."""
         item = self.auth_failures
-        if item is not None and not self._limiter.test(item, "auth", client):
+        last = self._failed_at.get(client)
+        if item is None or last is None:
+            return
+        if time.monotonic() - last > item.get_expiry():
+            del self._failed_at[client]
+            return
+        if not self._limiter.test(item, "auth", client):
             raise TooManyRequests(
                 "too many failed authentications from this client",
                 details={"limit": str(item)},
@@ -59,6 +74,12 @@ class Throttle:
     def failed(self, client: str) -> None:
         if self.auth_failures is not None:
             self._limiter.hit(self.auth_failures, "auth", client)
+            now = time.monotonic()
+            if len(self._failed_at) >= self._prune_at:  # many guessing clients: drop the stale
+                window = self.auth_failures.get_expiry()
+                self._failed_at = {c: t for c, t in self._failed_at.items() if now - t <= window}
+                self._prune_at = max(_MAX_SUSPECTS, 2 * len(self._failed_at))
+            self._failed_at[client] = now
 
     def check_quota(self, key: ApiKey) -> None:
         """Counts one request of ``key``; 429 when its role's quota is spent."""

@@ -1,30 +1,37 @@
 """Thin async REST handlers over the :class:`DataPlane` (KServe's ``v2_endpoints.py`` pattern).
 
-The hot path avoids FastAPI's body parsing and response validation: the body is read as bytes
-(bounded by ``MAX_REQUEST_BYTES``), validated with pydantic straight from JSON, and the
-response dict is serialized once with orjson. Errors are raised, never turned into responses
-here: ``server.py`` maps them (and counts them) in one place.
+The hot path is :class:`PredictRoute`, a route of the shared fast lane
+(:mod:`spam_core.fastlane`): the body is read as bytes (bounded by ``MAX_REQUEST_BYTES``),
+validated with pydantic straight from JSON, and the response dict is serialized once with
+orjson, without FastAPI's routing, body parsing or response validation. Errors are raised,
+never turned into responses here: ``server.py`` maps them (and counts them) in one place.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import Headers
 
-from spam_transformer.errors import PayloadTooLarge
+from spam_core.fastlane import BodyTooLarge, LaneRoute, Receive, Scope
+from spam_transformer.errors import TransformerError
 from spam_transformer.metrics import TransformerMetrics
 from spam_transformer.model import FORWARDABLE_HEADERS
 from spam_transformer.protocol.datamodels import (
     ErrorResponse,
     HealthResponse,
+    PredictRequest,
     PredictResponse,
     ReadyResponse,
 )
 from spam_transformer.protocol.dataplane import DataPlane
+
+ErrorHandler = Callable[[Request, TransformerError | BodyTooLarge], Awaitable[Response]]
 
 JSON = "application/json"
 PREDICT_PATH = "/v1/predict"
@@ -34,30 +41,66 @@ def json_response(content: object, status_code: int = 200, headers=None) -> Resp
     return Response(orjson.dumps(content), status_code, headers, media_type=JSON)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise PayloadTooLarge(f"request body is {length} bytes, the limit is {limit}")
-    if length is not None:
-        return await request.body()
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body exceeds {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+class PredictRoute(LaneRoute):
+    """``POST /v1/predict``: the route the fast lane of ``server.py`` serves (and the FastAPI
+    route's handler). Bodies over ``max_request_bytes`` are refused (413), the body is decoded
+    by the data plane (pydantic, straight from JSON), the track's model scores it and the
+    answer is counted; errors are mapped by ``on_error`` (``server.py``'s one error mapping)."""
+
+    def __init__(
+        self,
+        dataplane: DataPlane,
+        metrics: TransformerMetrics,
+        *,
+        max_request_bytes: int,
+        on_error: ErrorHandler,
+    ) -> None:
+        self.dataplane = dataplane
+        self.max_body_bytes = max_request_bytes
+        self.on_error = on_error
+        self._latency = {name: metrics.request_latency.labels(name) for name in dataplane.models}
+        self._answered = {name: metrics.requests.labels(name, "200") for name in dataplane.models}
+        self._batch_size = {name: metrics.batch_size.labels(name) for name in dataplane.models}
+
+    def admit(self, scope: Scope) -> float:
+        return time.perf_counter()  # every request: the latency counts from here
+
+    def decode(self, scope: Scope, admitted: float, body: bytes) -> tuple[float, PredictRequest]:
+        return admitted, self.dataplane.decode(body)
+
+    async def handle(
+        self, scope: Scope, receive: Receive, payload: tuple[float, PredictRequest]
+    ) -> dict[str, Any]:
+        started, request = payload
+        environment = request.environment
+        if environment in self._latency:  # the error mapping labels its count with it
+            scope.setdefault("state", {})["environment"] = environment
+        headers = Headers(scope=scope)
+        forwarded = {k: v for k in FORWARDABLE_HEADERS if (v := headers.get(k))}
+        result = await self.dataplane.predict(request, forwarded, started)
+        self._answered[environment].inc()
+        self._batch_size[environment].observe(len(request.emails))
+        self._latency[environment].observe(time.perf_counter() - started)
+        return result
+
+    async def error(self, scope: Scope, receive: Receive, exc: Exception) -> Response | None:
+        if not isinstance(exc, (TransformerError, BodyTooLarge)):
+            return None  # propagates, as from the route: the app's ``unexpected`` handler
+        return await self.on_error(Request(scope, receive), exc)
 
 
 def register_endpoints(
-    app: FastAPI, dataplane: DataPlane, metrics: TransformerMetrics, *, max_request_bytes: int
-) -> Callable[[Request], Awaitable[Response]]:
-    """Add the routes to ``app``; returns the ``POST /v1/predict`` handler (for the fast lane
-    of ``server.py``, which calls it without FastAPI's routing)."""
+    app: FastAPI,
+    dataplane: DataPlane,
+    metrics: TransformerMetrics,
+    *,
+    max_request_bytes: int,
+    on_error: ErrorHandler,
+) -> PredictRoute:
+    """Add the routes to ``app``; returns the ``POST /v1/predict`` route of the fast lane
+    (``server.py``), which the FastAPI route below also answers with."""
     router = APIRouter()
-    latency = {name: metrics.request_latency.labels(name) for name in dataplane.models}
-    answered = {name: metrics.requests.labels(name, "200") for name in dataplane.models}
-    batch_size = {name: metrics.batch_size.labels(name) for name in dataplane.models}
+    lane = PredictRoute(dataplane, metrics, max_request_bytes=max_request_bytes, on_error=on_error)
 
     @router.post(
         PREDICT_PATH,
@@ -78,19 +121,10 @@ def register_endpoints(
         },
     )
     async def predict(request: Request) -> Response:
-        started = time.perf_counter()
-        body = await read_body(request, max_request_bytes)
-        payload = dataplane.decode(body)
-        environment = payload.environment
-        if environment in latency:
-            request.state.environment = environment
-        headers = {k: v for k in FORWARDABLE_HEADERS if (v := request.headers.get(k))}
-        result = await dataplane.predict(payload, headers, started)
-        response = json_response(result)
-        answered[environment].inc()
-        batch_size[environment].observe(len(payload.emails))
-        latency[environment].observe(time.perf_counter() - started)
-        return response
+        """Served by the fast lane; this route answers what the lane refers to it (a client
+        that left while sending), with the same steps (errors: the app's handlers)."""
+        scope = request.scope
+        return json_response(await lane.answer(scope, request.receive, lane.admit(scope)))
 
     @router.get("/health", tags=["health"], responses={200: {"model": HealthResponse}})
     async def health() -> Response:
@@ -112,4 +146,4 @@ def register_endpoints(
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(router)
-    return predict
+    return lane

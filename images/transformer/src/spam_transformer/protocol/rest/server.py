@@ -7,15 +7,16 @@ the OpenAPI schema, and the lifespan that starts and closes the Triton clients. 
 README, "Measured design choices"); metrics are counted by the handlers and by the error
 mapping.
 
-The one middleware is :class:`PredictFastLane`, a pure ASGI class: ``POST /v1/predict`` goes
-straight to its handler and domain errors to the same error mapping, without FastAPI's router
-and request wrapping (a tenth of the transformer's CPU per e-mail when measured: README,
-"Measured design choices"). Every other request takes the FastAPI route.
+The one middleware is the shared fast lane (:class:`spam_core.fastlane.FastLane`, pure ASGI, the
+gateway's pattern too): ``POST /v1/predict`` goes straight to its route
+(``endpoints.PredictRoute``) and domain errors to the same error mapping, without FastAPI's
+router and request wrapping (a tenth of the transformer's CPU per e-mail when measured:
+README, "Measured design choices"). Every other request takes the FastAPI route.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,8 +25,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
 
+from spam_core.fastlane import BodyTooLarge, FastLane
 from spam_transformer import __version__
 from spam_transformer.errors import (
     InvalidInput,
@@ -38,7 +39,12 @@ from spam_transformer.errors import (
 from spam_transformer.metrics import TransformerMetrics
 from spam_transformer.protocol.datamodels import PredictRequest
 from spam_transformer.protocol.dataplane import DataPlane
-from spam_transformer.protocol.rest.endpoints import PREDICT_PATH, json_response, register_endpoints
+from spam_transformer.protocol.rest.endpoints import (
+    PREDICT_PATH,
+    PredictRoute,
+    json_response,
+    register_endpoints,
+)
 
 log = structlog.get_logger("spam_transformer.rest")
 
@@ -52,9 +58,6 @@ STATUS_FOR_ERROR: dict[type[TransformerError], int] = {
     TransformerError: 500,
 }
 RETRYABLE_STATUS = 503
-
-Handler = Callable[[Request], Awaitable[Response]]
-ErrorHandler = Callable[[Request, TransformerError], Awaitable[Response]]
 
 
 def status_for(exc: TransformerError) -> int:
@@ -113,13 +116,17 @@ class RESTServer:
             await self.dataplane.stop()
             log.info("transformer stopped")
 
-    def _register_endpoints(self, app: FastAPI) -> Handler:
+    def _register_endpoints(self, app: FastAPI) -> PredictRoute:
         return register_endpoints(
-            app, self.dataplane, self.metrics, max_request_bytes=self.max_request_bytes
+            app,
+            self.dataplane,
+            self.metrics,
+            max_request_bytes=self.max_request_bytes,
+            on_error=self._domain_error,
         )
 
-    def _add_middlewares(self, app: FastAPI, predict: Handler) -> None:
-        app.add_middleware(PredictFastLane, handler=predict, on_error=self._domain_error)
+    def _add_middlewares(self, app: FastAPI, predict: PredictRoute) -> None:
+        app.add_middleware(FastLane, routes={PREDICT_PATH: predict})
 
     # ------------------------------------------------------------------ errors
 
@@ -132,7 +139,11 @@ class RESTServer:
         headers = {"Retry-After": str(self.retry_after_s)} if status == RETRYABLE_STATUS else None
         return json_response(error_document(code, message, details), status, headers)
 
-    async def _domain_error(self, request: Request, exc: TransformerError) -> Response:
+    async def _domain_error(
+        self, request: Request, exc: TransformerError | BodyTooLarge
+    ) -> Response:
+        if isinstance(exc, BodyTooLarge):  # the fast lane's body limit
+            exc = PayloadTooLarge(str(exc))
         status = status_for(exc)
         if status >= 500:
             log.warning(
@@ -164,6 +175,7 @@ class RESTServer:
             )
 
         app.add_exception_handler(TransformerError, self._domain_error)  # type: ignore[arg-type]
+        app.add_exception_handler(BodyTooLarge, self._domain_error)  # type: ignore[arg-type]
         app.add_exception_handler(RequestValidationError, request_validation)  # type: ignore[arg-type]
         app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
         app.add_exception_handler(Exception, unexpected)
@@ -182,25 +194,3 @@ class RESTServer:
         components["PredictRequest"] = request
         app.openapi_schema = schema
         return schema
-
-
-class PredictFastLane:
-    """``POST /v1/predict`` straight to its handler; domain errors to the same mapping as the
-    app's exception handler. Anything else the handler raises propagates exactly as it would
-    from the route (to Starlette's server-error middleware and the ``unexpected`` handler)."""
-
-    def __init__(self, app: ASGIApp, *, handler: Handler, on_error: ErrorHandler) -> None:
-        self.app = app
-        self.handler = handler
-        self.on_error = on_error
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] != PREDICT_PATH or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope, receive)
-        try:
-            response = await self.handler(request)
-        except TransformerError as exc:
-            response = await self.on_error(request, exc)
-        await response(scope, receive, send)
