@@ -34,6 +34,14 @@ def exported_metric_names() -> frozenset[str]:
         0,
     )
     gateway.register_inference_log(lambda: stats)
+    from spam_gateway.app.shadow import ERROR_KINDS
+
+    shadow = {
+        **dict.fromkeys(["sampled", "dropped", "scored", "failed", "inflight", "pending"], 0),
+        "errors": dict.fromkeys(ERROR_KINDS, 0),
+        "log": stats,
+    }
+    gateway.register_shadow(lambda: shadow)
     score = SignalStats(
         name="spam_probability",
         kind="score",

@@ -52,6 +52,7 @@ def test_configmap_renders_the_settings_contract_from_globals():
         "SPAM_GATEWAY_BATCH_OUTPUT_URL": f"abfs://{DATASETS}/batch/output",
         "SPAM_GATEWAY_BATCH_INPUT_ROOTS": f'["abfs://{DATASETS}/batch/input"]',
         "SPAM_GATEWAY_BATCH_OUTPUT_ROOTS": f'["abfs://{DATASETS}/batch/output"]',
+        "SPAM_GATEWAY_SHADOW_ENABLED": "false",
         "AZURE_STORAGE_ACCOUNT_NAME": "stspamci",
     }
 
@@ -127,6 +128,40 @@ def test_the_rendered_cors_settings_load_in_the_gateway(monkeypatch):
         True,
         600,
     )
+
+
+def test_configmap_renders_shadow_scoring_when_enabled(monkeypatch):
+    """The `gateway.shadow` values become the SPAM_GATEWAY_SHADOW_* settings the gateway loads;
+    the log defaults to the logs container, next to the inference log."""
+    from spam_gateway.app.core.config import Settings
+    from tests.utils.gateway import API_KEYS_JSON
+
+    shadow = {"enabled": True, "sampleRate": 0.25, "maxInflight": 3, "timeoutSeconds": 1.5}
+    data = chartlib.only(docs_for({"gateway": {"shadow": shadow}}), "ConfigMap", NAME).body["data"]
+    rendered = {k: v for k, v in data.items() if k.startswith("SPAM_GATEWAY_SHADOW_")}
+    assert rendered == {
+        "SPAM_GATEWAY_SHADOW_ENABLED": "true",
+        "SPAM_GATEWAY_SHADOW_SAMPLE_RATE": "0.25",
+        "SPAM_GATEWAY_SHADOW_MAX_INFLIGHT": "3",
+        "SPAM_GATEWAY_SHADOW_MAX_PENDING": "1000",
+        "SPAM_GATEWAY_SHADOW_MAX_PENDING_MB": "64",
+        "SPAM_GATEWAY_SHADOW_TIMEOUT_S": "1.5",
+        "SPAM_GATEWAY_SHADOW_LOG_URL": "abfs://logs/shadow-logs",
+        "SPAM_GATEWAY_SHADOW_LOG_SPOOL_DIR": "/tmp/spam-gateway/shadow-spool",
+    }
+    for name, value in rendered.items():
+        monkeypatch.setenv(name, value)
+    s = Settings(_env_file=None, API_KEYS=API_KEYS_JSON)
+    assert (s.SHADOW_ENABLED, s.SHADOW_SAMPLE_RATE, s.SHADOW_MAX_INFLIGHT) == (True, 0.25, 3)
+    assert (s.SHADOW_TIMEOUT_S, s.SHADOW_LOG_URL) == (1.5, "abfs://logs/shadow-logs")
+
+
+@pytest.mark.parametrize("shadow", [{"sampleRate": 1.5}, {"maxInflight": 0}, {"logUrl": "x"}])
+def test_the_schema_refuses_shadow_values_out_of_range(shadow):
+    import helm_python
+
+    with pytest.raises(helm_python.HelmValuesError, match="at '/shadow/"):
+        docs_for({"gateway": {"shadow": shadow}})
 
 
 def test_configmap_uses_the_explicit_default_track_when_set():

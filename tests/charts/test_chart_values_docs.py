@@ -76,11 +76,18 @@ def rendered_env(deployment_name: str, *overrides) -> set[str]:
 def test_gateway_values_document_exactly_the_environment_the_gateway_gets():
     documented = contract(chartlib.CHART / "charts" / "gateway" / "values.yaml", "SPAM_GATEWAY_")
     feedback = {name for name in documented if name.startswith("SPAM_GATEWAY_FEEDBACK_")}
-    assert len(feedback) == 7
-    assert len(documented - feedback) == 24
-    assert documented - feedback == rendered_env("spam-platform-gateway")
-    # with feedback on: its settings too, and the Redis pair feature_store.yaml expands
-    on = rendered_env("spam-platform-gateway", {"gateway": {"feedback": {"enabled": True}}})
+    # shadow scoring renders its switch always, the rest while it is on
+    shadow = {name for name in documented if name.startswith("SPAM_GATEWAY_SHADOW_")}
+    shadow.discard("SPAM_GATEWAY_SHADOW_ENABLED")
+    assert (len(feedback), len(shadow)) == (7, 7)
+    assert len(documented - feedback - shadow) == 25
+    assert documented - feedback - shadow == rendered_env("spam-platform-gateway")
+    # with feedback and shadow on: their settings too, and the Redis pair feature_store.yaml
+    # expands
+    on = rendered_env(
+        "spam-platform-gateway",
+        {"gateway": {"feedback": {"enabled": True}, "shadow": {"enabled": True}}},
+    )
     assert documented == on - {"SPAM_REDIS_PASSWORD", "SPAM_REDIS_CONNECTION_STRING"}
 
 

@@ -71,6 +71,14 @@ def exported_metrics() -> set[str]:
         )
     }
     gateway.register_inference_log(lambda: stats)
+    from spam_gateway.app.shadow import ERROR_KINDS
+
+    shadow = {
+        **dict.fromkeys(("sampled", "dropped", "scored", "failed", "inflight", "pending"), 0),
+        "errors": dict.fromkeys(ERROR_KINDS, 0),
+        "log": stats,
+    }
+    gateway.register_shadow(lambda: shadow)
     names = set()
     for registry in (gateway.registry, TransformerMetrics().registry):
         for family in registry.collect():

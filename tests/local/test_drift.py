@@ -250,6 +250,22 @@ def test_the_off_switch_and_the_settings(tmp_path):
     env = gateway_env(default, {"staging": "2", "production": "1"})
     assert env["SPAM_GATEWAY_DRIFT_REPORTS_URL"] == str(tmp_path / "drift-reports")
     assert env["SPAM_GATEWAY_INFERENCE_LOG_URL"] == str(tmp_path / "inference-logs")
+    # shadow scoring is off unless SPAM_SHADOW_SAMPLE_RATE says; its log is where promote reads
+    assert env["SPAM_GATEWAY_SHADOW_ENABLED"] == "false"
+    shadowed = gateway_env(
+        local_settings(tmp_path, shadow_sample_rate=0.5), {"staging": "2", "production": "1"}
+    )
+    from spam_gateway.app.core.config import Settings
+
+    loaded = Settings(
+        _env_file=None,
+        API_KEYS="[]",
+        **{k.removeprefix("SPAM_GATEWAY_"): v for k, v in shadowed.items() if "_SHADOW_" in k},
+    )
+    assert (loaded.SHADOW_ENABLED, loaded.SHADOW_SAMPLE_RATE) == (True, 0.5)
+    assert loaded.SHADOW_LOG_URL == str(tmp_path / "shadow-logs") == default.shadow_log_location()
+    with pytest.raises(ValueError, match="less than or equal to 1"):
+        local_settings(tmp_path, shadow_sample_rate=2)
 
     for bad in ({"local_drift_interval": "soon"}, {"local_drift_window": "-1h"}):
         with pytest.raises(ValueError, match="invalid duration"):

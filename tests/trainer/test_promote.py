@@ -250,3 +250,94 @@ def test_the_candidate_is_not_scored_on_feedback_it_trained_on(registry, dataset
     trained_until = datetime.fromtimestamp(now + 50, UTC).isoformat()
     client.log_param(run_id, TRAINED_UNTIL_PARAM, trained_until)
     assert feedback_n() == 6
+
+
+def _write_shadow(root, rows) -> None:
+    """Rows as the gateway's shadow scoring writes them (its schema, its partitions)."""
+    from spam_core import shadow_log
+
+    for partition, group in shadow_log.group_by_partition(rows).items():
+        (root / partition).mkdir(parents=True, exist_ok=True)
+        (root / partition / shadow_log.new_file_name()).write_bytes(shadow_log.to_parquet(group))
+
+
+def test_shadow_rows_report_agreement_and_gate_on_the_labelled_ones(registry, dataset_dir):
+    """The candidate (v2) scored live production e-mails in the shadow of v1: promote reports
+    how many, how often both agreed, and each one's metrics on the rows users labelled (joined
+    on email_key), checked against sklearn on the same scores; rows of other versions or from
+    before the production model's training are left out."""
+    from spam_core.bundle import ModelBundle, resolve_model_ref
+    from spam_core.features import NoHistory
+    from spam_core.feedback import email_key
+    from spam_core.ingest import read_records
+    from spam_trainer.promote import promote
+    from spam_trainer.settings import get_trainer_settings
+
+    records, labels = read_records(dataset_dir, split="test")
+    records, labels = records[:60], labels[:60]
+    scores, thresholds = {}, {}
+    for version in ("1", "2"):
+        bundle = ModelBundle.load(resolve_model_ref(f"models:/{MODEL}/{version}")[0])
+        scores[version] = bundle.predict_records(records, NoHistory())
+        thresholds[version] = bundle.threshold
+    now = datetime.now(UTC).timestamp()
+
+    def row(i: int, ts: float, shadow_version: str = "2") -> dict:
+        p, s = float(scores["1"][i]), float(scores["2"][i])
+        return {
+            "timestamp": ts,
+            "correlation_id": f"c{i}",
+            "route": "predict",
+            "email_id": records[i].email_id,
+            "email_key": email_key(records[i]),
+            "model_name": MODEL,
+            "production_model_version": "1",
+            "production_spam_probability": p,
+            "production_prediction": "spam" if p >= thresholds["1"] else "ham",
+            "production_threshold": thresholds["1"],
+            "shadow_model_version": shadow_version,
+            "shadow_spam_probability": s,
+            "shadow_prediction": "spam" if s >= thresholds["2"] else "ham",
+            "shadow_threshold": thresholds["2"],
+            "shadow_latency_ms": 3.0,
+        }
+
+    old = (datetime.now(UTC) - timedelta(days=30)).timestamp()
+    rows = [row(i, now + i) for i in range(50)]
+    rows += [row(i, now, shadow_version="7") for i in range(50, 55)]  # another staging version
+    rows += [row(i, old) for i in range(55, 60)]  # before the production model's training
+    _write_shadow(registry / "shadow-logs", rows)
+    # users labelled 30 of the 50 live e-mails (their true labels), one twice (latest counts)
+    reports = [_report(records[i], labels[i], "applied", now + 100) for i in range(30)]
+    flipped = "ham" if labels[0] == "spam" else "spam"
+    reports.append(_report(records[0], flipped, "replaced", now + 200))
+    _write_feedback(registry / "feedback-logs", reports)
+
+    outcome = promote(get_trainer_settings(), dataset_dir=dataset_dir, dry_run=True,
+                      reputation=NoHistory())  # fmt: skip
+    shadow = outcome.shadow
+    assert (shadow.rows, shadow.other_rows, shadow.labelled) == (50, 5, 30)
+    production = scores["1"][:50] >= thresholds["1"]
+    candidate = scores["2"][:50] >= thresholds["2"]
+    assert shadow.agreement == pytest.approx(float(np.mean(production == candidate)))
+    truth = np.array([lab == "spam" for lab in labels[:30]])
+    truth[0] = flipped == "spam"
+    for side, version in (("candidate", "2"), ("previous", "1")):
+        predicted = scores[version][:30] >= thresholds[version]
+        got = outcome.slices["shadow"][side]
+        assert got["n"] == 30
+        assert got["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
+        ham = ~truth
+        assert got["ham_fpr"] == pytest.approx((predicted & ham).sum() / ham.sum())
+    by = {(r.slice, r.metric): r for r in outcome.rows}
+    assert by[("shadow", "accuracy")].gated and by[("shadow", "ham_fpr")].gated  # 30 >= 20
+    assert not by[("shadow", "roc_auc")].gated
+    assert "agreement" in outcome.notes["shadow"]
+
+    result = CliRunner().invoke(
+        app, ["promote", "--dry-run", "--dataset", str(dataset_dir)], env={"COLUMNS": "220"}
+    )
+    assert "Traceback" not in result.output, result.output
+    assert "shadow scoring on live production traffic" in result.output
+    assert f"{shadow.agreement:.2%}" in result.output
+    assert _aliases() == {"production": "1", "staging": "2"}

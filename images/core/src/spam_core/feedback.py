@@ -144,28 +144,8 @@ def read_log(
     columns: Sequence[str] | None = None,
 ) -> pa.Table:
     """The feedback log's rows, those reported after ``since`` (UTC) when given; an empty table
-    when there is no log yet. Only the ``date=`` partitions from ``since``'s day on are listed
-    and read."""
-    import pyarrow.dataset as ds
+    when there is no log yet (``spam_core.storage.read_dated``: only the days from ``since`` on
+    are read)."""
+    from spam_core.storage import read_dated
 
-    wanted = list(columns) if columns is not None else None
-    empty = to_table([]).select(wanted) if wanted is not None else to_table([])
-    try:
-        days = fs.ls(root, detail=False)
-    except FileNotFoundError:
-        return empty
-    first = f"date={since.astimezone(UTC):%Y-%m-%d}" if since is not None else ""
-    dirs = sorted(
-        d
-        for d in days
-        if (name := d.rstrip("/").rsplit("/", 1)[-1]).startswith("date=") and name >= first
-    )
-    if not dirs:
-        return empty
-    dataset = ds.dataset(
-        [ds.dataset(d, filesystem=fs, format="parquet", exclude_invalid_files=False) for d in dirs]
-    )
-    where = None
-    if since is not None:
-        where = ds.field("timestamp") > pa.scalar(since.astimezone(UTC), pa.timestamp("us", "UTC"))
-    return dataset.to_table(columns=wanted, filter=where)
+    return read_dated(fs, root, to_table([]), since=since, columns=columns)

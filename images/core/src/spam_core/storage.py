@@ -12,11 +12,14 @@ cluster.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # fsspec: the io extra; adlfs (abfs://) comes with the images that need it
     import fsspec
+    import pyarrow as pa
 
 AZURE_PROTOCOLS = ("abfs", "abfss", "az")
 
@@ -72,3 +75,42 @@ def open_location(url: str, *, connection_string: str | None = None) -> Location
         fs, root = fsspec.core.url_to_fs(url)
         root = root.rstrip("/")
     return Location(url=url, fs=fs, root=root)
+
+
+def read_dated(
+    fs: fsspec.AbstractFileSystem,
+    root: str,
+    empty: pa.Table,
+    *,
+    since: datetime | None = None,
+    columns: Sequence[str] | None = None,
+) -> pa.Table:
+    """The rows of a log kept in ``date=YYYY-MM-DD/hour=HH/`` partitions with a ``timestamp``
+    column (the feedback log, the shadow log), those after ``since`` (UTC) when given; ``empty``
+    (the log's schema, no rows) when there is no log yet. Only the ``date=`` partitions from
+    ``since``'s day on are listed and read."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    wanted = list(columns) if columns is not None else None
+    if wanted is not None:
+        empty = empty.select(wanted)
+    try:
+        days = fs.ls(root, detail=False)
+    except FileNotFoundError:
+        return empty
+    first = f"date={since.astimezone(UTC):%Y-%m-%d}" if since is not None else ""
+    dirs = sorted(
+        d
+        for d in days
+        if (name := d.rstrip("/").rsplit("/", 1)[-1]).startswith("date=") and name >= first
+    )
+    if not dirs:
+        return empty
+    dataset = ds.dataset(
+        [ds.dataset(d, filesystem=fs, format="parquet", exclude_invalid_files=False) for d in dirs]
+    )
+    where = None
+    if since is not None:
+        where = ds.field("timestamp") > pa.scalar(since.astimezone(UTC), pa.timestamp("us", "UTC"))
+    return dataset.to_table(columns=wanted, filter=where)

@@ -65,6 +65,15 @@ class LocalSettings(TrainerSettings):
         "TTL (its SPAM_TRANSFORMER_REPUTATION_CACHE_TTL_S; the transformer's own default is "
         "60 s): feedback reaches the next score of that sender within it.",
     )
+    shadow_sample_rate: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="SPAM_SHADOW_SAMPLE_RATE: share of the local gateway's production-track "
+        "e-mails also scored by the staging model, off the request path (its "
+        "SPAM_GATEWAY_SHADOW_*; rows in SPAM_SHADOW_LOG_URL, default $SPAM_HOME/shadow-logs, "
+        "where `promote` reads them); 0: shadow scoring off.",
+    )
     local_drift_environments: str = Field(
         "staging,production",
         description="SPAM_LOCAL_DRIFT_ENVIRONMENTS: the model tracks the scheduled runs cover "

@@ -341,6 +341,11 @@ def gateway_env(settings: LocalSettings, versions: dict[str, str]) -> dict[str, 
         "SPAM_GATEWAY_FEEDBACK_FEAST_REPO": str(settings.resolved_feast_repo),
         "SPAM_GATEWAY_FEEDBACK_LOG_URL": str(settings.home / "feedback-logs"),
         "SPAM_GATEWAY_FEEDBACK_LOG_SPOOL_DIR": str(settings.run_dir / "feedback-spool"),
+        # shadow scoring (SPAM_SHADOW_SAMPLE_RATE) writes where `promote` reads
+        "SPAM_GATEWAY_SHADOW_ENABLED": "true" if settings.shadow_sample_rate > 0 else "false",
+        "SPAM_GATEWAY_SHADOW_SAMPLE_RATE": str(settings.shadow_sample_rate),
+        "SPAM_GATEWAY_SHADOW_LOG_URL": settings.shadow_log_location(),
+        "SPAM_GATEWAY_SHADOW_LOG_SPOOL_DIR": str(settings.run_dir / "shadow-spool"),
     }
 
 

@@ -12,6 +12,10 @@ threshold, the same slices (:func:`evaluation_slices`):
 ``cold``      the test split again with the reputation at its unknown defaults (every e-mail
               from a fresh sender at a fresh domain: the cold-start slice of
               ``spam_trainer.slices``)
+``shadow``    live traffic (``spam_trainer.shadow``): production e-mails the gateway also had
+              the candidate score in production's shadow, since the same moment as the
+              feedback slice, that a user labelled — each side's logged scores; beside the
+              table, the number of shadow rows and the two models' agreement on them
 
 :func:`compare` is the one rule: on each slice, each of its gated metrics (:data:`SLICE_GATES`)
 may be worse for the candidate by at most the tolerance; a metric that is undefined on a slice
@@ -20,9 +24,6 @@ may be worse for the candidate by at most the tolerance; a metric that is undefi
 that comparison and the decision; without it the same comparison decides, and the decision, the
 numbers and the previous holder are recorded as tags on the candidate version (the registry is
 the audit log, and the previous holder is the rollback target).
-
-Shadow scoring on live traffic (issue 15 item 6's optional part) is not built: the comparison
-is offline only.
 """
 
 from __future__ import annotations
@@ -46,16 +47,19 @@ from spam_trainer.feedback_data import unseen_since
 from spam_trainer.publish import PublishError, require_published
 from spam_trainer.registry import GATED_METRICS, STAGING, actor, alias_version, record_alias_move
 from spam_trainer.settings import TrainerSettings
+from spam_trainer.shadow import ShadowSummary, shadow_summary
 
-SLICE_NAMES = ("test", "feedback", "cold")
+SLICE_NAMES = ("test", "feedback", "cold", "shadow")
 SLICE_GATES: dict[str, tuple[str, ...]] = {
     "test": GATED_METRICS,
     "feedback": ("accuracy", "ham_fpr"),
     "cold": ("roc_auc", "ham_fpr"),
+    "shadow": ("accuracy", "ham_fpr"),
 }
-"""The metrics each slice gates on. ``feedback`` e-mails are mostly one class (users report
-mistakes), so it gates on what is defined for any class mix; ``cold`` bounds the ham false
-positive rate of unknown senders (as the quality gate ``SPAM_GATE_COLD_FPR_MAX`` does)."""
+"""The metrics each slice gates on. ``feedback`` and ``shadow`` (the labelled live e-mails)
+are mostly one class (users report mistakes), so they gate on what is defined for any class
+mix; ``cold`` bounds the ham false positive rate of unknown senders (as the quality gate
+``SPAM_GATE_COLD_FPR_MAX`` does)."""
 LOWER_IS_BETTER = frozenset({"ham_fpr"})
 SHOWN_METRICS = ("n", "roc_auc", "f1", "precision", "recall", "accuracy", "ham_fpr")
 
@@ -108,6 +112,8 @@ class Promotion:
     """slice -> {"candidate": metrics, "previous": metrics | None}."""
     notes: dict[str, str] = field(default_factory=dict)
     tolerance: float = 0.0
+    shadow: ShadowSummary | None = None
+    """Live traffic: the candidate's shadow rows beside production (``spam_trainer.shadow``)."""
 
 
 def slice_metrics(y: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
@@ -225,10 +231,12 @@ def promote(
     dry_run: bool = False,
     reputation: ReputationSource,
     feedback_url: str | None = None,
+    shadow_url: str | None = None,
 ) -> Promotion:
     """Score both versions on the same slices (:func:`evaluation_slices`) and move the alias
     unless :func:`compare` finds a gated metric worse by more than the tolerance. The feedback
-    slice reads ``feedback_url`` (default: the retrain policy's feedback log)."""
+    slice reads ``feedback_url`` (default: the retrain policy's feedback log), the shadow slice
+    ``shadow_url`` (default: ``SPAM_SHADOW_LOG_URL``, else ``$SPAM_HOME/shadow-logs``)."""
     import mlflow
 
     from spam_trainer.retrain import RetrainPolicy, production_model
@@ -278,6 +286,18 @@ def promote(
         prev = _evaluate(f"models:/{name}/{previous}", data) if previous else None
     except ArtifactError as exc:
         raise PromotionError(str(exc)) from exc
+    shadow = shadow_summary(
+        shadow_url or settings.shadow_log_location(),
+        production.trained_at if production else None,
+        candidate,
+        previous,
+        feedback_url=feedback_url or RetrainPolicy().feedback_url(settings.home),
+    )
+    notes["shadow"] = shadow.note()
+    if shadow.candidate_metrics is not None and shadow.previous_metrics is not None:
+        cand["shadow"] = shadow.candidate_metrics
+        if prev is not None:
+            prev["shadow"] = shadow.previous_metrics
     n_test = int(cand["test"]["n"])
     rows = compare(cand, prev, tolerance, settings.promote_min_slice_rows)
     slices = {s: {"candidate": cand[s], "previous": prev[s] if prev else None} for s in cand}
@@ -296,6 +316,7 @@ def promote(
             slices,
             notes,
             tolerance,
+            shadow,
         )
 
     reasons: list[str] = []
@@ -339,6 +360,7 @@ def promote(
                     }
                     for s, v in slices.items()
                 },
+                "shadow": shadow.record(),
                 "reasons": reasons,
             }
         )

@@ -65,6 +65,12 @@ class TrainerSettings(CoreSettings):
         "platform's $SPAM_HOME/published exists), promotion and rollback refuse a version "
         "that is not published there.",
     )
+    shadow_log_url: Location | None = Field(
+        None,
+        description="The gateways' shadow log (SPAM_SHADOW_LOG_URL; their "
+        "SPAM_GATEWAY_SHADOW_LOG_URL), read by `promote` for the candidate's agreement with "
+        "production on live traffic; default $SPAM_HOME/shadow-logs (the local platform's).",
+    )
     ray_address: str | None = Field(
         None,
         description="Ray cluster the Ray Tune search runs on (ray.init(address=...)): a GCS "
@@ -91,6 +97,9 @@ class TrainerSettings(CoreSettings):
         if self.publish_url:
             return self.publish_url
         return str(self.local_publish_dir) if self.local_publish_dir.is_dir() else None
+
+    def shadow_log_location(self) -> str:
+        return self.shadow_log_url or str(self.home / "shadow-logs")
 
     def tracking_uri(self) -> str:
         """``MLFLOW_TRACKING_URI`` if set, else a local SQLite store under ``SPAM_HOME``."""

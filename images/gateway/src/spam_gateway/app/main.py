@@ -2,8 +2,9 @@
 
 ``create_app`` is the uvicorn factory (``spam_gateway.app.main:create_app``). The lifespan
 opens the pooled transformer client and starts the inference logger (and, with
-``FEEDBACK_FEAST_REPO``, the feedback service); on shutdown it closes the client and flushes
-the inference and feedback logs (store, else local spool).
+``FEEDBACK_FEAST_REPO``, the feedback service; with ``SHADOW_ENABLED``, shadow scoring); on
+shutdown it closes the client and flushes the inference, feedback and shadow logs (store, else
+local spool).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from spam_gateway.app.feedback.service import FeedbackService
 from spam_gateway.app.inference_log import InferenceLogger, LogStore
 from spam_gateway.app.metrics import Metrics
 from spam_gateway.app.scoring import Scorer
+from spam_gateway.app.shadow import ShadowScorer, build_shadow_log
 from spam_gateway.app.transformer import TransformerClient
 
 log = structlog.get_logger("spam_gateway")
@@ -106,21 +108,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 recent = RecentEmails(settings.FEEDBACK_RECENT_EMAILS_MB * 1024 * 1024)
             feedback = FeedbackService(settings, recent)
             feedback.start()
+        shadow = None
+        if settings.SHADOW_ENABLED:
+            shadow = ShadowScorer(settings, build_shadow_log(settings))
+            shadow.start()
+            metrics.register_shadow(shadow.stats)
         app.state.transformer = transformer
         app.state.inference_logger = inference_log
         app.state.feedback = feedback
-        app.state.scorer = Scorer(settings, transformer, metrics, inference_log, recent=recent)
+        app.state.shadow = shadow
+        app.state.scorer = Scorer(
+            settings, transformer, metrics, inference_log, recent=recent, shadow=shadow
+        )
         log.info(
             "gateway.started",
             version=__version__,
             transformer=settings.TRANSFORMER_URL,
             default_environment=settings.DEFAULT_ENVIRONMENT,
             inference_log=settings.INFERENCE_LOG_URL if inference_log else None,
+            shadow_sample_rate=settings.SHADOW_SAMPLE_RATE if shadow else None,
             api_keys=len(key_store),
         )
         try:
             yield
         finally:
+            if shadow is not None:
+                await shadow.aclose(settings.SHADOW_TIMEOUT_S)
+                await asyncio.to_thread(shadow.log.close, settings.INFERENCE_LOG_TIMEOUT_S + 2)
+                metrics.unregister_shadow()
+                log.info("gateway.shadow_stopped", **shadow.stats())
             await transformer.aclose()
             if feedback is not None:
                 await asyncio.to_thread(feedback.close, settings.INFERENCE_LOG_TIMEOUT_S + 2)
@@ -146,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics
     app.state.inference_logger = None
     app.state.feedback = None
+    app.state.shadow = None
     app.state.throttle = Throttle(
         settings.AUTH_FAILURES_PER_CLIENT,
         {

@@ -81,6 +81,7 @@ class Metrics:
             registry=self.registry,
         )
         self._log_collector: _InferenceLogCollector | None = None
+        self._shadow_collector: _ShadowCollector | None = None
         self._request_children: dict[tuple[str, ...], tuple[Any, Any]] = {}
 
     def observe_request(
@@ -114,6 +115,17 @@ class Metrics:
             self.registry.unregister(self._log_collector)
             self._log_collector = None
 
+    def register_shadow(self, stats: Callable[[], dict[str, Any]]) -> None:
+        """The shadow scorer's counters (app/shadow.py) and its log's, read at scrape time."""
+        self.unregister_shadow()
+        self._shadow_collector = _ShadowCollector(stats)
+        self.registry.register(self._shadow_collector)
+
+    def unregister_shadow(self) -> None:
+        if self._shadow_collector is not None:
+            self.registry.unregister(self._shadow_collector)
+            self._shadow_collector = None
+
 
 class _InferenceLogCollector(Collector):
     """The inference logger's counters, read when Prometheus scrapes (nothing on the hot path)."""
@@ -122,17 +134,57 @@ class _InferenceLogCollector(Collector):
         self._stats = stats
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        yield from log_families(self._stats(), "spam_gateway_inference_log", "Predictions")
+
+
+def log_families(
+    s: dict[str, Any], prefix: str, what: str
+) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    """The counters of one log writer (``InferenceLogger.stats``) as ``<prefix>_*`` families;
+    ``what`` names the records it is handed."""
+    for name, doc in (
+        ("records_logged", f"{what} handed to the log."),
+        ("records_written", "Records written to the log's store."),
+        ("records_spooled", "Records spooled to local disk because the store failed."),
+        ("records_dropped", "Records lost (store and spool failed, memory cap reached)."),
+        ("write_failures", "Failed store writes (each spools its records)."),
+    ):
+        yield CounterMetricFamily(f"{prefix}_{name}", doc, value=s[name])
+    for name, doc in (
+        ("records_buffered", "Records in memory waiting for the next flush."),
+        ("records_in_spool", "Records on local disk waiting for a retry."),
+    ):
+        yield GaugeMetricFamily(f"{prefix}_{name}", doc, value=s[name])
+
+
+class _ShadowCollector(Collector):
+    """Shadow scoring (app/shadow.py): e-mails sampled, dropped over the bound, scored by the
+    staging model, failed; failed calls by kind; calls running and e-mails waiting; its log."""
+
+    def __init__(self, stats: Callable[[], dict[str, Any]]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         s = self._stats()
         for name, doc in (
-            ("records_logged", "Predictions handed to the inference log."),
-            ("records_written", "Records written to the inference-log store."),
-            ("records_spooled", "Records spooled to local disk because the store failed."),
-            ("records_dropped", "Records lost (store and spool failed, memory cap reached)."),
-            ("write_failures", "Failed store writes (each spools its records)."),
+            ("sampled", "Production e-mails picked for shadow scoring by the staging model."),
+            ("dropped", "Sampled e-mails dropped: more were waiting than the bound allows."),
+            ("scored", "Sampled e-mails the staging model scored (rows of the shadow log)."),
+            ("failed", "Sampled e-mails whose staging call failed."),
         ):
-            yield CounterMetricFamily(f"spam_gateway_inference_log_{name}", doc, value=s[name])
-        for name, doc in (
-            ("records_buffered", "Records in memory waiting for the next flush."),
-            ("records_in_spool", "Records on local disk waiting for a retry."),
-        ):
-            yield GaugeMetricFamily(f"spam_gateway_inference_log_{name}", doc, value=s[name])
+            yield CounterMetricFamily(f"spam_gateway_shadow_{name}", doc, value=s[name])
+        errors = CounterMetricFamily(
+            "spam_gateway_shadow_errors",
+            "Failed shadow calls by kind (timeout, unavailable, invalid_input, error).",
+            labels=("kind",),
+        )
+        for kind, n in s["errors"].items():
+            errors.add_metric((kind,), n)
+        yield errors
+        yield GaugeMetricFamily(
+            "spam_gateway_shadow_inflight", "Shadow calls running.", value=s["inflight"]
+        )
+        yield GaugeMetricFamily(
+            "spam_gateway_shadow_pending", "Sampled e-mails waiting for a call.", value=s["pending"]
+        )
+        yield from log_families(s["log"], "spam_gateway_shadow_log", "Shadow rows")

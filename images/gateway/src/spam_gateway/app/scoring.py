@@ -27,6 +27,7 @@ from spam_gateway.app.core.errors import InvalidInput
 from spam_gateway.app.feedback.recent import RecentEmails
 from spam_gateway.app.inference_log import InferenceLogger
 from spam_gateway.app.metrics import Metrics
+from spam_gateway.app.shadow import ShadowScorer
 from spam_gateway.app.transformer import TransformerClient, UpstreamBatch
 
 MAX_REFUSALS = 3
@@ -43,9 +44,12 @@ class Scorer:
         inference_log: InferenceLogger | None,
         *,
         recent: RecentEmails | None = None,
+        shadow: ShadowScorer | None = None,
     ) -> None:
         self.recent = recent
         """Scored e-mails kept for feedback that names them by email_id (app/feedback)."""
+        self.shadow = shadow
+        """Production answers also scored by the staging model, off the request path."""
         self.settings = settings
         self.transformer = transformer
         self.metrics = metrics
@@ -69,6 +73,8 @@ class Scorer:
         (out,) = self._finish(scope, "predict", environment, batch, [index])
         if self.recent is not None:
             self.recent.add_many([email])
+        if self.shadow is not None:
+            self.shadow.offer(scope, "predict", environment, [email], [out])
         return out
 
     async def batch_sync(
@@ -109,6 +115,12 @@ class Scorer:
             self.metrics.batch_item_errors.labels(environment, reason).inc()
         if self.recent is not None:
             self.recent.add_many([items[i] for i, p in enumerate(predictions) if p is not None])
+        if self.shadow is not None:
+            scored = [i for i, p in enumerate(predictions) if p is not None]
+            self.shadow.offer(
+                scope, "batch-sync", environment, [items[i] for i in scored],
+                [predictions[i] for i in scored],
+            )  # fmt: skip
         return {
             "predictions": predictions,
             "errors": [errors[i] for i in sorted(errors)],
@@ -149,6 +161,7 @@ class Scorer:
         model_name = batch.model_name or self.settings.MODEL_NAME
         model_version = batch.model_version or self.settings.model_versions[environment]
         scope["spam.model_version"] = model_version
+        scope["spam.threshold"] = batch.threshold
         latency_ms = round((time.perf_counter() - scope["spam.started"]) * 1000.0, 3)
         now = time.time()
         outs = []

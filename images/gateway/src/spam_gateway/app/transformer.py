@@ -88,7 +88,10 @@ class TransformerClient:
         max_batch: int = 100,
         retry_after_s: int = 5,
         health_timeout_s: float = 1.0,
+        logger: Any = None,
     ) -> None:
+        self.log = logger if logger is not None else log
+        """Where upstream failures are logged (warnings; the shadow's client logs at debug)."""
         self.base_url = base_url.rstrip("/")
         self.metrics = metrics
         self.max_inflight = max_inflight
@@ -314,7 +317,7 @@ class TransformerClient:
     def _unavailable(self, environment: str, kind: str, exc: Exception) -> GatewayError:
         self._count_error(environment, kind)
         # the cause goes to the log; the caller gets a stable reason, no address or exception text
-        log.warning("transformer unreachable", kind=kind, error=f"{type(exc).__name__}: {exc}")
+        self.log.warning("transformer unreachable", kind=kind, error=f"{type(exc).__name__}: {exc}")
         return UpstreamUnavailable(
             "the transformer cannot be reached",
             details={"reason": kind},
@@ -341,14 +344,14 @@ class TransformerClient:
             )
         if status in (429, 502, 503, 504):
             self._count_error(environment, "unavailable")
-            log.warning("transformer unavailable", **upstream)
+            self.log.warning("transformer unavailable", **upstream)
             return UpstreamUnavailable(
                 "the model is not available",
                 details={"status_code": status, "code": upstream["code"]},
                 retry_after=_retry_after(retry_after, self.retry_after_s),
             )
         self._count_error(environment, f"status_{status}")
-        log.warning("transformer error", **upstream)
+        self.log.warning("transformer error", **upstream)
         return UpstreamError(
             f"the transformer answered {status}",
             details={"status_code": status, "code": upstream["code"]},

@@ -116,6 +116,30 @@ def promotion_table(result, model_name: str) -> Table:
     return table
 
 
+def shadow_table(result, model_name: str) -> Table | None:
+    """Live traffic: the candidate's shadow rows beside production, agreement, and each model's
+    accuracy and ham false-positive rate on the rows users labelled."""
+    shadow = result.shadow
+    if shadow is None or shadow.error:
+        return None
+    holder = f"v{result.previous}" if result.previous else "none"
+    table = Table(
+        title=f"{model_name}: shadow scoring on live production traffic, "
+        f"v{result.candidate} (candidate) beside {holder} (production)"
+    )
+    for col in ("rows", "agreement", "labelled"):
+        table.add_column(col, justify="right")
+    for side in (f"v{result.candidate}", holder):
+        table.add_column(f"{side} accuracy", justify="right")
+        table.add_column(f"{side} ham FPR", justify="right")
+    metrics = []
+    for side in (shadow.candidate_metrics, shadow.previous_metrics):
+        metrics += [_num(side["accuracy"]), _num(side["ham_fpr"])] if side else ["-", "-"]
+    agreement = "-" if shadow.agreement is None else f"{shadow.agreement:.2%}"
+    table.add_row(str(shadow.rows), agreement, str(shadow.labelled), *metrics)
+    return table
+
+
 @app.command()
 def promote(
     to: Annotated[str, typer.Option("--to", help="Alias to move.")] = "production",
@@ -148,10 +172,18 @@ def promote(
             "(default SPAM_RETRAIN_FEEDBACK_LOG_URL, else $SPAM_HOME/feedback-logs)."
         ),
     ] = None,
+    shadow_log: Annotated[
+        str | None,
+        typer.Option(
+            help="The gateways' shadow log, read for the candidate's agreement with production "
+            "on live traffic (default SPAM_SHADOW_LOG_URL, else $SPAM_HOME/shadow-logs)."
+        ),
+    ] = None,
     feast_repo: FeastRepoOpt = None,
 ) -> None:
     """Move an alias (production) to a candidate after comparing both on the same evaluation
-    data: the test split, the recent feedback slice and the cold-start slice."""
+    data: the test split, the recent feedback slice, the cold-start slice, and live traffic
+    the gateway scored with the candidate in production's shadow."""
     from spam_trainer.promote import PromotionError
     from spam_trainer.promote import promote as run_promote
     from spam_trainer.registry import ALIASES, configure_mlflow
@@ -173,10 +205,13 @@ def promote(
             dry_run=dry_run,
             reputation=reputation_source(feast_repo),
             feedback_url=feedback_log,
+            shadow_url=shadow_log,
         )
     except PromotionError as exc:
         raise fail(str(exc)) from None
     console.print(promotion_table(result, settings.model_name))
+    if (table := shadow_table(result, settings.model_name)) is not None:
+        console.print(table)
     for name, note in result.notes.items():
         console.print(f"[dim]{name}: {note}[/]", soft_wrap=True)
     for reason in result.reasons:

@@ -257,6 +257,50 @@ class Settings(BaseSettings):
         "prediction by email_id alone; 0: reports must carry the e-mail.",
     )
 
+    # --- shadow scoring (app/shadow.py) -----------------------------------------------------
+    SHADOW_ENABLED: bool = Field(
+        False,
+        description="Also score a sampled share of the production track's e-mails with the "
+        "staging model, after the answer and off the request path; both scores go to the "
+        "shadow log (spam-platform promote reports agreement and accuracy on them).",
+    )
+    SHADOW_SAMPLE_RATE: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="Share of production e-mails shadow-scored (0..1), decided by a hash of "
+        "the email_id: the same id is always in or always out.",
+    )
+    SHADOW_MAX_INFLIGHT: int = Field(
+        2,
+        ge=1,
+        description="Staging calls of the shadow at once (its own connections); e-mails "
+        "sampled meanwhile wait and go together in the next call (up to MAX_BATCH_SIZE).",
+    )
+    SHADOW_MAX_PENDING: int = Field(
+        1000,
+        ge=1,
+        description="Sampled e-mails that may wait for a shadow call; more are dropped and "
+        "counted (spam_gateway_shadow_dropped_total): the shadow never holds a request up.",
+    )
+    SHADOW_MAX_PENDING_MB: int = Field(
+        64,
+        ge=1,
+        description="MiB of sampled e-mails (their text) that may wait for a shadow call; an "
+        "e-mail over it is dropped and counted, so waiting e-mails cannot exhaust memory.",
+    )
+    SHADOW_TIMEOUT_S: float = Field(
+        2.0, gt=0, description="Longest shadow call; a slower one is abandoned and counted."
+    )
+    SHADOW_LOG_URL: Location = Field(
+        ".spam-platform/shadow-logs",
+        description="Where shadow-log Parquet goes (as INFERENCE_LOG_URL, same credentials).",
+    )
+    SHADOW_LOG_SPOOL_DIR: AbsolutePath = Field(
+        Path(".spam-platform/shadow-spool"),
+        description="Local directory holding shadow-log files the store could not take yet.",
+    )
+
     @model_validator(mode="after")
     def _require_api_keys(self) -> Settings:
         if self.API_KEYS_FILE is None and self.API_KEYS is None:
