@@ -66,7 +66,7 @@ class LocalSettings(TrainerSettings):
         "60 s): feedback reaches the next score of that sender within it.",
     )
     local_drift_environments: str = Field(
-        "staging,production",
+        ",".join(TRACKS),
         description="SPAM_LOCAL_DRIFT_ENVIRONMENTS: the model tracks the scheduled runs cover "
         "(comma-separated).",
     )

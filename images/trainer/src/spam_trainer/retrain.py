@@ -40,9 +40,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from spam_core.scoring import TRACKS, Track
 from spam_core.settings import Location
 
-ENVIRONMENTS = ("staging", "production")
 DECISION_KIND = "spam-platform/retrain-decision"
 DECISION_PREFIX = "retrain-"
 STARTED = ("trained", "submitted")
@@ -93,8 +93,8 @@ class RetrainPolicy(BaseSettings):
         description="local: train in this process (the `spam-platform train` path); kfp: submit "
         "the compiled Kubeflow pipeline to `kfp_host`.",
     )
-    drift_environments: list[Literal["staging", "production"]] = Field(
-        default_factory=lambda: list(ENVIRONMENTS),
+    drift_environments: list[Track] = Field(
+        default_factory=lambda: list(TRACKS),
         description="Environments whose latest drift verdict is a trigger.",
     )
     drift_max_age: Duration = Field(
