@@ -35,7 +35,14 @@ from pathlib import Path, PurePosixPath
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from spam_core.bundle import BUNDLE_META, FEATURES_FILE, TRITON_DIR, BundleMeta, find_bundle_dir
+from spam_core.bundle import (
+    BUNDLE_META,
+    FEATURES_FILE,
+    TRITON_DIR,
+    BundleMeta,
+    find_bundle_dir,
+    read_meta,
+)
 
 MANIFEST = "manifest.json"
 MANIFEST_KIND = "spam-platform/published-model"
@@ -123,7 +130,7 @@ def bundle_files(bundle_dir: Path, *, model_name: str, version: str) -> dict[str
     from spam_trainer.triton import validate_model_repository
 
     root = find_bundle_dir(Path(bundle_dir))
-    meta = BundleMeta.model_validate_json((root / BUNDLE_META).read_text())
+    meta = read_meta(root)
     if meta.model_name != model_name:
         raise PublishError(
             f"{root}: the bundle is model {meta.model_name!r}, not {model_name!r} (the chart's "
