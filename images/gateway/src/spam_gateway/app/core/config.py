@@ -317,6 +317,16 @@ class Settings(BaseSettings):
     def model_versions(self) -> dict[str, str]:
         return {"staging": self.MODEL_VERSION_STAGING, "production": self.MODEL_VERSION_PRODUCTION}
 
+    def store_credentials(self) -> dict[str, str | None]:
+        """How the gateway's stores (``LogStore``: inference log, feedback log, drift reports)
+        reach ``abfs://`` URLs: the connection string when set, else the account name with
+        DefaultAzureCredential."""
+        secret = self.INFERENCE_LOG_CONNECTION_STRING
+        return {
+            "connection_string": secret.get_secret_value() if secret else None,
+            "account_name": self.AZURE_STORAGE_ACCOUNT_NAME,
+        }
+
     def public(self) -> dict[str, object]:
         """Non-secret settings (GET /admin/config)."""
         return self.model_dump(
