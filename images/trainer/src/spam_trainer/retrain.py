@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
 from spam_core.scoring import TRACKS, Track
-from spam_core.settings import Location
+from spam_core.settings import Location, settings_config
 
 DECISION_KIND = "spam-platform/retrain-decision"
 DECISION_PREFIX = "retrain-"
@@ -80,13 +80,7 @@ def format_duration(value: timedelta | None) -> str:
 class RetrainPolicy(BaseSettings):
     """When to retrain and how (environment variables ``SPAM_RETRAIN_*``)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="SPAM_RETRAIN_",
-        env_file=".env",
-        env_ignore_empty=True,
-        extra="ignore",
-        validate_default=True,
-    )
+    model_config = settings_config("SPAM_RETRAIN_")
 
     mode: Literal["local", "kfp"] = Field(
         "local",

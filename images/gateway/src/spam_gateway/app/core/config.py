@@ -22,10 +22,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
 from spam_core.scoring import TRACKS, Track
-from spam_core.settings import AbsolutePath, Location
+from spam_core.settings import AbsolutePath, Location, settings_config
 
 Environment = Track
 _ORIGIN_RE = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
@@ -34,13 +34,7 @@ ENVIRONMENTS: tuple[Environment, ...] = TRACKS
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SPAM_GATEWAY_",
-        env_file=".env",
-        env_ignore_empty=True,
-        extra="ignore",
-        validate_default=True,  # local paths below are made absolute once, defaults included
-    )
+    model_config = settings_config("SPAM_GATEWAY_")
 
     # --- rendered by the chart (gateway ConfigMap) --------------------------------------------
     TRANSFORMER_URL: str = Field(
