@@ -6,14 +6,9 @@ from __future__ import annotations
 from functools import cache
 
 
-@cache
-def exported_metric_names() -> frozenset[str]:
-    """Every sample name the gateway, transformer and drift job export (their registries)."""
-    from datetime import UTC, datetime
-
-    from spam_drift.analysis import SignalStats, SpamRate, Thresholds, VersionResult
-    from spam_drift.metrics import build_registry
-    from spam_drift.report import DriftReport
+def service_registries():
+    """The gateway's and the transformer's Prometheus registries, every metric registered (the
+    gateway's inference-log counters read from an idle logger's statistics)."""
     from spam_gateway.app.metrics import Metrics
     from spam_transformer.metrics import TransformerMetrics
 
@@ -42,6 +37,18 @@ def exported_metric_names() -> frozenset[str]:
         "log": stats,
     }
     gateway.register_shadow(lambda: shadow)
+    return gateway.registry, TransformerMetrics().registry
+
+
+@cache
+def exported_metric_names() -> frozenset[str]:
+    """Every sample name the gateway, transformer and drift job export (their registries)."""
+    from datetime import UTC, datetime
+
+    from spam_drift.analysis import SignalStats, SpamRate, Thresholds, VersionResult
+    from spam_drift.metrics import build_registry
+    from spam_drift.report import DriftReport
+
     score = SignalStats(
         name="spam_probability",
         kind="score",
@@ -78,7 +85,7 @@ def exported_metric_names() -> frozenset[str]:
         ],
     )
     names = set()
-    for registry in (gateway.registry, TransformerMetrics().registry, build_registry(report, 0)):
+    for registry in (*service_registries(), build_registry(report, 0)):
         for family in registry.collect():
             names |= {s.name for s in family.samples}
             # a labeled metric nothing observed yet has no samples: its names by type

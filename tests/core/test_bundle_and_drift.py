@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from spam_core.bundle import find_bundle_dir
+from spam_core.bundle import find_bundle_dir, is_registry_uri, read_meta, registered_model_name
 from spam_core.drift import bin_frequencies, build_baseline, psi
 from spam_core.errors import ArtifactError
 from spam_core.features import FEATURE_SET_VERSION
@@ -39,6 +39,24 @@ def test_find_bundle_dir_errors(tmp_path):
     (tmp_path / "artifacts" / "bundle").mkdir(parents=True)
     (tmp_path / "artifacts" / "bundle" / "bundle.json").write_text("{}")
     assert find_bundle_dir(tmp_path) == tmp_path / "artifacts" / "bundle"
+    with pytest.raises(ArtifactError, match="invalid bundle metadata"):
+        read_meta(tmp_path / "artifacts" / "bundle")
+
+
+@pytest.mark.parametrize(
+    ("ref", "registry", "name"),
+    [
+        ("models:/spam-detector@production", True, "spam-detector"),
+        ("models:/other/7", True, "other"),
+        ("runs:/abc123/model", True, None),
+        ("abfs://models/spam-detector/v3", True, None),
+        ("bundles/v3", False, None),
+        ("/abs/models:/x", False, None),
+    ],
+)
+def test_model_references(ref, registry, name):
+    assert is_registry_uri(ref) is registry
+    assert registered_model_name(ref) == name
 
 
 def test_bins_and_psi():

@@ -15,6 +15,7 @@ from spam_core.scoring import (
     label,
     prediction,
     record_from_input,
+    spam_mask,
 )
 
 RAW = "From: Ann <ann@example.org>\r\nSubject: lunch?\r\n\r\nTomorrow at noon.\r\n"
@@ -52,6 +53,8 @@ def test_non_string_fields_are_refused():
 )
 def test_decision_rule(p, t, expected):
     assert decide(p, t) == expected == (label(p, t), confidence(p, t))
+    # the array form (evaluation, drift baselines) labels exactly as label() does
+    assert spam_mask([p, p], t).tolist() == [expected[0] == "spam"] * 2
 
 
 def test_prediction_wire_shape():

@@ -54,33 +54,10 @@ def gateway_error_codes() -> set[str]:
 
 def exported_metrics() -> set[str]:
     """Scraped sample families of the gateway and the transformer: counters with `_total`."""
-    from spam_gateway.app.metrics import Metrics
-    from spam_transformer.metrics import TransformerMetrics
+    from tests.charts.exported import service_registries
 
-    gateway = Metrics()
-    stats = {
-        name: 0
-        for name in (
-            "records_logged",
-            "records_written",
-            "records_spooled",
-            "records_dropped",
-            "write_failures",
-            "records_buffered",
-            "records_in_spool",
-        )
-    }
-    gateway.register_inference_log(lambda: stats)
-    from spam_gateway.app.shadow import ERROR_KINDS
-
-    shadow = {
-        **dict.fromkeys(("sampled", "dropped", "scored", "failed", "inflight", "pending"), 0),
-        "errors": dict.fromkeys(ERROR_KINDS, 0),
-        "log": stats,
-    }
-    gateway.register_shadow(lambda: shadow)
     names = set()
-    for registry in (gateway.registry, TransformerMetrics().registry):
+    for registry in service_registries():
         for family in registry.collect():
             names.add(family.name + ("_total" if family.type == "counter" else ""))
     return names

@@ -56,12 +56,12 @@ def _is_parquet(fs: fsspec.AbstractFileSystem, path: str) -> bool:
     return False
 
 
-def _stage_source(input_uri: str, work: Path) -> Path:
+def _stage_source(input_path: str, work: Path) -> Path:
     """A corpus source (archive, tree, mbox) as local Parquet chunks of (email_id, source, raw)."""
     from spam_core.ingest.sources import RawMessage, iter_source
     from spam_core.message.parse import email_id_for
 
-    fs, path = fsspec.core.url_to_fs(input_uri)
+    fs, path = fsspec.core.url_to_fs(input_path)
     local = path
     if not isinstance(fs, fsspec.implementations.local.LocalFileSystem):
         local = str(work / "input" / Path(path).name)
@@ -162,27 +162,14 @@ class Scorer:
         return out
 
 
-def _bundle_version(bundle_dir: Path) -> str:
-    from spam_core.bundle import BundleMeta
-
-    return BundleMeta.model_validate_json((bundle_dir / "bundle.json").read_text()).model_version
-
-
-def _threshold(bundle_dir: Path) -> float:
-    from spam_core.bundle import BundleMeta
-
-    return BundleMeta.model_validate_json((bundle_dir / "bundle.json").read_text()).threshold
-
-
 def write_inference_log(scored: pa.Table, status: JobStatus, url: str, *, threshold: float) -> int:
     """Every scored row as an inference-log record (the gateway's layout and columns)."""
     import time
 
     from spam_core import inference_log
+    from spam_core.bundle import registered_model_name
 
-    model_name = "spam-detector"
-    if status.model_ref.startswith("models:/"):
-        model_name = status.model_ref.removeprefix("models:/").split("/")[0].split("@")[0]
+    model_name = registered_model_name(status.model_ref) or "spam-detector"
     now = time.time()
     records = [
         {
@@ -230,6 +217,8 @@ def run_job(
     """
     import ray
 
+    from spam_core.bundle import read_meta
+
     status.state, status.started_at = "running", datetime.now(UTC)
     store.write(status)
     started_ray = False
@@ -244,7 +233,10 @@ def run_job(
             _publish(table, status.output_path)
             if inference_log_url:
                 write_inference_log(
-                    scored_table, status, inference_log_url, threshold=_threshold(bundle_dir)
+                    scored_table,
+                    status,
+                    inference_log_url,
+                    threshold=read_meta(bundle_dir).threshold,
                 )
         _count(status, table)
         status.state = "succeeded"
@@ -271,11 +263,11 @@ def _require_feast_repo(feast_repo: str | Path) -> None:
 
 def _resolve_model(status: JobStatus, work: Path) -> Path:
     """The model's bundle directory; sets ``status.model_version``."""
-    from spam_core.bundle import resolve_model_ref
+    from spam_core.bundle import read_meta, resolve_model_ref
 
     bundle_dir, version = resolve_model_ref(status.model_ref, work)
     # the registry's version, else what the caller deployed, else the bundle's own
-    status.model_version = version or status.model_version or _bundle_version(bundle_dir)
+    status.model_version = version or status.model_version or read_meta(bundle_dir).model_version
     return bundle_dir
 
 
@@ -345,17 +337,22 @@ def _count(status: JobStatus, table: pa.Table) -> None:
     status.errors = errs[:20]
 
 
-def _publish(table: pa.Table, output_path: str) -> None:
-    """One Parquet file at ``output_path`` (``….parquet``) or ``predictions.parquet`` inside it."""
+def _output_file(output_path: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """``output_path`` itself when it names a ``….parquet`` file, else ``predictions.parquet``
+    inside it."""
     fs, path = fsspec.core.url_to_fs(output_path)
-    target = path if path.endswith(".parquet") else f"{path.rstrip('/')}/predictions.parquet"
+    return fs, path if path.endswith(".parquet") else f"{path.rstrip('/')}/predictions.parquet"
+
+
+def _publish(table: pa.Table, output_path: str) -> None:
+    """The predictions as one Parquet file (:func:`_output_file`)."""
+    fs, target = _output_file(output_path)
     fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
     with fs.open(target, "wb") as fh:
         pq.write_table(table, fh, compression="zstd")
 
 
-def iter_predictions(output_uri: str) -> Iterator[dict[str, Any]]:
-    fs, path = fsspec.core.url_to_fs(output_uri)
-    target = path if path.endswith(".parquet") else f"{path.rstrip('/')}/predictions.parquet"
+def iter_predictions(output_path: str) -> Iterator[dict[str, Any]]:
+    fs, target = _output_file(output_path)
     with fs.open(target, "rb") as fh:
         yield from pq.read_table(fh).to_pylist()

@@ -100,12 +100,7 @@ class ModelBundle:
     @classmethod
     def load(cls, path: str | Path) -> ModelBundle:
         root = find_bundle_dir(Path(path))
-        try:
-            meta = BundleMeta.model_validate_json((root / BUNDLE_META).read_text())
-        except ValidationError as exc:
-            raise ArtifactError(
-                f"{root / BUNDLE_META}: invalid bundle metadata: {exc.errors()[0]['msg']}"
-            ) from None
+        meta = read_meta(root)
         features = _artifacts.load(root / FEATURES_FILE)
         if features.fingerprint != meta.features_fingerprint:
             raise ArtifactError(
@@ -165,6 +160,28 @@ def write_meta(root: Path, meta: BundleMeta) -> None:
     (root / BUNDLE_META).write_text(json.dumps(meta.model_dump(mode="json"), indent=1) + "\n")
 
 
+def read_meta(root: Path) -> BundleMeta:
+    """A bundle directory's ``bundle.json`` (``ArtifactError`` when it is not valid)."""
+    try:
+        return BundleMeta.model_validate_json((root / BUNDLE_META).read_text())
+    except ValidationError as exc:
+        raise ArtifactError(
+            f"{root / BUNDLE_META}: invalid bundle metadata: {exc.errors()[0]['msg']}"
+        ) from None
+
+
+def is_registry_uri(ref: str) -> bool:
+    """An MLflow URI (``models:/…``, ``runs:/…``, any ``scheme://…``), not a local directory."""
+    return "://" in ref or ref.startswith(("models:/", "runs:/"))
+
+
+def registered_model_name(ref: str) -> str | None:
+    """The registered model a ``models:/name@alias`` or ``models:/name/N`` URI names, else None."""
+    if not ref.startswith("models:/"):
+        return None
+    return ref.removeprefix("models:/").split("/")[0].split("@")[0]
+
+
 def resolve_model_ref(ref: str, cache_dir: Path | None = None) -> tuple[Path, str | None]:
     """Model reference -> (local bundle directory, registry version or None).
 
@@ -172,7 +189,7 @@ def resolve_model_ref(ref: str, cache_dir: Path | None = None) -> tuple[Path, st
     ``mlflow-skinny``, the ``registry`` extra, and ``MLFLOW_TRACKING_URI``), or a local exported
     bundle (or MLflow model) directory.
     """
-    if "://" not in ref and not ref.startswith(("models:/", "runs:/")):
+    if not is_registry_uri(ref):
         path = Path(ref).expanduser()
         if not path.exists():
             raise ArtifactError(f"{ref}: no such model directory")

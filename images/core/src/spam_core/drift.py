@@ -14,6 +14,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from spam_core.scoring import spam_mask
+
 N_BINS = 10
 N_QUANTILES = 101
 EPS = 1e-6
@@ -135,7 +137,7 @@ def build_baseline(
         frequencies=bin_frequencies(s, score_edges).tolist(),
         quantiles=np.quantile(s, np.linspace(0, 1, N_QUANTILES)).tolist(),
         mean=float(s.mean()),
-        predicted_spam_rate=float(np.mean(s >= threshold)),
+        predicted_spam_rate=float(np.mean(spam_mask(s, threshold))),
     )
     return DriftBaseline(
         created_at=created_at,

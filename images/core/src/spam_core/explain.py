@@ -116,10 +116,6 @@ class Explainer:
         out[:, -1] += at_unknown.sum(axis=1)
         return out
 
-    def margins(self, matrix: np.ndarray) -> np.ndarray:
-        dm = self._xgb.DMatrix(np.asarray(matrix, dtype=np.float32), missing=np.nan)
-        return np.asarray(self.booster.predict(dm, output_margin=True), dtype=np.float64)
-
     def explain(self, matrix: np.ndarray, top: int = DEFAULT_TOP) -> list[Explanation]:
         if not 1 <= top <= MAX_TOP:
             raise ValueError(f"top must be 1..{MAX_TOP}, got {top}")

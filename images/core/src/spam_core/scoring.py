@@ -8,7 +8,8 @@ pyfunc and ``spam-platform score`` all use these definitions, so they cannot dis
 * the **record** an input becomes (:func:`record_from_input`: the whole RFC 822 message when
   ``raw`` is given, else the fields);
 * the **decision** (:func:`decide`: ``spam`` at or above the bundle's threshold, and how far
-  the score is from it as ``low`` / ``medium`` / ``high`` confidence);
+  the score is from it as ``low`` / ``medium`` / ``high`` confidence; :func:`spam_mask`, the
+  same rule over an array of scores, for evaluation and drift baselines);
 * the **prediction on the wire** (:class:`Prediction`: the fields every answer carries; the
   transformer adds the named features, the gateway the model and the latency).
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from spam_core.message.parse import parse_fields, parse_raw
@@ -54,6 +56,11 @@ def record_from_input(
 def label(probability: float, threshold: float) -> Label:
     """``spam`` at or above the threshold."""
     return "spam" if probability >= threshold else "ham"
+
+
+def spam_mask(probabilities: Any, threshold: float) -> np.ndarray:
+    """:func:`label`'s rule over many scores: ``True`` where the label is ``spam``."""
+    return np.asarray(probabilities) >= threshold
 
 
 def confidence(probability: float, threshold: float) -> Confidence:

@@ -48,14 +48,22 @@ DRIFT_REPORTS_DIR = "drift-reports"
 drift job writes (and the gateway's ``/monitoring/drift`` reads) the drift reports."""
 
 
-class CoreSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SPAM_",
+def settings_config(env_prefix: str) -> SettingsConfigDict:
+    """How every settings class of the platform reads its environment: variables with
+    ``env_prefix``, then a ``.env`` file; an empty variable counts as unset; unknown ones are
+    ignored; defaults are validated too (local paths are made absolute once, defaults
+    included)."""
+    return SettingsConfigDict(
+        env_prefix=env_prefix,
         env_file=".env",
         env_ignore_empty=True,
         extra="ignore",
         validate_default=True,
     )
+
+
+class CoreSettings(BaseSettings):
+    model_config = settings_config("SPAM_")
 
     home: AbsolutePath = Field(
         Path(".spam-platform"),

@@ -1,6 +1,7 @@
-"""Locations of the platform's logs and reports: a local directory or an fsspec URL. The drift
-job reads the inference log and writes its reports through it; ``spam-platform retrain`` reads
-the drift reports and the feedback log and writes its decisions.
+"""Locations of the platform's logs, reports and published models: a local directory or an
+fsspec URL. The drift job reads the inference log and writes its reports through it;
+``spam-platform retrain`` reads the drift reports and the feedback log and writes its
+decisions; ``spam-platform publish`` writes model versions (``spam_trainer.publish.Store``).
 
 ``abfs://<container>/<prefix>`` (also ``az://``, ``abfss://``) goes through adlfs. Credentials,
 as for the gateway's inference-log store: a connection string when given (Azurite locally;
@@ -24,6 +25,11 @@ if TYPE_CHECKING:  # fsspec: the io extra; adlfs (abfs://) comes with the images
 AZURE_PROTOCOLS = ("abfs", "abfss", "az")
 
 
+def protocol_of(url: str) -> str:
+    """``url``'s scheme in lower case; ``file`` for a plain path."""
+    return url.split("://", 1)[0].lower() if "://" in url else "file"
+
+
 @dataclass(frozen=True)
 class Location:
     url: str
@@ -43,10 +49,18 @@ class Location:
         """``path`` as a URL a person (or the gateway) can use again."""
         if self.local:
             return path
-        protocol = self.url.split("://", 1)[0]
-        return f"{protocol}://{path}"
+        return f"{protocol_of(self.url)}://{path}"
+
+    def read_bytes(self, path: str) -> bytes | None:
+        """The stored bytes, or None when there is no such file."""
+        try:
+            return self.fs.cat_file(path)
+        except FileNotFoundError:
+            return None
 
     def write_bytes(self, path: str, data: bytes) -> None:
+        """The whole file; a local one is written under a temporary name, then moved, so a
+        reader never sees it half-written."""
         if self.local:
             self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
             tmp = f"{path}.tmp"
@@ -59,8 +73,7 @@ class Location:
 def open_location(url: str, *, connection_string: str | None = None) -> Location:
     import fsspec
 
-    protocol = url.split("://", 1)[0] if "://" in url else "file"
-    if protocol in AZURE_PROTOCOLS:
+    if protocol_of(url) in AZURE_PROTOCOLS:
         options: dict[str, object] = {"skip_instance_cache": True}
         if connection_string:
             options["connection_string"] = connection_string

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from spam_core.bundle import BASELINE_FILE, find_bundle_dir, resolve_model_ref
+from spam_core.bundle import BASELINE_FILE, find_bundle_dir, is_registry_uri, resolve_model_ref
 from spam_core.drift import DriftBaseline
 from spam_core.errors import ArtifactError
 from spam_drift.errors import DriftInputError
@@ -93,7 +93,7 @@ class BaselineResolver:
         try:
             return load_baseline_file(bundle / BASELINE_FILE)
         finally:
-            if "://" in ref or ref.startswith(("models:/", "runs:/")):
+            if is_registry_uri(ref):
                 # resolve_model_ref downloads into a fresh temporary directory
                 shutil.rmtree(_download_root(bundle), ignore_errors=True)
 

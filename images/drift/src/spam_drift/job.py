@@ -24,6 +24,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from spam_core.features.spec import NAMED_FEATURES
+from spam_core.scoring import Track
 from spam_drift.alert import Alerter
 from spam_drift.analysis import Thresholds, VersionResult, analyse_version
 from spam_drift.baselines import DEFAULT_MODEL_REF_TEMPLATE, BaselineResolver
@@ -35,15 +36,13 @@ from spam_drift.window import Window
 
 log = structlog.get_logger("spam_drift")
 
-ENVIRONMENTS = ("staging", "production")
-
 
 class DriftConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
     inference_log: str = Field(description="Inference-log root: a directory or abfs:// URL.")
     reports: str = Field(description="Drift-reports location: a directory or abfs:// URL.")
-    environment: Literal["staging", "production"]
+    environment: Track
     window: Window
     baselines: dict[str, str] = Field(default_factory=dict, description="version -> path")
     model_ref_template: str = DEFAULT_MODEL_REF_TEMPLATE
@@ -61,7 +60,7 @@ class DriftConfig(BaseModel):
 
 
 def local_config(
-    environment: Literal["staging", "production"],
+    environment: Track,
     window: Window,
     *,
     home: Path | None = None,

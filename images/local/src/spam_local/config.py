@@ -75,7 +75,7 @@ class LocalSettings(TrainerSettings):
         "where `promote` reads them); 0: shadow scoring off.",
     )
     local_drift_environments: str = Field(
-        "staging,production",
+        ",".join(TRACKS),
         description="SPAM_LOCAL_DRIFT_ENVIRONMENTS: the model tracks the scheduled runs cover "
         "(comma-separated).",
     )

@@ -246,8 +246,8 @@ def publish_models(settings: LocalSettings, versions: dict[str, str]) -> dict[st
         shutil.copytree(published, dest, ignore=shutil.ignore_patterns(TRITON_DIR, MANIFEST))
         ModelBundle.load(dest)  # refuse a broken bundle before serving it
         # no queue delay locally: the gateway already merges concurrent requests, and a lone
-        # request would wait the full delay for a batch that never comes (measured: Triton
-        # call 1.15 -> 0.58 ms, chain p50 2.2 -> 1.8 ms at one client)
+        # request would wait the full delay for a batch that never comes (README, "Measured
+        # design choices")
         write_model_repository(
             dest / ONNX_FILE,
             settings.triton_repo,

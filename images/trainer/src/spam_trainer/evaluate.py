@@ -25,6 +25,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from spam_core.scoring import spam_mask
+
 COLD_FPR_TARGET = 0.005
 """Out-of-fold ham false-positive rate with every sender unknown (both forms) that the
 threshold keeps to: the default unknown-sender gate, ``SPAM_GATE_COLD_FPR_MAX``."""
@@ -71,7 +73,7 @@ def classification_metrics(
     y_true: np.ndarray, scores: np.ndarray, threshold: float
 ) -> dict[str, float]:
     y = np.asarray(y_true).astype(bool)
-    pred = np.asarray(scores) >= threshold
+    pred = spam_mask(scores, threshold)
     tn, fp, fn, tp = confusion_matrix(y, pred, labels=[False, True]).ravel()
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0

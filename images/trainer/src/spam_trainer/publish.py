@@ -32,14 +32,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-import fsspec
-from fsspec.implementations.local import LocalFileSystem
-
-from spam_core.bundle import BUNDLE_META, FEATURES_FILE, TRITON_DIR, BundleMeta, find_bundle_dir
+from spam_core.bundle import (
+    BUNDLE_META,
+    FEATURES_FILE,
+    TRITON_DIR,
+    BundleMeta,
+    find_bundle_dir,
+    read_meta,
+)
+from spam_core.storage import AZURE_PROTOCOLS, Location, open_location, protocol_of
 
 MANIFEST = "manifest.json"
 MANIFEST_KIND = "spam-platform/published-model"
-AZURE_PROTOCOLS = ("abfs", "abfss", "az")
 
 
 class PublishError(RuntimeError):
@@ -51,38 +55,15 @@ def sha256(data: bytes) -> str:
 
 
 @dataclass(frozen=True)
-class Store:
-    """A publish location opened with fsspec: ``root`` is the filesystem path of ``url``."""
-
-    url: str
-    fs: fsspec.AbstractFileSystem
-    root: str
-
-    @property
-    def local(self) -> bool:
-        return isinstance(self.fs, LocalFileSystem)
+class Store(Location):
+    """A publish location (:class:`spam_core.storage.Location`: ``root`` is the filesystem
+    path of ``url``) and where a model version goes in it."""
 
     def version_path(self, model_name: str, version: str) -> str:
         return f"{self.root}/{model_name}/v{version}"
 
     def version_url(self, model_name: str, version: str) -> str:
         return f"{self.url.rstrip('/')}/{model_name}/v{version}"
-
-    def read(self, path: str) -> bytes | None:
-        """The stored bytes, or None when there is no such file."""
-        try:
-            return self.fs.cat_file(path)
-        except FileNotFoundError:
-            return None
-
-    def write(self, path: str, data: bytes) -> None:
-        if self.local:  # never a half-written file under the final name
-            self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-            tmp = f"{path}.tmp"
-            self.fs.pipe_file(tmp, data)
-            self.fs.mv(tmp, path)
-        else:
-            self.fs.pipe_file(path, data, overwrite=True)
 
 
 def _storage_errors() -> tuple[type[BaseException], ...]:
@@ -99,21 +80,13 @@ def open_store(url: str, *, connection_string: str | None = None) -> Store:
     """A local directory (absolute or relative) or ``abfs://<container>[/<prefix>]``."""
     if not url:
         raise PublishError("no publish location (set SPAM_PUBLISH_URL or pass --to)")
-    protocol = url.split("://", 1)[0].lower() if "://" in url else "file"
-    if protocol in AZURE_PROTOCOLS:
-        options: dict[str, object] = {"skip_instance_cache": True}
-        if connection_string:
-            options["connection_string"] = connection_string
-        fs = fsspec.filesystem("abfs", **options)
-        root = fs._strip_protocol(url).rstrip("/")
-        if not root:
-            raise PublishError(f"{url}: name a container (abfs://<container>[/<prefix>])")
-    elif protocol == "file":
-        fs, root = fsspec.core.url_to_fs(url)
-        root = root.rstrip("/")
-    else:
+    protocol = protocol_of(url)
+    if protocol not in (*AZURE_PROTOCOLS, "file"):
         raise PublishError(f"{url}: a publish location is a local directory or abfs:// URL")
-    return Store(url=url, fs=fs, root=root)
+    location = open_location(url, connection_string=connection_string)
+    if protocol in AZURE_PROTOCOLS and not location.root:
+        raise PublishError(f"{url}: name a container (abfs://<container>[/<prefix>])")
+    return Store(url=location.url, fs=location.fs, root=location.root)
 
 
 # --------------------------------------------------------------------------- what is published
@@ -123,7 +96,7 @@ def bundle_files(bundle_dir: Path, *, model_name: str, version: str) -> dict[str
     from spam_trainer.triton import validate_model_repository
 
     root = find_bundle_dir(Path(bundle_dir))
-    meta = BundleMeta.model_validate_json((root / BUNDLE_META).read_text())
+    meta = read_meta(root)
     if meta.model_name != model_name:
         raise PublishError(
             f"{root}: the bundle is model {meta.model_name!r}, not {model_name!r} (the chart's "
@@ -178,15 +151,15 @@ def publish_files(
     manifest = _manifest(files, model_name, version, run_id)
     for rel, data in sorted(files.items()):
         path = f"{prefix}/{rel}"
-        stored = store.read(path)
+        stored = store.read_bytes(path)
         if stored is not None and sha256(stored) == manifest["files"][rel]["sha256"]:
             result.unchanged.append(rel)
             continue
-        store.write(path, data)
+        store.write_bytes(path, data)
         result.uploaded.append(rel)
         result.bytes_uploaded += len(data)
     for rel in result.uploaded:  # read back what was written
-        stored = store.read(f"{prefix}/{rel}")
+        stored = store.read_bytes(f"{prefix}/{rel}")
         if stored is None or sha256(stored) != manifest["files"][rel]["sha256"]:
             raise PublishError(
                 f"{result.url}/{rel}: the stored copy does not match after upload "
@@ -198,8 +171,8 @@ def publish_files(
     if old is None or {k: v for k, v in old.items() if k != "published_at"} != manifest:
         manifest["published_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         body = (json.dumps(manifest, indent=1) + "\n").encode()
-        store.write(f"{prefix}/{MANIFEST}", body)
-        if store.read(f"{prefix}/{MANIFEST}") != body:
+        store.write_bytes(f"{prefix}/{MANIFEST}", body)
+        if store.read_bytes(f"{prefix}/{MANIFEST}") != body:
             raise PublishError(f"{result.url}/{MANIFEST}: not stored as written")
         result.uploaded.append(MANIFEST)
         result.bytes_uploaded += len(body)
@@ -209,7 +182,7 @@ def publish_files(
 
 
 def _read_manifest(store: Store, prefix: str) -> dict | None:
-    data = store.read(f"{prefix}/{MANIFEST}")
+    data = store.read_bytes(f"{prefix}/{MANIFEST}")
     if data is None:
         return None
     try:
@@ -286,7 +259,7 @@ def check_published(store: Store, model_name: str, version: str) -> list[str]:
         return [f"{where}/{MANIFEST} describes another model version"]
     problems = []
     for rel, entry in manifest.get("files", {}).items():
-        stored = store.read(f"{prefix}/{rel}")
+        stored = store.read_bytes(f"{prefix}/{rel}")
         if stored is None:
             problems.append(f"{where}/{rel}: missing")
         elif sha256(stored) != entry.get("sha256"):

@@ -38,11 +38,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
-from spam_core.settings import Location
+from spam_core.scoring import TRACKS, Track
+from spam_core.settings import Location, settings_config
 
-ENVIRONMENTS = ("staging", "production")
 DECISION_KIND = "spam-platform/retrain-decision"
 DECISION_PREFIX = "retrain-"
 STARTED = ("trained", "submitted")
@@ -80,21 +80,15 @@ def format_duration(value: timedelta | None) -> str:
 class RetrainPolicy(BaseSettings):
     """When to retrain and how (environment variables ``SPAM_RETRAIN_*``)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="SPAM_RETRAIN_",
-        env_file=".env",
-        env_ignore_empty=True,
-        extra="ignore",
-        validate_default=True,
-    )
+    model_config = settings_config("SPAM_RETRAIN_")
 
     mode: Literal["local", "kfp"] = Field(
         "local",
         description="local: train in this process (the `spam-platform train` path); kfp: submit "
         "the compiled Kubeflow pipeline to `kfp_host`.",
     )
-    drift_environments: list[Literal["staging", "production"]] = Field(
-        default_factory=lambda: list(ENVIRONMENTS),
+    drift_environments: list[Track] = Field(
+        default_factory=lambda: list(TRACKS),
         description="Environments whose latest drift verdict is a trigger.",
     )
     drift_max_age: Duration = Field(

@@ -39,28 +39,9 @@ from spam_core.features import FeatureExtractor, ReputationSource
 from spam_core.features.reputation import STAT_COLUMNS, FixedStats, no_history
 from spam_core.message import parse_fields
 from spam_core.message.record import EmailRecord
+from spam_core.scoring import spam_mask
 
 FORMS = ("raw", "fields")
-SLICES = (
-    "all",
-    "known_sender",
-    "unknown_sender_known_domain",
-    "unknown_sender",
-    "cold",
-    "content_only",
-)
-SLICE_METRICS = (
-    "n",
-    "ham",
-    "spam",
-    "roc_auc",
-    "precision",
-    "recall",
-    "ham_fpr",
-    "fp",
-    "fn",
-    "log_loss",
-)
 _SENDER, _DOMAIN = STAT_COLUMNS.index("sender_messages"), STAT_COLUMNS.index("domain_messages")
 
 Scorer = Callable[[np.ndarray], np.ndarray]
@@ -127,7 +108,7 @@ def history_masks(stats: np.ndarray) -> dict[str, np.ndarray]:
 def metrics_at(y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
     """The slice metrics (NaN where a slice has no e-mail of a class they need)."""
     y = np.asarray(y_true).astype(bool)
-    pred = np.asarray(scores) >= threshold
+    pred = spam_mask(scores, threshold)
     tp, fp = int((pred & y).sum()), int((pred & ~y).sum())
     fn = int((~pred & y).sum())
     ham, spam = int((~y).sum()), int(y.sum())

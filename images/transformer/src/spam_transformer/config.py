@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
-from spam_core.settings import Location
+from spam_core.settings import Location, settings_config
 from spam_transformer import TRACKS
 
 Protocol = Literal["grpc", "http"]
@@ -32,13 +32,7 @@ class TrackSettings:
 
 
 class TransformerSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SPAM_TRANSFORMER_",
-        env_file=".env",
-        env_ignore_empty=True,
-        extra="ignore",
-        validate_default=True,  # local paths below are made absolute once, defaults included
-    )
+    model_config = settings_config("SPAM_TRANSFORMER_")
 
     # --- predictors (Triton, KServe v2 protocol)
     PREDICTOR_STAGING_URL: str = Field(

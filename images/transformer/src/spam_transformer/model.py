@@ -34,7 +34,7 @@ from spam_core.features.reputation import FixedStats
 from spam_core.message import EmailRecord
 from spam_core.message.limits import EmailLimitExceeded
 from spam_core.reputation.online import OnlineReputation
-from spam_core.scoring import decide, record_from_input
+from spam_core.scoring import prediction, record_from_input
 from spam_transformer.artifacts import TrackArtifacts, load_explainer, load_track_artifacts
 from spam_transformer.config import TrackSettings
 from spam_transformer.errors import (
@@ -245,17 +245,10 @@ class SpamTransformer:
         out = []
         n_spam = 0
         for record, p, values in zip(pre.records, probabilities.tolist(), engineered, strict=True):
-            verdict, how_sure = decide(p, threshold)
-            n_spam += verdict == "spam"
-            out.append(
-                {
-                    "email_id": record.email_id,
-                    "spam_probability": p,
-                    "prediction": verdict,
-                    "confidence": how_sure,
-                    "features": dict(zip(NAMED_FEATURES, values, strict=True)),
-                }
-            )
+            answer = prediction(record.email_id, p, threshold)
+            answer["features"] = dict(zip(NAMED_FEATURES, values, strict=True))
+            n_spam += answer["prediction"] == "spam"
+            out.append(answer)
         if n_spam:
             self._emails["spam"].inc(n_spam)
         if len(out) - n_spam:
@@ -274,8 +267,8 @@ class SpamTransformer:
         out = self.postprocess(pre, probabilities)
         if explain:  # TreeSHAP is CPU work: off the event loop
             explained = await asyncio.to_thread(self.explain, pre.matrix)
-            for prediction, explanation in zip(out, explained, strict=True):
-                prediction["explanation"] = explanation
+            for answer, explanation in zip(out, explained, strict=True):
+                answer["explanation"] = explanation
         return out
 
     def explain(self, matrix: np.ndarray) -> list[dict[str, Any]]:

@@ -21,7 +21,29 @@ RAW_PATTERN = r"[^ \t\n\r\x0b\x0c]"
 """``raw`` is not only blanks (what parse_raw refuses as empty: bytes.strip's whitespace)."""
 
 
-class EmailIn(BaseModel):
+class EmailFields(BaseModel):
+    """An e-mail's id and content as the APIs carry them, with their limits: the one
+    declaration of these fields (:class:`EmailIn`; the gateway's feedback report adds a label
+    and allows a bare reference)."""
+
+    email_id: str = Field(min_length=1, max_length=256)
+    subject: str | None = Field(None, max_length=100_000)
+    body: str | None = None
+    sender: str | None = Field(
+        None, max_length=10_000, description="The From value, e.g. `Ann <ann@example.org>`."
+    )
+    date: str | None = Field(
+        None, max_length=200, description="RFC 2822 or ISO 8601 send date (optional)."
+    )
+    raw: str | None = Field(
+        None,
+        min_length=1,
+        pattern=RAW_PATTERN,
+        description="Full RFC 822 message.",
+    )
+
+
+class EmailIn(EmailFields):
     """One e-mail: either its fields (``subject``, ``body``, ``sender``, optional ``date``) or
     the whole RFC 822 message as ``raw``."""
 
@@ -58,22 +80,6 @@ class EmailIn(BaseModel):
                 {"email_id": "msg-002", "raw": "From: a@b.example\r\nSubject: hi\r\n\r\nbody\r\n"},
             ],
         },
-    )
-
-    email_id: str = Field(min_length=1, max_length=256)
-    subject: str | None = Field(None, max_length=100_000)
-    body: str | None = None
-    sender: str | None = Field(
-        None, max_length=10_000, description="The From value, e.g. `Ann <ann@example.org>`."
-    )
-    date: str | None = Field(
-        None, max_length=200, description="RFC 2822 or ISO 8601 send date (optional)."
-    )
-    raw: str | None = Field(
-        None,
-        min_length=1,
-        pattern=RAW_PATTERN,
-        description="Full RFC 822 message.",
     )
 
     @model_validator(mode="after")

@@ -35,10 +35,6 @@ DOMAIN_VIEW = "sender_domain_reputation"
 COUNT_FIELDS = ("messages", "spam")
 VIEWS: dict[str, str] = {SENDER_VIEW: SENDER_KEY, DOMAIN_VIEW: DOMAIN_KEY}
 """feature view -> its entity's join key."""
-FEATURE_REFS: tuple[str, ...] = tuple(
-    f"{view}:{field}" for view in (SENDER_VIEW, DOMAIN_VIEW) for field in COUNT_FIELDS
-)
-"""In the order of ``spam_core.features.reputation.STAT_COLUMNS``."""
 HISTORY_FILES: dict[str, str] = {
     SENDER_VIEW: "sender_history.parquet",
     DOMAIN_VIEW: "sender_domain_history.parquet",

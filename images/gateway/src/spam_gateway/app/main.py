@@ -59,11 +59,9 @@ def _operation_id(route: APIRoute) -> str:
 
 
 def build_inference_logger(settings: Settings) -> InferenceLogger:
-    secret = settings.INFERENCE_LOG_CONNECTION_STRING
     store = LogStore(
         settings.INFERENCE_LOG_URL,
-        connection_string=secret.get_secret_value() if secret else None,
-        account_name=settings.AZURE_STORAGE_ACCOUNT_NAME,
+        **settings.store_credentials(),
         timeout_s=settings.INFERENCE_LOG_TIMEOUT_S,
     )
     return InferenceLogger(

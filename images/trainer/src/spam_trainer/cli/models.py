@@ -322,7 +322,7 @@ def score(
     ] = 10,
 ) -> None:
     """Score raw e-mails with a model, no server: one JSON line per message."""
-    from spam_core.bundle import ModelBundle
+    from spam_core.bundle import ModelBundle, is_registry_uri
     from spam_core.bundle import resolve_model_ref as resolve_model
     from spam_core.errors import SpamCoreError
     from spam_trainer.registry import configure_mlflow
@@ -330,7 +330,7 @@ def score(
     from spam_trainer.settings import get_trainer_settings
 
     try:
-        if model.startswith(("models:/", "runs:/")):
+        if is_registry_uri(model):
             configure_mlflow(get_trainer_settings())
         path, version = resolve_model(model)
         bundle = ModelBundle.load(path)

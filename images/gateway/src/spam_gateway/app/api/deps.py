@@ -96,9 +96,6 @@ def environment_pattern(tracks: tuple[str, ...]) -> str:
     return rf"^[ \t]*({either})[ \t]*$"
 
 
-ENVIRONMENT_PATTERN = environment_pattern(ENVIRONMENTS)
-
-
 _ENVIRONMENT_HEADER_DESCRIPTION = (
     "Model track: staging or production, any case, blanks around ignored (default from settings)."
 )

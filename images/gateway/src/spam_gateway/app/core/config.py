@@ -22,10 +22,10 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
 
 from spam_core.scoring import TRACKS, Track
-from spam_core.settings import AbsolutePath, Location
+from spam_core.settings import AbsolutePath, Location, settings_config
 
 Environment = Track
 _ORIGIN_RE = re.compile(r"https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?")
@@ -34,13 +34,7 @@ ENVIRONMENTS: tuple[Environment, ...] = TRACKS
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SPAM_GATEWAY_",
-        env_file=".env",
-        env_ignore_empty=True,
-        extra="ignore",
-        validate_default=True,  # local paths below are made absolute once, defaults included
-    )
+    model_config = settings_config("SPAM_GATEWAY_")
 
     # --- rendered by the chart (gateway ConfigMap) --------------------------------------------
     TRANSFORMER_URL: str = Field(
@@ -360,6 +354,16 @@ class Settings(BaseSettings):
     @property
     def model_versions(self) -> dict[str, str]:
         return {"staging": self.MODEL_VERSION_STAGING, "production": self.MODEL_VERSION_PRODUCTION}
+
+    def store_credentials(self) -> dict[str, str | None]:
+        """How the gateway's stores (``LogStore``: inference log, feedback log, drift reports)
+        reach ``abfs://`` URLs: the connection string when set, else the account name with
+        DefaultAzureCredential."""
+        secret = self.INFERENCE_LOG_CONNECTION_STRING
+        return {
+            "connection_string": secret.get_secret_value() if secret else None,
+            "account_name": self.AZURE_STORAGE_ACCOUNT_NAME,
+        }
 
     def public(self) -> dict[str, object]:
         """Non-secret settings (GET /admin/config)."""

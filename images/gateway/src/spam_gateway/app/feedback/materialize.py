@@ -32,11 +32,9 @@ def read_events(settings: Settings):
     import pandas as pd
     import pyarrow.dataset as ds
 
-    secret = settings.INFERENCE_LOG_CONNECTION_STRING
     store = LogStore(
         settings.FEEDBACK_LOG_URL,
-        connection_string=secret.get_secret_value() if secret else None,
-        account_name=settings.AZURE_STORAGE_ACCOUNT_NAME,
+        **settings.store_credentials(),
         timeout_s=settings.INFERENCE_LOG_TIMEOUT_S,
     )
     if not store.fs.exists(store.root):

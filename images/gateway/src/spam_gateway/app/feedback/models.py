@@ -7,7 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from spam_core.feedback import STATUSES
-from spam_core.message.wire import RAW_PATTERN, EmailIn
+from spam_core.message.wire import EmailFields, EmailIn
+from spam_core.scoring import Label
 
 MAX_REPORTS = 100
 """Most reports in one POST /feedback/batch."""
@@ -23,7 +24,7 @@ _FORMS = [
 """The OpenAPI form of ``_email_or_reference``, so a schema-valid report is never refused."""
 
 
-class FeedbackIn(BaseModel):
+class FeedbackIn(EmailFields):
     """A reported label: the e-mail as ``POST /predict`` takes it (its fields or ``raw``) plus
     ``label``, or only ``email_id`` + ``label`` to name an e-mail this gateway scored."""
 
@@ -44,18 +45,7 @@ class FeedbackIn(BaseModel):
         },
     )
 
-    email_id: str = Field(min_length=1, max_length=256)
-    label: Literal["spam", "ham"] = Field(description="What the reporter says the e-mail is.")
-    subject: str | None = Field(None, max_length=100_000)
-    body: str | None = None
-    sender: str | None = Field(None, max_length=10_000)
-    date: str | None = Field(None, max_length=200)
-    raw: str | None = Field(
-        None,
-        min_length=1,
-        pattern=RAW_PATTERN,
-        description="Full RFC 822 message.",
-    )
+    label: Label = Field(description="What the reporter says the e-mail is.")
 
     @model_validator(mode="after")
     def _email_or_reference(self) -> FeedbackIn:
@@ -91,11 +81,11 @@ class FeedbackOut(BaseModel):
         description="The e-mail's identity: SHA-256 of its sender address, subject, date and "
         "body text (the same e-mail under another email_id, raw or as fields, has the same)."
     )
-    label: Literal["spam", "ham"]
+    label: Label
     status: Literal["applied", "replaced", "duplicate", "capped", "no_sender"] = Field(
         description="; ".join(f"`{k}`: {v}" for k, v in STATUSES.items())
     )
-    previous_label: Literal["spam", "ham"] | None = Field(
+    previous_label: Label | None = Field(
         None, description="This reporter's earlier label of the same e-mail, if any."
     )
     applied: bool = Field(description="Whether the sender and domain totals moved.")

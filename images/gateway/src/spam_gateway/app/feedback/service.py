@@ -51,11 +51,9 @@ class FeedbackService:
     def __init__(self, settings: Settings, recent: RecentEmails | None) -> None:
         self.settings = settings
         self.recent = recent
-        secret = settings.INFERENCE_LOG_CONNECTION_STRING
         store = LogStore(
             settings.FEEDBACK_LOG_URL,
-            connection_string=secret.get_secret_value() if secret else None,
-            account_name=settings.AZURE_STORAGE_ACCOUNT_NAME,
+            **settings.store_credentials(),
             timeout_s=settings.INFERENCE_LOG_TIMEOUT_S,
         )
         self.log = InferenceLogger(

@@ -28,12 +28,7 @@ router = APIRouter(prefix="/monitoring", tags=["monitoring"], responses=AUTH)
 
 def _location(settings: Settings) -> LogStore:
     # the inference log's store class: same URL forms and Azure credentials
-    secret = settings.INFERENCE_LOG_CONNECTION_STRING
-    return LogStore(
-        settings.DRIFT_REPORTS_URL,
-        connection_string=secret.get_secret_value() if secret else None,
-        account_name=settings.AZURE_STORAGE_ACCOUNT_NAME,
-    )
+    return LogStore(settings.DRIFT_REPORTS_URL, **settings.store_credentials())
 
 
 def _read(
