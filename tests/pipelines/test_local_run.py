@@ -152,7 +152,7 @@ def test_every_step_succeeds_and_writes_its_artifacts(local_run):
     assert (stats["domain_messages"] > 0).any()  # real history, not only zeros
 
     features = json.loads(local_run.artifact("features", "features").read_text())
-    assert len(features["feature_names"]) == 528
+    assert len(features["feature_names"]) == 529
     assert tuple(features["feature_names"][-4:]) == REPUTATION_NAMES
 
     tuning = local_run.artifact("tune", "tuning")
@@ -173,7 +173,7 @@ def test_every_step_succeeds_and_writes_its_artifacts(local_run):
     baseline = json.loads(local_run.artifact("baseline", "baseline").read_text())
     assert baseline["kind"] == "spam-platform/drift-baseline"
     assert baseline["n_rows"] == manifest["splits"]["train"]["messages"]
-    assert len(baseline["features"]) == 528
+    assert len(baseline["features"]) == 529
 
 
 def test_bundle_is_complete_and_parity_checked(local_run):
