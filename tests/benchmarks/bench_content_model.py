@@ -348,11 +348,15 @@ def candidates() -> list[Candidate]:
         ),
         Candidate("+ linear margin (word TF-IDF, C 10)", base, linear_margin(words)),
         Candidate("+ linear margin (word TF-IDF, C 1)", base, linear_margin(words, 1.0)),
-        Candidate("+ linear margin (word TF-IDF, C 100): shipped", base, linear_margin(words, 100.0)),
-        Candidate("+ linear margin (word uni+bigrams)", base, linear_margin(word_sparse((1, 2)))),
-        Candidate("+ linear margin (char_wb 3-5 hashed)", base, linear_margin(char_sparse())),
         Candidate(
-            "+ linear margin (words + char_wb 3-5)",
+            "+ linear margin (word TF-IDF, C 100) [shipped]", base, linear_margin(words, 100.0)
+        ),
+        Candidate(
+            "+ linear margin (word uni+bigrams, C 10)", base, linear_margin(word_sparse((1, 2)))
+        ),
+        Candidate("+ linear margin (char_wb 3-5 hashed, C 10)", base, linear_margin(char_sparse())),
+        Candidate(
+            "+ linear margin (words + char_wb 3-5, C 10)",
             base,
             linear_margin(both_sparse(words, char_sparse())),
         ),
