@@ -292,9 +292,9 @@ def fit_on_records(
     y = np.asarray(y, dtype=np.float32)
     if len(y) != len(records):
         raise ValueError(f"{len(records)} e-mails but {len(y)} labels")
+    vectorizer = fit_vectorizer(records, min_df=min_df, max_df=max_df)
     if len(set(y.tolist())) < 2:
         raise ValueError("the linear text model needs spam and ham in the training e-mails")
-    vectorizer = fit_vectorizer(records, min_df=min_df, max_df=max_df)
     params = tfidf_params(vectorizer)
     names = feature_names(params.vocabulary)
     draft = FeatureArtifacts(
