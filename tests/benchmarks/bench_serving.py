@@ -11,7 +11,7 @@ the same model bundle (the ``staging`` track, the gateway's default) everywhere:
 * **chain** — the local platform: ``spam-gateway`` ``/predict`` (API key, inference log on) →
   ``spam-transformer`` (gRPC) → the bundled tritonserver (python backend, dynamic batching).
 
-All three compute the same 528 features: the sender reputation block comes from the same SQLite
+All three compute the same 529 features: the sender reputation block comes from the same SQLite
 Feast repository (the corpus's train history, materialized), each through an
 ``OnlineReputation`` with the same cache and retry settings (the transformer's defaults). The
 lookup's own cost — ``OnlineReputation.stats`` for one e-mail, cached and uncached, SQLite and

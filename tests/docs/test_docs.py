@@ -335,7 +335,7 @@ def test_the_checks_catch_what_they_should(tmp_path):
 SUBCHARTS = "charts/spam-platform/charts"
 INTRO_CLAIMS = {
     "ingest": "images/core/src/spam_core/ingest",
-    "528 features": "images/core/src/spam_core/features/spec.py",
+    "529 features": "images/core/src/spam_core/features/spec.py",
     "Feast": "images/core/src/spam_core/reputation/repo.py",
     "XGBoost": "images/trainer/src/spam_trainer/train.py",
     "Ray Tune": "images/trainer/src/spam_trainer/tune.py",

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from spam_core.features.spec import NAMED_FEATURES
 from spam_drift.job import DriftConfig, run_drift
 from spam_drift.window import Window
 from tests.utils.drift_fixtures import T0, make_logs
@@ -227,5 +228,5 @@ def test_metrics_are_pushed_in_the_pushgateway_protocol(
     assert score == pytest.approx(report.versions[0].drift_score)
     psi = {s.labels["feature"]: s.value for s in families["spam_drift_feature_psi"].samples}
     assert psi["spam_probability"] == pytest.approx(report.versions[0].score.psi)
-    assert len(psi) == 29
+    assert len(psi) == len(NAMED_FEATURES) + 1  # every named feature and the score
     assert families["spam_drift_window_rows"].samples[0].value == 3000

@@ -37,7 +37,7 @@ def test_ingest_and_fit_and_extract(runner, tmp_path, corpus_dir, fitted, feast_
     art = tmp_path / "features.json"
     r = runner.invoke(app, ["--quiet", "features", "fit", "--dataset", str(out), "--out", str(art)])
     assert r.exit_code == 0, r.output
-    assert "528 features" in r.output and art.is_file()
+    assert "529 features" in r.output and art.is_file()
     # the reputation columns' statistics come from the point-in-time history, as in training
     from spam_core import artifacts
 

@@ -162,9 +162,9 @@ def test_bundle_parity_triton_layout_and_baseline(trained):
     assert np.max(np.abs(bundle.predict_matrix(x) - model.predict_proba(x)[:, 1])) <= 1e-5
 
 
-def test_reputation_stage_ran_and_the_model_reads_528_features(trained, env):
+def test_reputation_stage_ran_and_the_model_reads_529_features(trained, env):
     """Stats retrieved point-in-time, the online store materialized, the bundle and its ONNX /
-    Triton input 528 wide, the last 4 columns the reputation features."""
+    Triton input 529 wide, the last 4 columns the reputation features."""
     import pandas as pd
 
     from spam_core.features import N_FEATURES, REPUTATION_NAMES, STAT_COLUMNS
@@ -201,13 +201,13 @@ def test_reputation_stage_ran_and_the_model_reads_528_features(trained, env):
 
     bundle = ModelBundle.load(work / "bundle")
     names = json.loads((work / "bundle" / "features.json").read_text())["feature_names"]
-    assert len(names) == N_FEATURES == 528
+    assert len(names) == N_FEATURES == 529
     assert tuple(names[-4:]) == REPUTATION_NAMES
-    assert bundle.meta.n_features == 528 and bundle.meta.feature_set == "email-528-v2"
+    assert bundle.meta.n_features == 529 and bundle.meta.feature_set == "email-529-v3"
     (features_input,) = session((work / "bundle" / "model.onnx").read_bytes()).get_inputs()
-    assert features_input.name == INPUT_NAME and features_input.shape[1] == 528
+    assert features_input.name == INPUT_NAME and features_input.shape[1] == 529
     config = read_model_config(work / "bundle" / "triton" / "spam-detector" / "config.pbtxt")
-    assert list(config.input[0].dims) == [528]
+    assert list(config.input[0].dims) == [529]
     # the reputation columns carry weight in the trained model
     import xgboost as xgb
 
@@ -220,7 +220,7 @@ def test_reputation_stage_ran_and_the_model_reads_528_features(trained, env):
     version = client.get_model_version_by_alias("spam-detector", "staging")
     run = client.get_run(version.run_id)
     assert run.data.metrics["time_reputation_s"] > 0
-    assert run.data.tags["feature_set"] == "email-528-v2"
+    assert run.data.tags["feature_set"] == "email-529-v3"
 
 
 def test_gate_not_met_leaves_no_alias(trained, env):

@@ -35,7 +35,7 @@ def feature_matrix(n: int, rng: np.random.Generator, shift: float = 0.0) -> np.n
             zero = rng.random(n) < max(0.05, 0.4 - 0.3 * shift)
             cols.append(np.where(zero, 0.0, np.log1p(rng.lognormal(1.0 + shift, 0.8, n))))
         else:  # ratio
-            a = 2.0 + 3.0 * shift
+            a = 2.0 + 6.0 * shift
             cols.append(rng.beta(a, 5.0, n))
     return np.column_stack(cols)
 

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from spam_core.features import (
+    LINEAR_COLUMN,
+    LINEAR_NAMES,
     N_CONTENT,
     N_FEATURES,
     N_TFIDF,
@@ -37,14 +39,15 @@ def _named(extractor: FeatureExtractor, vector: np.ndarray) -> dict[str, float]:
 def test_vector_layout(extractor, corpus_records, train_reputation):
     records, _ = corpus_records
     v = extractor.transform_record(records[0], train_reputation)
-    assert v.shape == (N_FEATURES,) == (528,)
+    assert v.shape == (N_FEATURES,) == (529,)
     assert v.dtype == np.float32
-    assert (N_TFIDF, N_CONTENT) == (500, 524)
+    assert (N_TFIDF, LINEAR_COLUMN, N_CONTENT) == (500, 524, 525)
     assert extractor.feature_names[:N_TFIDF] == [
         f"tfidf:{t}" for t in extractor.artifacts.tfidf.vocabulary
     ]
     assert tuple(extractor.feature_names[N_TFIDF:]) == NAMED_FEATURES
-    assert tuple(extractor.feature_names[N_TFIDF:N_CONTENT]) == ENGINEERED_NAMES
+    assert tuple(extractor.feature_names[N_TFIDF:LINEAR_COLUMN]) == ENGINEERED_NAMES
+    assert tuple(extractor.feature_names[LINEAR_COLUMN:N_CONTENT]) == LINEAR_NAMES
     assert tuple(extractor.feature_names[N_CONTENT:]) == REPUTATION_NAMES
 
 

@@ -1,7 +1,8 @@
 """Fitted feature artifacts: versioned JSON (never pickles), validated on load.
 
 The file records the feature-set version of the code that fitted it, the full ordered
-feature-name list, the TF-IDF vocabulary and IDF vector, summary statistics of every feature
+feature-name list, the TF-IDF vocabulary and IDF vector, the linear text model (its own
+vocabulary, IDF and coefficients), summary statistics of every feature
 on the training split, and a SHA-256 fingerprint of its own content, so a corrupt, edited or
 mismatched artifact is refused with a clear message instead of silently skewing predictions.
 """
@@ -55,6 +56,39 @@ class TfidfParams(_Strict):
         return self
 
 
+class LinearParams(_Strict):
+    """``text_linear_margin``: a logistic regression over its own TF-IDF vocabulary
+    (:mod:`spam_core.features.linear`), fitted on the training split."""
+
+    token_pattern: str
+    lowercase: bool = True
+    sublinear_tf: bool = True
+    norm: Literal["l2"] | None = "l2"
+    vocabulary: list[str]
+    idf: list[float]
+    coef: list[float]
+    intercept: float
+    regularization_c: float = Field(gt=0)
+    """The inverse regularization strength it was fitted with (the cross-fitted margins of
+    the training rows are refit with it)."""
+    cross_fit_folds: int = Field(ge=2)
+    cross_fit_seed: int
+
+    @model_validator(mode="after")
+    def _check(self) -> LinearParams:
+        if not self.vocabulary:
+            raise ValueError("the linear vocabulary is empty")
+        if not len(self.vocabulary) == len(self.idf) == len(self.coef):
+            raise ValueError("linear vocabulary, idf and coef differ in length")
+        if len(set(self.vocabulary)) != len(self.vocabulary):
+            raise ValueError("linear vocabulary has duplicate terms")
+        if not all(math.isfinite(v) and v > 0 for v in self.idf):
+            raise ValueError("linear idf values must be finite and positive")
+        if not all(math.isfinite(v) for v in [*self.coef, self.intercept]):
+            raise ValueError("linear coefficients must be finite")
+        return self
+
+
 class FeatureStats(_Strict):
     """Distribution of one feature on the training split (also the drift reference)."""
 
@@ -80,6 +114,8 @@ class FeatureArtifacts(_Strict):
     fitted_on: FitInfo
     feature_names: list[str]
     tfidf: TfidfParams
+    linear: LinearParams
+    """``text_linear_margin`` (column ``LINEAR_COLUMN``)."""
     stats: dict[str, FeatureStats] = Field(default_factory=dict)
 
     @field_validator("feature_set")

@@ -32,12 +32,12 @@ import numpy as np
 
 from spam_core.errors import ArtifactError
 from spam_core.features.reputation import no_history, reputation_features
-from spam_core.features.spec import ENGINEERED, N_CONTENT, N_FEATURES, REPUTATION
+from spam_core.features.spec import ENGINEERED, LINEAR, N_CONTENT, N_FEATURES, REPUTATION
 
 DEFAULT_TOP = 10
 MAX_TOP = 50
 
-_DESCRIPTIONS = {f.name: f.description for f in ENGINEERED + REPUTATION}
+_DESCRIPTIONS = {f.name: f.description for f in ENGINEERED + LINEAR + REPUTATION}
 _REPUTATION = {f.name for f in REPUTATION}
 UNKNOWN_SENDER = reputation_features(no_history(1))[0].astype(np.float32)
 """The reputation block of an e-mail whose sender and domain have no history: the reference
@@ -47,7 +47,8 @@ reputation contributions are measured from."""
 def describe_feature(name: str) -> dict[str, str]:
     """A vector column's name -> ``{"feature", "kind", "label"}`` for people.
 
-    ``kind``: ``term`` (TF-IDF), ``content`` (engineered) or ``reputation``.
+    ``kind``: ``term`` (TF-IDF), ``content`` (engineered, and the linear text margin: the
+    words' combined evidence) or ``reputation``.
     """
     if name.startswith("tfidf:"):
         term = name.removeprefix("tfidf:")

@@ -4,7 +4,7 @@ In the corpus almost every spam sender is a first-time sender and most ham sende
 repeat list posters, so a model that sees the reputation columns next to the content learns
 "no history" as strong spam evidence (a quarter of unknown senders' ham was flagged). The
 model is therefore built in two additive parts, shipped as ONE XGBoost model (one ONNX graph,
-the same 528-feature vector):
+the same 529-feature vector):
 
 1. **content trees**, trained with the reputation columns held at their unknown defaults
    (constant, so no tree can split on them): the spam log-odds the e-mail itself gives;

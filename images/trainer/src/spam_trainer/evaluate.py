@@ -27,9 +27,12 @@ from sklearn.metrics import (
 
 from spam_core.scoring import spam_mask
 
-COLD_FPR_TARGET = 0.005
+COLD_FPR_TARGET = 0.0025
 """Out-of-fold ham false-positive rate with every sender unknown (both forms) that the
-threshold keeps to: the default unknown-sender gate, ``SPAM_GATE_COLD_FPR_MAX``."""
+threshold keeps to: half the default unknown-sender gate (``SPAM_GATE_COLD_FPR_MAX``, 0.5 %).
+The gate is measured on the test split's ~480 ham, where 0.5 % is 2.4 e-mails: a model whose
+true rate is exactly 0.5 % flags 3 or more of them (and fails the gate) in about 40 % of
+runs by chance alone (binomial); at 0.25 % in about 12 %."""
 
 THRESHOLD_RULE = (
     "max F1 on 5-fold out-of-fold predictions over train+validation; ties (within 0.001 F1) "

@@ -1,17 +1,33 @@
-"""Fit the feature artifacts on the training split (scikit-learn fits; plain JSON is kept)."""
+"""Fit the feature artifacts on the training split (scikit-learn fits; plain JSON is kept).
+
+Two fitted parts: the TF-IDF block's vocabulary and IDF (the 500 most frequent terms), and
+the linear text model behind ``text_linear_margin`` (a logistic regression over the TF-IDF
+of every word of the training split with document frequency >= 2; its vocabulary, IDF,
+coefficients and intercept). The linear model has seen the labels of the training split, so
+its margin on a training e-mail is optimistic: rows the trees train on get **cross-fitted**
+margins instead (:func:`cross_fitted_margins`: the e-mail's margin from a linear model fitted
+on the other folds; :func:`training_matrices`), which is what the model meets when serving
+mail it has not seen. Training and the sender-disjoint evaluation build their training
+matrices that way; validation, test and serving use the fitted model as it is.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
 
-from spam_core.artifacts import FeatureArtifacts, FeatureStats, FitInfo, TfidfParams
+from spam_core.artifacts import FeatureArtifacts, FeatureStats, FitInfo, LinearParams, TfidfParams
 from spam_core.features import FeatureExtractor, ReputationSource
-from spam_core.features.spec import N_TFIDF, feature_names
+from spam_core.features.linear import LinearMargin
+from spam_core.features.spec import LINEAR_COLUMN, N_TFIDF, feature_names
 from spam_core.features.text import document_text
 from spam_core.ingest import load_manifest, read_records
 from spam_core.message.record import EmailRecord
@@ -34,6 +50,156 @@ def make_vectorizer(*, min_df: int | float = 2, max_df: float = 0.95) -> TfidfVe
         max_df=max_df,
         dtype=np.float64,
     )
+
+
+LINEAR_C = 100.0
+"""Inverse L2 regularization of the linear text model (``tests.benchmarks content_model``
+compared 1, 10 and 100 out of fold)."""
+LINEAR_FOLDS = 5
+"""Folds of the cross-fitted training margins."""
+LINEAR_SEED = 42
+
+
+def make_linear_vectorizer(vocabulary: Sequence[str] | None = None) -> TfidfVectorizer:
+    """The linear model's TF-IDF: every word with document frequency in [2, 95 %] (no
+    stop-word list, no size limit), sublinear TF, L2 norm."""
+    return TfidfVectorizer(
+        lowercase=True,
+        token_pattern=TOKEN_PATTERN,
+        sublinear_tf=True,
+        norm="l2",
+        min_df=2,
+        max_df=0.95,
+        vocabulary=None if vocabulary is None else list(vocabulary),
+        dtype=np.float64,
+    )
+
+
+def fit_linear_vectorizer(records: Sequence[EmailRecord]) -> TfidfVectorizer:
+    """Fit the linear vocabulary and IDF; non-ASCII words are left out (the serving transform
+    counts ASCII terms at C speed, :mod:`spam_core.features.tfidf`), with the IDF of the
+    remaining words unchanged (IDF depends on each word's own document frequency)."""
+    docs = [document_text(r) for r in records]
+    vectorizer = make_linear_vectorizer().fit(docs)
+    terms = sorted(t for t in vectorizer.vocabulary_ if t.isascii())
+    if len(terms) < len(vectorizer.vocabulary_):
+        vectorizer = make_linear_vectorizer(terms).fit(docs)
+    return vectorizer
+
+
+def _linear_lr(c: float, seed: int) -> LogisticRegression:
+    return LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=seed)
+
+
+def linear_design(params: LinearParams, records: Sequence[EmailRecord]) -> sparse.csr_matrix:
+    """The linear model's TF-IDF rows of ``records``, computed by the serving transform."""
+    transform = LinearMargin(params).tfidf
+    indptr, cols, vals = [0], [], []
+    for r in records:
+        c, w = transform.sparse_one(transform.prepare(document_text(r)))
+        cols += c
+        vals += w
+        indptr.append(len(cols))
+    return sparse.csr_matrix(
+        (np.asarray(vals, dtype=np.float64), np.asarray(cols, dtype=np.int64), indptr),
+        shape=(len(records), transform.size),
+    )
+
+
+def fit_linear(
+    records: Sequence[EmailRecord],
+    y: np.ndarray,
+    *,
+    c: float = LINEAR_C,
+    folds: int = LINEAR_FOLDS,
+    seed: int = LINEAR_SEED,
+) -> LinearParams:
+    """The linear text model on ``records`` in both forms (raw and API fields, as the trees
+    are trained), labels ``y`` (1 = spam)."""
+    from spam_trainer.slices import field_form
+
+    vectorizer = fit_linear_vectorizer(records)
+    vocabulary = [t for t, _ in sorted(vectorizer.vocabulary_.items(), key=lambda kv: kv[1])]
+    draft = LinearParams(
+        token_pattern=vectorizer.token_pattern,
+        lowercase=vectorizer.lowercase,
+        sublinear_tf=vectorizer.sublinear_tf,
+        norm=vectorizer.norm,
+        vocabulary=vocabulary,
+        idf=[float(v) for v in vectorizer.idf_],
+        coef=[0.0] * len(vocabulary),
+        intercept=0.0,
+        regularization_c=c,
+        cross_fit_folds=folds,
+        cross_fit_seed=seed,
+    )
+    both = sparse.vstack(
+        [linear_design(draft, records), linear_design(draft, [field_form(r) for r in records])]
+    ).tocsr()
+    y = np.asarray(y, dtype=np.float64)
+    model = _linear_lr(c, seed).fit(both, np.concatenate([y, y]))
+    return draft.model_copy(
+        update={
+            "coef": [float(v) for v in model.coef_[0]],
+            "intercept": float(model.intercept_[0]),
+        }
+    )
+
+
+_CROSS_FITTED: dict[str, np.ndarray] = {}
+"""Cross-fitted margins by (model, e-mails, labels): ``train`` asks for the same ones twice."""
+
+
+def cross_fitted_margins(
+    params: LinearParams, records: Sequence[EmailRecord], y: np.ndarray
+) -> np.ndarray:
+    """(n, 2): each training e-mail's linear margin in the raw and the field form, from a
+    linear model (the vocabulary and IDF of ``params``, its ``regularization_c``) fitted on
+    the other ``cross_fit_folds`` - 1 folds of ``records``, both forms."""
+    from spam_trainer.slices import field_form
+
+    y = np.asarray(y, dtype=np.float64)
+    key = hashlib.sha256(
+        params.model_dump_json().encode()
+        + "\0".join(r.email_id for r in records).encode()
+        + y.tobytes()
+    ).hexdigest()
+    if key in _CROSS_FITTED:
+        return _CROSS_FITTED[key].copy()
+    raw = linear_design(params, records)
+    fields = linear_design(params, [field_form(r) for r in records])
+    out = np.zeros((len(records), 2), dtype=np.float64)
+    split = StratifiedKFold(
+        params.cross_fit_folds, shuffle=True, random_state=params.cross_fit_seed
+    )
+    for fit_idx, held_idx in split.split(np.zeros(len(y)), y):
+        model = _linear_lr(params.regularization_c, params.cross_fit_seed).fit(
+            sparse.vstack([raw[fit_idx], fields[fit_idx]]).tocsr(),
+            np.concatenate([y[fit_idx], y[fit_idx]]),
+        )
+        out[held_idx, 0] = model.decision_function(raw[held_idx])
+        out[held_idx, 1] = model.decision_function(fields[held_idx])
+    _CROSS_FITTED.clear()
+    _CROSS_FITTED[key] = out
+    return out.copy()
+
+
+def training_matrices(
+    extractor: FeatureExtractor,
+    records: Sequence[EmailRecord],
+    y: np.ndarray,
+    reputation: ReputationSource,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Feature matrices of training e-mails in the raw and the field form, with the linear
+    margin cross-fitted (the module docstring says why)."""
+    from spam_trainer.slices import field_form
+
+    raw = extractor.transform_records(records, reputation)
+    fields = extractor.transform_records([field_form(r) for r in records], reputation)
+    margins = cross_fitted_margins(extractor.artifacts.linear, records, y).astype(np.float32)
+    raw[:, LINEAR_COLUMN] = margins[:, 0]
+    fields[:, LINEAR_COLUMN] = margins[:, 1]
+    return raw, fields
 
 
 def fit_vectorizer(records: Sequence[EmailRecord], **kwargs) -> TfidfVectorizer:
@@ -89,11 +255,17 @@ def fit_features(
     """Fit on the ``train`` split of an ingested dataset only (``reputation`` gives the train
     e-mails' point-in-time history, for the statistics of the reputation columns)."""
     manifest = load_manifest(dataset_dir)
-    records, _ = read_records(dataset_dir, split="train")
+    records, labels = read_records(dataset_dir, split="train")
     if not records:
         raise ValueError(f"{dataset_dir}: the train split is empty")
+    if any(lab is None for lab in labels):
+        raise ValueError(
+            f"{dataset_dir}: the train split has unlabeled messages; the linear text model "
+            "needs labels (SpamAssassin layout or ingest --label)"
+        )
     return fit_on_records(
         records,
+        np.array([lab == "spam" for lab in labels], dtype=np.float32),
         reputation,
         FitInfo(
             dataset=str(dataset_dir),
@@ -107,15 +279,22 @@ def fit_features(
 
 def fit_on_records(
     records: Sequence[EmailRecord],
+    y: np.ndarray,
     reputation: ReputationSource,
     fitted_on: FitInfo,
     *,
     min_df: int | float = 2,
     max_df: float = 0.95,
 ) -> FeatureArtifacts:
-    """Fit on exactly ``records`` (``fit_features``' training split, or the training side of
-    another split such as the sender-disjoint evaluation's)."""
+    """Fit on exactly ``records`` with labels ``y`` (1 = spam): ``fit_features``' training
+    split, or the training side of another split such as the sender-disjoint evaluation's.
+    The statistics are those of the training matrix (raw form, cross-fitted linear margin)."""
+    y = np.asarray(y, dtype=np.float32)
+    if len(y) != len(records):
+        raise ValueError(f"{len(records)} e-mails but {len(y)} labels")
     vectorizer = fit_vectorizer(records, min_df=min_df, max_df=max_df)
+    if len(set(y.tolist())) < 2:
+        raise ValueError("the linear text model needs spam and ham in the training e-mails")
     params = tfidf_params(vectorizer)
     names = feature_names(params.vocabulary)
     draft = FeatureArtifacts(
@@ -123,6 +302,7 @@ def fit_on_records(
         fitted_on=fitted_on,
         feature_names=names,
         tfidf=params,
+        linear=fit_linear(records, y),
     )
-    matrix = FeatureExtractor(draft).transform_records(records, reputation)
+    matrix, _ = training_matrices(FeatureExtractor(draft), records, y, reputation)
     return draft.model_copy(update={"stats": feature_stats(matrix, names)})

@@ -229,15 +229,11 @@ def evaluate_disjoint(
     the test side — whose senders and domains no training e-mail has, so their reputation is
     the unknown default by construction — in both forms, at ``threshold``."""
     from spam_core.features import NoHistory
+    from spam_trainer.features import training_matrices
 
-    train_fields = [field_form(r) for r in split.train]
-    score = fit(  # both forms, as the served model is fit
-        np.vstack(
-            [
-                extractor.transform_records(split.train, reputation),
-                extractor.transform_records(train_fields, reputation),
-            ]
-        ),
+    # both forms, as the served model is fit; the linear margin cross-fitted, as in training
+    score = fit(
+        np.vstack(training_matrices(extractor, split.train, split.train_y, reputation)),
         np.concatenate([split.train_y, split.train_y]),
     )
     fields = [field_form(r) for r in split.test]

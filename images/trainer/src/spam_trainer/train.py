@@ -125,7 +125,11 @@ def build_matrices(
     dataset_dir: Path, features: FeatureArtifacts, reputation: ReputationSource
 ) -> Matrices:
     """Dense float32 matrices (zeros are values, not missing) in both forms (raw and API
-    fields) and 0/1 labels per split."""
+    fields) and 0/1 labels per split. The training split's linear text margin is
+    cross-fitted (its e-mails trained the linear model); the other splits get the fitted
+    model's margin, as serving does."""
+    from spam_trainer.features import training_matrices
+
     extractor = FeatureExtractor(features)
     out = {}
     for split in ("train", "validation", "test"):
@@ -140,12 +144,12 @@ def build_matrices(
         y = np.array([lab == "spam" for lab in labels], dtype=np.float32)
         if len(set(y.tolist())) < 2:
             raise ValueError(f"{dataset_dir}: the {split} split has only one class")
-        out[split] = SplitData(
-            extractor.transform_records(records, reputation),
-            y,
-            [r.email_id for r in records],
-            extractor.transform_records([field_form(r) for r in records], reputation),
-        )
+        if split == "train":  # the linear margin cross-fitted (spam_trainer.features)
+            raw, fields = training_matrices(extractor, records, y, reputation)
+        else:
+            raw = extractor.transform_records(records, reputation)
+            fields = extractor.transform_records([field_form(r) for r in records], reputation)
+        out[split] = SplitData(raw, y, [r.email_id for r in records], fields)
     return Matrices(**out)
 
 
@@ -424,6 +428,7 @@ def evaluate_stage(
     grouped = slices.disjoint_split(everything, np.array(every_label))
     fitted = fit_on_records(
         grouped.train,
+        grouped.train_y,
         reputation,
         FitInfo(
             dataset=f"{dataset_dir} (sender-disjoint training side)",

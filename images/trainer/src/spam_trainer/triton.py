@@ -183,7 +183,7 @@ def _load_onnx(onnx_model: bytes | Path | onnx.ModelProto) -> tuple[bytes, onnx.
 
 
 def check_n_features(signature: OnnxSignature, n_features: int) -> None:
-    """Refuse a model whose input width is not the feature spec's (e.g. 528 vs 524)."""
+    """Refuse a model whose input width is not the feature spec's (e.g. 529 vs 528)."""
     if signature.n_features != n_features:
         raise ModelRepositoryError(
             f"the ONNX model's input {INPUT_NAME!r} takes {signature.n_features} features but "

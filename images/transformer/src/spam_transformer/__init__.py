@@ -1,4 +1,4 @@
-"""spam-platform feature transformer: e-mails -> 528 features (core + Feast) -> Triton -> scores.
+"""spam-platform feature transformer: e-mails -> 529 features (core + Feast) -> Triton -> scores.
 
 Laid out like KServe's Python model server (``python/kserve/kserve``):
 

@@ -1,5 +1,5 @@
-"""The 528-feature vector: spec (layout and docs), TF-IDF, engineered and reputation features,
-the extractor."""
+"""The 529-feature vector: spec (layout and docs), TF-IDF, engineered, linear-margin and
+reputation features, the extractor."""
 
 from spam_core.features.extractor import FeatureExtractor
 from spam_core.features.reputation import (
@@ -13,9 +13,13 @@ from spam_core.features.spec import (
     ENGINEERED,
     ENGINEERED_NAMES,
     FEATURE_SET_VERSION,
+    LINEAR,
+    LINEAR_COLUMN,
+    LINEAR_NAMES,
     N_CONTENT,
     N_ENGINEERED,
     N_FEATURES,
+    N_LINEAR,
     N_REPUTATION,
     N_TFIDF,
     NAMED_FEATURES,
@@ -27,10 +31,14 @@ __all__ = [
     "ENGINEERED",
     "ENGINEERED_NAMES",
     "FEATURE_SET_VERSION",
+    "LINEAR",
+    "LINEAR_COLUMN",
+    "LINEAR_NAMES",
     "NAMED_FEATURES",
     "N_CONTENT",
     "N_ENGINEERED",
     "N_FEATURES",
+    "N_LINEAR",
     "N_REPUTATION",
     "N_TFIDF",
     "REPUTATION",

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from spam_core.features.engineered import engineered_features
+from spam_core.features.linear import LinearMargin
 from spam_core.features.reputation import ReputationSource, reputation_features
-from spam_core.features.spec import N_CONTENT, N_FEATURES, N_TFIDF
+from spam_core.features.spec import LINEAR_COLUMN, N_CONTENT, N_FEATURES, N_TFIDF
 from spam_core.features.text import document_text
 from spam_core.features.tfidf import TfidfTransform
 from spam_core.message.parse import parse_raw
@@ -43,6 +44,14 @@ class FeatureExtractor:
             sublinear_tf=p.sublinear_tf,
             norm=p.norm,
         )
+        self.linear = LinearMargin(artifacts.linear)
+
+    def _linear_prepared(self, prepared: str, doc: str) -> str:
+        # the linear model reads the document as its own tokenizer prepares it (lower-cased,
+        # like the TF-IDF block's: the same string, and the same memoized word runs)
+        if self.linear.tfidf.lowercase == self.tfidf.lowercase:
+            return prepared
+        return self.linear.tfidf.prepare(doc)
 
     @property
     def fingerprint(self) -> str:
@@ -55,9 +64,11 @@ class FeatureExtractor:
     def transform_record(self, record: EmailRecord, reputation: ReputationSource) -> np.ndarray:
         """One record -> vector of shape (N_FEATURES,), float32."""
         out = np.zeros(N_FEATURES, dtype=np.float64)
-        prepared = self.tfidf.prepare(document_text(record))
+        doc = document_text(record)
+        prepared = self.tfidf.prepare(doc)
         self.tfidf.transform_one(prepared, out)
-        out[N_TFIDF:N_CONTENT] = engineered_features(record, self._lowered(prepared))
+        out[N_TFIDF:LINEAR_COLUMN] = engineered_features(record, self._lowered(prepared))
+        out[LINEAR_COLUMN] = self.linear.margin(self._linear_prepared(prepared, doc))
         out[N_CONTENT:] = reputation_features(reputation.stats((record,)))[0]
         return out.astype(np.float32)
 
@@ -68,11 +79,14 @@ class FeatureExtractor:
         out = np.zeros((len(records), N_FEATURES), dtype=np.float64)
         if not records:
             return out.astype(np.float32)
-        prepared = [self.tfidf.prepare(document_text(r)) for r in records]
+        docs = [document_text(r) for r in records]
+        prepared = [self.tfidf.prepare(d) for d in docs]
         self.tfidf.transform_batch(prepared, out[:, :N_TFIDF])
-        out[:, N_TFIDF:N_CONTENT] = [
-            engineered_features(r, self._lowered(d)) for r, d in zip(records, prepared, strict=True)
-        ]
+        for i, (r, p, d) in enumerate(zip(records, prepared, docs, strict=True)):
+            # one e-mail at a time: the linear margin reuses the word runs the engineered
+            # features just split (spam_core.features.text.word_runs keeps the last document's)
+            out[i, N_TFIDF:LINEAR_COLUMN] = engineered_features(r, self._lowered(p))
+            out[i, LINEAR_COLUMN] = self.linear.margin(self._linear_prepared(p, d))
         out[:, N_CONTENT:] = reputation_features(reputation.stats(records))
         return out.astype(np.float32)
 

@@ -5,18 +5,20 @@ and batch scoring all derive the vector layout from this module, so a length or 
 mismatch between training and serving cannot be written by hand.
 
 Layout: ``N_TFIDF`` TF-IDF term weights (``tfidf:<term>``, vocabulary order of the fitted
-artifact), then the ``ENGINEERED`` content features, then the ``REPUTATION`` features (sender
-and sender-domain history from the Feast feature store), each block in the order of its table.
-The content blocks are computed from the e-mail alone; the reputation block from the history
-statistics defined in :mod:`spam_core.features.reputation` (point-in-time in training, the
-online store when serving).
+artifact), then the ``ENGINEERED`` content features, then the ``LINEAR`` text margin (a
+fitted linear model over a large word vocabulary, :mod:`spam_core.features.linear`), then the
+``REPUTATION`` features (sender and sender-domain history from the Feast feature store), each
+block in the order of its table. The content blocks are computed from the e-mail alone (and
+the fitted artifact); the reputation block from the history statistics defined in
+:mod:`spam_core.features.reputation` (point-in-time in training, the online store when
+serving).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-FEATURE_SET_VERSION = "email-528-v2"
+FEATURE_SET_VERSION = "email-529-v3"
 """Bump whenever a definition below changes meaning; artifacts record it and are refused
 by code of another version."""
 
@@ -119,6 +121,20 @@ ENGINEERED: tuple[FeatureDef, ...] = (
     ),
 )
 
+# The linear text margin: one logistic regression over the sublinear, L2-normalized TF-IDF of
+# every word of the training split (document frequency >= 2), fitted on the training split;
+# the trees read its margin as one column (stacking). Training rows get cross-fitted margins
+# (spam_trainer.features), so the trees learn how far to trust it on mail it has not seen.
+LINEAR: tuple[FeatureDef, ...] = (
+    FeatureDef(
+        "text_linear_margin",
+        "linear",
+        "log-odds of spam of a logistic regression over the TF-IDF of every vocabulary word "
+        "(the linear vocabulary, fitted on the training split)",
+        "real; about [-10, 10] on the corpus",
+    ),
+)
+
 # Sender / sender-domain reputation: what the history says about who sent the e-mail. Values
 # come from counts in the Feast feature store (see spam_core.features.reputation); an entity
 # the store does not know (a new sender, no sender, or an unreachable store) gets the default.
@@ -150,18 +166,22 @@ REPUTATION: tuple[FeatureDef, ...] = (
 )
 
 N_ENGINEERED = len(ENGINEERED)
+N_LINEAR = len(LINEAR)
 N_REPUTATION = len(REPUTATION)
-N_CONTENT = N_TFIDF + N_ENGINEERED
+LINEAR_COLUMN = N_TFIDF + N_ENGINEERED
+"""The column of ``text_linear_margin``."""
+N_CONTENT = N_TFIDF + N_ENGINEERED + N_LINEAR
 """Width of the part computed from the e-mail alone."""
 N_FEATURES = N_CONTENT + N_REPUTATION
 ENGINEERED_NAMES: tuple[str, ...] = tuple(f.name for f in ENGINEERED)
+LINEAR_NAMES: tuple[str, ...] = tuple(f.name for f in LINEAR)
 REPUTATION_NAMES: tuple[str, ...] = tuple(f.name for f in REPUTATION)
-NAMED_FEATURES: tuple[str, ...] = ENGINEERED_NAMES + REPUTATION_NAMES
+NAMED_FEATURES: tuple[str, ...] = ENGINEERED_NAMES + LINEAR_NAMES + REPUTATION_NAMES
 """The non-TF-IDF features, in vector order (columns N_TFIDF..N_FEATURES): what inference logs,
 drift reports and APIs show by name."""
 
 assert N_ENGINEERED == 24, N_ENGINEERED
-assert N_FEATURES == 528, N_FEATURES
+assert N_FEATURES == 529, N_FEATURES
 
 
 def feature_names(vocabulary: list[str] | tuple[str, ...]) -> list[str]:
@@ -179,7 +199,7 @@ def markdown_table() -> str:
         f"| 0–{N_TFIDF - 1} | `tfidf:<term>` | tfidf | sublinear TF × IDF of one of the {N_TFIDF} "
         "vocabulary terms (fitted on the training split), L2-normalized over the block | [0, 1] |",
     ]
-    for i, f in enumerate(ENGINEERED + REPUTATION, start=N_TFIDF):
+    for i, f in enumerate(ENGINEERED + LINEAR + REPUTATION, start=N_TFIDF):
         rows.append(f"| {i} | `{f.name}` | {f.group} | {f.description} | {f.value_range} |")
     return "\n".join(rows) + "\n"
 

@@ -123,17 +123,22 @@ class TfidfTransform:
             return [(table[n] if n < size else 1.0 + log(n)) * idf[j] for j, n in pairs]
         return [float(n) * idf[j] for j, n in pairs]
 
-    def transform_one(self, prepared: str, out: np.ndarray) -> None:
-        """Write one document's weights into ``out`` (length ``size``, zero-filled)."""
+    def sparse_one(self, prepared: str) -> tuple[list[int], list[float]]:
+        """One document's non-zero columns (ascending) and their weights."""
         pairs = self._counts(prepared)
         if not pairs:
-            return
+            return [], []
         weights = self._weights(pairs)
         if self.norm == "l2":
             norm = math.sqrt(math.fsum([w * w for w in weights]))
             if norm > 0.0:
                 weights = [w / norm for w in weights]
-        for (j, _), w in zip(pairs, weights, strict=True):
+        return [j for j, _ in pairs], weights
+
+    def transform_one(self, prepared: str, out: np.ndarray) -> None:
+        """Write one document's weights into ``out`` (length ``size``, zero-filled)."""
+        cols, weights = self.sparse_one(prepared)
+        for j, w in zip(cols, weights, strict=True):
             out[j] = w
 
     def transform_batch(self, prepared_docs: Sequence[str], out: np.ndarray) -> None:

@@ -16,7 +16,7 @@ app = typer.Typer(
     add_completion=False,
     help="spam-platform: e-mail spam detection, from corpus to served model.",
 )
-features_app = typer.Typer(no_args_is_help=True, help="Fit and inspect the 528 features.")
+features_app = typer.Typer(no_args_is_help=True, help="Fit and inspect the 529 features.")
 app.add_typer(features_app, name="features")
 
 console = Console(stderr=False)

@@ -70,18 +70,18 @@ def features_fit(
 @features_app.command("describe")
 def features_describe() -> None:
     """Print the feature table (name, group, meaning, range)."""
-    from spam_core.features.spec import ENGINEERED, N_TFIDF, REPUTATION
+    from spam_core.features.spec import ENGINEERED, LINEAR, N_TFIDF, REPUTATION
 
     table = Table(
-        title=f"{N_TFIDF} TF-IDF terms + {len(ENGINEERED)} engineered + {len(REPUTATION)} "
-        "reputation features"
+        title=f"{N_TFIDF} TF-IDF terms + {len(ENGINEERED)} engineered + {len(LINEAR)} linear + "
+        f"{len(REPUTATION)} reputation features"
     )
     for col in ("#", "name", "group", "meaning", "range"):
         table.add_column(col, no_wrap=col in ("#", "name"))
     table.add_row(
         f"0-{N_TFIDF - 1}", "tfidf:<term>", "tfidf", "sublinear TF x IDF, L2-normalized", "[0, 1]"
     )
-    for i, f in enumerate(ENGINEERED + REPUTATION, start=N_TFIDF):
+    for i, f in enumerate(ENGINEERED + LINEAR + REPUTATION, start=N_TFIDF):
         table.add_row(str(i), f.name, f.group, f.description, f.value_range)
     console.print(table)
 

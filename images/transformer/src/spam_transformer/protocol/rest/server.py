@@ -89,7 +89,7 @@ class RESTServer:
         app = FastAPI(
             title="spam-platform transformer",
             version=__version__,
-            description="E-mails → 528 features (spam_core + Feast sender reputation) → "
+            description="E-mails → 529 features (spam_core + Feast sender reputation) → "
             "Triton → spam probabilities.",
             lifespan=self._lifespan,
             # FastAPI's native OpenTelemetry hooks stay off: /metrics (Prometheus) is the
