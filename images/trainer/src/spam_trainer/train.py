@@ -49,6 +49,7 @@ from spam_core.bundle import (
     TRITON_DIR,
     XGBOOST_FILE,
     BundleMeta,
+    read_meta,
     sha256_bytes,
     write_meta,
 )
@@ -619,7 +620,7 @@ def register_stage(
 
     manifest = load_manifest(dataset_dir)
     bundle = work_dir / "bundle"
-    meta = BundleMeta.model_validate_json((bundle / "bundle.json").read_text())
+    meta = read_meta(bundle)
     training = json.loads((work_dir / "model" / "training.json").read_text())
     tuned = json.loads((work_dir / "tune" / "tune.json").read_text())
     configure_mlflow(settings)
