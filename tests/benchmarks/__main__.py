@@ -9,6 +9,7 @@ from tests.benchmarks import (
     bench_features,
     bench_gateway,
     bench_load,
+    bench_logflush,
     bench_score,
     bench_serving,
     bench_transformer,
@@ -22,6 +23,7 @@ BENCHMARKS = {
     "load": bench_load.main,
     "serving": bench_serving.main,
     "drift": bench_drift.main,
+    "logflush": bench_logflush.main,
 }
 
 
