@@ -56,17 +56,16 @@ def test_raycluster_runs_the_trainer_image_on_a_head_and_workers():
     assert shm, "Ray's object store needs a shared-memory emptyDir"
 
 
-def test_probes_are_tcp_and_the_head_is_ready_when_the_job_api_answers():
+def test_probes_are_tcp_so_kuberay_does_not_inject_its_dashboard_probes():
     """KubeRay gives a Ray container without probes of its own probes that ask the dashboard
-    agent (52365); each container brings TCP probes instead (spam-common.ray.probes, the tuning
-    chart's too). The head is ready when the dashboard's job API (8265) answers: the gateway's
-    RayJobs are submitted through it."""
+    agent (52365), which the batch image (ray[data], no ray[default]) does not run; each
+    container brings TCP probes instead (spam-common.ray.probes, the tuning chart's too)."""
     cluster = chartlib.only(docs_for(), "RayCluster", "spam-platform-batch").body
     assert chartlib.crd_errors(cluster) == []
     spec = cluster["spec"]
     head = chartlib.container(spec["headGroupSpec"]["template"]["spec"], "ray-head")
     assert head["livenessProbe"]["tcpSocket"] == {"port": 6379}
-    assert head["readinessProbe"]["tcpSocket"] == {"port": 8265}
+    assert head["readinessProbe"]["tcpSocket"] == {"port": 6379}
     (group,) = spec["workerGroupSpecs"]
     raylet = int(group["rayStartParams"]["node-manager-port"])
     worker = chartlib.container(group["template"]["spec"], "ray-worker")
