@@ -10,6 +10,7 @@ from tests.benchmarks import (
     bench_features,
     bench_gateway,
     bench_load,
+    bench_logflush,
     bench_score,
     bench_serving,
     bench_transformer,
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "serving": bench_serving.main,
     "drift": bench_drift.main,
     "content_model": bench_content_model.main,
+    "logflush": bench_logflush.main,
 }
 DEFAULT = [name for name in BENCHMARKS if name != "content_model"]
 """What runs without names; ``content_model`` (candidate content models out of fold, about

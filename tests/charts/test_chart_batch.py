@@ -56,6 +56,24 @@ def test_raycluster_runs_the_trainer_image_on_a_head_and_workers():
     assert shm, "Ray's object store needs a shared-memory emptyDir"
 
 
+def test_probes_are_tcp_so_kuberay_does_not_inject_its_dashboard_probes():
+    """KubeRay gives a Ray container without probes of its own probes that ask the dashboard
+    agent (52365), which the batch image (ray[data], no ray[default]) does not run; each
+    container brings TCP probes instead (spam-common.ray.probes, the tuning chart's too)."""
+    cluster = chartlib.only(docs_for(), "RayCluster", "spam-platform-batch").body
+    assert chartlib.crd_errors(cluster) == []
+    spec = cluster["spec"]
+    head = chartlib.container(spec["headGroupSpec"]["template"]["spec"], "ray-head")
+    assert head["livenessProbe"]["tcpSocket"] == {"port": 6379}
+    assert head["readinessProbe"]["tcpSocket"] == {"port": 6379}
+    (group,) = spec["workerGroupSpecs"]
+    raylet = int(group["rayStartParams"]["node-manager-port"])
+    worker = chartlib.container(group["template"]["spec"], "ray-worker")
+    assert {"name": "raylet", "containerPort": raylet} in worker["ports"]
+    assert worker["livenessProbe"]["tcpSocket"] == {"port": raylet}
+    assert worker["readinessProbe"]["tcpSocket"] == {"port": raylet}
+
+
 def test_rayjob_template_targets_the_raycluster_and_keeps_the_placeholders():
     docs = docs_for()
     job = rayjob(docs)

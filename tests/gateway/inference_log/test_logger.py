@@ -174,3 +174,34 @@ def test_records_wait_in_memory_when_store_and_spool_both_fail(tmp_path: Path) -
     assert sorted(ds.dataset(store_block / "logs").to_table().column("email_id").to_pylist()) == [
         f"e{i}" for i in range(2, 10)
     ]
+
+
+def test_a_record_the_schema_refuses_fails_the_call_and_the_others_are_written(
+    tmp_path: Path,
+) -> None:
+    logger = make(tmp_path)
+    bad = {**record(2), "features": {"body_length_log": "long"}}
+    with pytest.raises(TypeError, match="body_length_log"):
+        logger.log_many([record(0), record(1), bad, record(3)])
+    logger.log(record(4))
+    logger.close()
+    stats = logger.stats()
+    assert stats["records_logged"] == stats["records_written"] == 3
+    table = ds.dataset(tmp_path / "store").to_table()
+    assert sorted(table.column("email_id").to_pylist()) == ["e0", "e1", "e4"]
+
+
+def test_a_partition_that_cannot_be_converted_is_counted_lost_and_the_others_written(
+    tmp_path: Path,
+) -> None:
+    logger = make(tmp_path)
+    logger.log_many([record(0, "staging"), {**record(1, "production"), "email_id": 1}])
+    logger.log(record(2, "staging"))
+    logger.close()
+    stats = logger.stats()
+    assert stats["records_logged"] == 3
+    assert stats["records_written"] == 2 and stats["records_dropped"] == 1
+    assert "'email_id'" in stats["last_error"]
+    rows = local_rows(tmp_path / "store")
+    assert list(rows.values()) == [2]
+    assert next(iter(rows)).startswith("date=2023-11-14/hour=22/environment=staging/")

@@ -20,12 +20,6 @@ Usage: {{ include "tuning.clusterName" . }}
 {{- end -}}
 
 {{/*
-The raylet's port on the workers: fixed so that a TCP probe can watch it.
-Usage: {{ include "tuning.rayletPort" . }}
-*/}}
-{{- define "tuning.rayletPort" -}}8076{{- end -}}
-
-{{/*
 Environment of the Ray head and workers.
 Usage: env: {{- include "tuning.env" . | nindent 14 }}
 */}}
@@ -39,32 +33,6 @@ Usage: env: {{- include "tuning.env" . | nindent 14 }}
 # Ray Client has no token to present: the NetworkPolicy decides who may connect
 - name: RAY_AUTH_MODE
   value: disabled
-{{- end -}}
-
-{{/*
-Probes of a Ray container. KubeRay injects probes that ask the Ray dashboard (wget to 52365 and
-8265) into a container without its own; the trainer image has neither the dashboard nor wget,
-so these TCP probes replace them: on the head the GCS (liveness) and the Ray Client server the
-pipeline connects to (readiness), on a worker its raylet.
-Usage: {{- include "tuning.probes" (dict "head" true "context" .) | nindent 14 }}
-*/}}
-{{- define "tuning.probes" -}}
-{{- $live := ternary 6379 (include "tuning.rayletPort" .context | int) .head -}}
-{{- $ready := ternary 10001 (include "tuning.rayletPort" .context | int) .head -}}
-livenessProbe:
-  tcpSocket:
-    port: {{ $live }}
-  initialDelaySeconds: 30
-  periodSeconds: 10
-  timeoutSeconds: 5
-  failureThreshold: 6
-readinessProbe:
-  tcpSocket:
-    port: {{ $ready }}
-  initialDelaySeconds: 10
-  periodSeconds: 5
-  timeoutSeconds: 5
-  failureThreshold: 10
 {{- end -}}
 
 {{/*

@@ -1,23 +1,28 @@
 """The inference logger: buffer records in memory, write Parquet in a background thread.
 
-The request path only appends a dict to a list (``log``/``log_many``). A writer thread
-flushes the buffer when it holds ``batch_size`` records or ``flush_interval_s`` has passed,
-groups it by partition and writes one Parquet file per partition to the store. When a write
-fails the file goes to the local spool directory instead (same relative path) and a retry
-loop uploads the spooled files later (back-off doubling from ``retry_interval_s`` to 60 s);
-while the store is known to be down new flushes go straight to the spool. If the spool cannot
-be written either, the records stay in memory (up to ``max_pending``) and are tried again.
-``close`` flushes what is left (store, else spool) and makes one last pass over the spool;
-files still there are picked up by the next start.
+The request path (``log``/``log_many``, on the event loop) appends each record to the
+schema's buffer (``schema.new_buffer()``): for the inference log, column by column per
+partition, so that a flush holds the GIL the event loop needs for a few conversions, not for
+a pass over every record (``python -m tests.benchmarks logflush``). A writer thread flushes
+the buffer when it holds ``batch_size`` records or ``flush_interval_s`` has passed and writes
+one Parquet file per partition to the store (the encoding runs without the GIL). When a
+write fails the file goes to the local spool directory instead (same relative path) and a
+retry loop uploads the spooled files later (back-off doubling from ``retry_interval_s`` to
+60 s); while the store is known to be down new flushes go straight to the spool. If the spool
+cannot be written either, the tables stay in memory (up to ``max_pending`` records) and are
+tried again. ``close`` flushes what is left (store, else spool) and makes one last pass over
+the spool; files still there are picked up by the next start.
 
 ``schema`` is the record format: ``spam_core.inference_log`` (the default) or
-``spam_core.feedback`` (the feedback log, same machinery and guarantees).
+``spam_core.feedback`` (the feedback log, same machinery and guarantees): a module with
+``new_buffer()`` (``add(records)``, ``len``, ``partitions()`` → (path, rows, a function that
+makes the table)), ``encode(table)`` → Parquet bytes, ``new_file_name()`` and ``warm_up()``.
 
 Counters (``stats``): ``records_logged`` (handed in), ``records_written`` (in the store,
 retries included), ``records_spooled`` (went to the spool), ``records_dropped`` (lost: only
-when the memory cap is reached with store and spool failing), ``write_failures`` (failed store
-writes), ``records_buffered`` and ``records_in_spool``. At rest with a working store
-``records_written == records_logged``.
+when the memory cap is reached with store and spool failing, or for a record the schema
+cannot convert), ``write_failures`` (failed store writes), ``records_buffered`` and
+``records_in_spool``. At rest with a working store ``records_written == records_logged``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import structlog
 
@@ -63,8 +69,10 @@ class InferenceLogger:
         self.max_pending = max_pending
 
         self._lock = threading.Lock()
-        self._buffer: list[schema.Record] = []
-        self._unsaved: list[schema.Record] = []  # neither store nor spool took them
+        self._buffer = schema.new_buffer()
+        # (partition, table) neither store nor spool took, oldest first
+        self._unsaved: list[tuple[str, pa.Table]] = []
+        self._unsaved_rows = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._flushed = threading.Condition()
@@ -88,19 +96,18 @@ class InferenceLogger:
     # ------------------------------------------------------------------ request path
 
     def log(self, record: schema.Record) -> None:
-        with self._lock:
-            self._buffer.append(record)
-            self.counts["records_logged"] += 1
-            full = len(self._buffer) >= self.batch_size
-        if full:
-            self._wake.set()
+        self.log_many((record,))
 
     def log_many(self, records: Iterable[schema.Record]) -> None:
+        """Buffer the records; one the schema refuses (no timestamp, a feature value that is
+        not a number) raises here, the records before it are kept."""
         with self._lock:
             before = len(self._buffer)
-            self._buffer.extend(records)
-            self.counts["records_logged"] += len(self._buffer) - before
-            full = len(self._buffer) >= self.batch_size
+            try:
+                self._buffer.add(records)
+            finally:
+                self.counts["records_logged"] += len(self._buffer) - before
+                full = len(self._buffer) >= self.batch_size
         if full:
             self._wake.set()
 
@@ -155,7 +162,7 @@ class InferenceLogger:
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            buffered = len(self._buffer) + len(self._unsaved)
+            buffered = len(self._buffer) + self._unsaved_rows
             counts = dict(self.counts)
         return {
             **counts,
@@ -207,18 +214,29 @@ class InferenceLogger:
 
     def _flush(self) -> None:
         with self._lock:
-            records, self._buffer = self._unsaved + self._buffer, []
-            self._unsaved = []
-        if not records:
+            buffer, self._buffer = self._buffer, self.schema.new_buffer()
+            unsaved, self._unsaved, self._unsaved_rows = self._unsaved, [], 0
+        for partition, table in unsaved:
+            self._write(partition, table)
+        for partition, rows, build in buffer.partitions():
+            try:
+                table = build()
+            except Exception as exc:  # a record the schema cannot convert: its file is lost
+                self.counts["records_dropped"] += rows
+                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                log.error("inference_log.unconvertible", error=self.last_error, records=rows)
+                continue
+            self._write(partition, table)
+
+    def _write(self, partition: str, table: pa.Table) -> None:
+        """One file: to the store, else the spool, else kept in memory for the next flush."""
+        relpath = f"{partition}/{self.schema.new_file_name()}"
+        data = self.schema.encode(table)
+        if self._write_store(relpath, data, table.num_rows):
             return
-        for partition, rows in self.schema.group_by_partition(records).items():
-            relpath = f"{partition}/{self.schema.new_file_name()}"
-            data = self.schema.to_parquet(rows)
-            if self._write_store(relpath, data, len(rows)):
-                continue
-            if self._write_spool(relpath, data, len(rows)):
-                continue
-            self._keep_unsaved(rows)
+        if self._write_spool(relpath, data, table.num_rows):
+            return
+        self._keep_unsaved(partition, table)
 
     def _write_store(self, relpath: str, data: bytes, n: int, *, force: bool = False) -> bool:
         if self._store_down and not force and time.monotonic() < self._next_retry:
@@ -244,15 +262,27 @@ class InferenceLogger:
         log.warning("inference_log.spooled", file=relpath, records=n)
         return True
 
-    def _keep_unsaved(self, rows: list[schema.Record]) -> None:
+    def _keep_unsaved(self, partition: str, table: pa.Table) -> None:
+        """Keep a table in memory for the next flush; over ``max_pending`` records (with the
+        buffer) the oldest go."""
         with self._lock:
-            self._unsaved.extend(rows)
-            excess = len(self._unsaved) + len(self._buffer) - self.max_pending
-            if excess > 0:
-                drop = min(excess, len(self._unsaved))
-                del self._unsaved[:drop]
-                self.counts["records_dropped"] += drop
-                log.error("inference_log.dropped", records=drop)
+            self._unsaved.append((partition, table))
+            self._unsaved_rows += table.num_rows
+            excess = self._unsaved_rows + len(self._buffer) - self.max_pending
+            dropped = 0
+            while excess > 0 and self._unsaved:
+                oldest_partition, oldest = self._unsaved[0]
+                drop = min(excess, oldest.num_rows)
+                if drop == oldest.num_rows:
+                    del self._unsaved[0]
+                else:
+                    self._unsaved[0] = (oldest_partition, oldest.slice(drop))
+                self._unsaved_rows -= drop
+                excess -= drop
+                dropped += drop
+            if dropped:
+                self.counts["records_dropped"] += dropped
+                log.error("inference_log.dropped", records=dropped)
 
     def _mark_down(self, exc: Exception) -> None:
         self.counts["write_failures"] += 1
