@@ -21,16 +21,18 @@ Columns: ``timestamp`` (UTC, µs: when the production answer was produced), ``co
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from spam_core.inference_log import new_file_name  # noqa: F401  (the logger reads it here)
+from spam_core.inference_log import (  # noqa: F401  (new_file_name: the logger reads it here)
+    RecordBuffer,
+    encode,
+    new_file_name,
+)
 
 if TYPE_CHECKING:
     import fsspec
@@ -87,9 +89,13 @@ def to_table(records: Sequence[Record]) -> pa.Table:
 
 
 def to_parquet(records: Sequence[Record]) -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(to_table(records), sink, compression="zstd")
-    return sink.getvalue()
+    return encode(to_table(records))
+
+
+def new_buffer() -> RecordBuffer:
+    """The logger's buffer: records kept as they come (a sampled share of production traffic,
+    at most a few hundred a second)."""
+    return RecordBuffer(group_by_partition, to_table)
 
 
 def warm_up() -> None:
