@@ -363,7 +363,8 @@ class LoopRun:
     """True: a corpus sender whose history alone made the e-mail spam; False: that situation
     was created with "spam" reports first (no corpus sender did it)."""
     content_only: float
-    """The e-mail's score from an unknown sender at an unknown domain."""
+    """The same e-mail (subject, body, the sender's local part) from an unknown domain: the
+    content alone; ``before`` minus this is what the sender's history did."""
     before: float
     before_label: str
     after: float
@@ -411,11 +412,12 @@ def feedback_loop(
         f"POST /predict [{environment}] the e-mail from an unknown sender ({unknown}): "
         f"{content_only['prediction']} (p={content_only['spam_probability']:.3f}) - the content"
     )
-    chosen, first = None, content_only
+    chosen, first, first_mail = None, content_only, legit_email(unknown, 0, tag)
     for n, sender in enumerate(candidates[:MAX_CANDIDATES]):
-        p = score(legit_email(sender, 0, f"{tag}-try{n}"))
+        mail = legit_email(sender, 0, f"{tag}-try{n}")
+        p = score(mail)
         if p["prediction"] == "spam":
-            chosen, first = sender, p
+            chosen, first, first_mail = sender, p, mail
             break
     found, spam_statuses, ham_reports = chosen is not None, None, reports
     if chosen is None:
@@ -438,11 +440,23 @@ def feedback_loop(
         )
         say(f'POST /feedback/batch {seed} x "spam" -> {spam_statuses}')
         time.sleep(cache_ttl_s)
-        first = score(legit_email(chosen, 0, f"{tag}-seeded"))
+        first_mail = legit_email(chosen, 0, f"{tag}-seeded")
+        first = score(first_mail)
     say(
         f"POST /predict [{environment}] the same e-mail from {chosen} "
         f"({'spam-heavy corpus history' if found else 'spam-reported sender'}): "
         f"{first['prediction']} (p={first['spam_probability']:.3f})"
+    )
+    # the content alone, exactly: the same subject and body from the same local part at a
+    # domain without history (the engineered sender features read the local part)
+    twin = f"{chosen.partition('@')[0]}@fresh-{tag}-{random.randrange(16**8):08x}.example"
+    content_only = score(
+        {**first_mail, "email_id": f"{first_mail['email_id']}-twin", "sender": twin}
+    )
+    say(
+        f"POST /predict [{environment}] that e-mail from {twin} (no history): "
+        f"{content_only['prediction']} (p={content_only['spam_probability']:.3f}) - the history "
+        f"moved it by {first['spam_probability'] - content_only['spam_probability']:+.3f}"
     )
     statuses = report([legit_email(chosen, i, tag) for i in range(1, ham_reports + 1)], "ham")
     say(f'POST /feedback/batch {ham_reports} x "not spam" for {chosen} -> {statuses}')
