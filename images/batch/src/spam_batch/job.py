@@ -276,8 +276,11 @@ def _start_ray(num_cpus: int | None) -> bool:
     call started it (and so must shut it down)."""
     import ray
 
+    from spam_core.raylocal import workers_without_uv_run
+
     if ray.is_initialized():
         return False
+    workers_without_uv_run()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     address = os.environ.get("RAY_ADDRESS")  # set inside a KubeRay RayJob

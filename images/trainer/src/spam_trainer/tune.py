@@ -210,7 +210,10 @@ def run_search(
     from ray.tune.search import ConcurrencyLimiter
     from ray.tune.search.optuna import OptunaSearch
 
+    from spam_core.raylocal import workers_without_uv_run
+
     logging.getLogger("optuna").setLevel(logging.WARNING)
+    workers_without_uv_run()
     started = time.perf_counter()
     temp_dir = None
     owns_ray = not ray.is_initialized()
