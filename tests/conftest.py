@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from spam_core.raylocal import workers_without_uv_run
 from tests.utils.paths import SHARED_CORPUS
+
+# before any test imports Ray: Ray Client reads the `uv run` hook's switch when Ray is imported
+# (spam_core.raylocal; `make test` runs pytest under `uv run`)
+workers_without_uv_run()
 
 pytest_plugins = [
     "tests.utils.serving_fixtures",

@@ -570,23 +570,29 @@ def baseline_stage(
     data: Matrices,
     reputation_stats: Path,
 ) -> Path:
-    """Content features: the training split; reputation features: the validation e-mails as
-    serving sees them (end-of-history totals, ``serving_reputation``: outside the history, so
-    like new mail from those senders); scores: out-of-fold over train + validation."""
-    from spam_core.features.spec import REPUTATION_NAMES
+    """Every reference as serving computes it. Content features: the training split, but the
+    linear text margin from the validation e-mails (the training rows carry cross-fitted
+    margins of models that saw 4/5 of the split; served e-mails, like the validation ones, get
+    the fitted model's); reputation features: the validation e-mails as serving sees them
+    (end-of-history totals, ``serving_reputation``: outside the history, so like new mail
+    from those senders); scores: the validation e-mails' out-of-fold scores."""
+    from spam_core.features.spec import LINEAR_NAMES, REPUTATION_NAMES
 
     serving = serving_reputation(reputation_stats, data.validation.ids)
+    index = {name: i for i, name in enumerate(features.feature_names)}
+    columns = dict(zip(REPUTATION_NAMES, serving.T, strict=True))
+    columns |= {name: data.validation.x[:, index[name]] for name in LINEAR_NAMES}
     baseline = build_baseline(
         data.train.x,
         features.feature_names,
         labels=data.train.y,
-        scores=trained.oof_scores,
-        score_split="train+validation (out-of-fold)",
+        scores=trained.oof_scores[len(data.train.y) :],
+        score_split="validation (out-of-fold)",
         threshold=trained.threshold,
         feature_set=FEATURE_SET_VERSION,
         features_fingerprint=features.fingerprint,
         created_at=datetime.now(UTC),
-        columns=dict(zip(REPUTATION_NAMES, serving.T, strict=True)),
+        columns=columns,
     )
     path = work_dir / "bundle" / BASELINE_FILE
     path.write_text(json.dumps(baseline.model_dump(mode="json")) + "\n")

@@ -15,8 +15,13 @@ import sys
 from importlib.metadata import entry_points
 
 # registering the commands: the import order is the order of `--help`
-from spam_trainer.cli import ingest, train, models, retrain, features  # noqa: F401  # isort: skip
-from spam_trainer.cli.common import app, err
+from spam_core.raylocal import workers_without_uv_run
+
+# before Ray is imported (Ray Client reads the switch then): see spam_core.raylocal
+workers_without_uv_run()
+
+from spam_trainer.cli import ingest, train, models, retrain, features  # noqa: F401, E402  # isort: skip
+from spam_trainer.cli.common import app, err  # noqa: E402
 
 __all__ = ["app", "main"]
 
