@@ -17,11 +17,10 @@ UV_HOOK = "RAY_ENABLE_UV_RUN_RUNTIME_ENV"
 
 
 def workers_without_uv_run() -> None:
-    # Ray Client (``ray://``) reads the switch when Ray is imported: the CLI and the test
-    # session call this before any import of Ray; tune and the batch job call it again.
     """Switch off Ray's ``uv run`` worker hook for this process: through the environment (read
     when Ray is imported) and, where Ray is imported already, in its constants (read at
-    ``ray.init``)."""
+    ``ray.init``). Ray Client (``ray://``) reads it when Ray is imported, so the CLI and the
+    test session call this before any import of Ray; tune and the batch job call it again."""
     os.environ[UV_HOOK] = "0"
     constants = sys.modules.get("ray._private.ray_constants")
     if constants is not None:
