@@ -56,7 +56,6 @@ def build_bundles(dataset_dir: Path, out_dir: Path, reputation) -> dict[str, Pat
     import xgboost as xgb
 
     from spam_core.bundle import BundleMeta, write_meta
-    from spam_trainer.coldstart import fit_reputation_term, merge, without_history
     from spam_trainer.evaluate import classification_metrics
     from spam_trainer.train import Trained, build_matrices, classifier_params, export_stage
     from spam_trainer.train import features_stage as fit_features_stage
@@ -77,15 +76,10 @@ def build_bundles(dataset_dir: Path, out_dir: Path, reputation) -> dict[str, Pat
             "reg_alpha": 0.01,
             "gamma": 0.0,
         }
-        # the served recipe (spam_trainer.coldstart): content trees with the reputation at its
-        # defaults, plus monotone reputation trees centred at zero for unknown senders (here on
-        # the in-sample content margin, not out of fold: a fixture, not a model to report)
-        content = xgb.XGBClassifier(
+        model = xgb.XGBClassifier(
             n_estimators=plan.rounds, **classifier_params(config, seed=7, nthread=2)
         )
-        content.fit(without_history(x_all), y_all, verbose=False)
-        margin = content.predict(without_history(x_all), output_margin=True)
-        model = merge(content, fit_reputation_term(x_all, y_all, margin, seed=7, nthread=2))
+        model.fit(x_all, y_all, verbose=False)
         scores = model.predict_proba(data.test.x)[:, 1]
         trained = Trained(
             model=model,

@@ -27,8 +27,7 @@ the e-mail; ``email_id``: it named a logged prediction), and the e-mail: ``subje
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -37,7 +36,10 @@ import pyarrow as pa
 from spam_core.inference_log import (  # noqa: F401  (new_file_name: the logger reads it here)
     RecordBuffer,
     encode,
+    group_by_hour,
+    hour_partition,
     new_file_name,
+    timestamp_column,
 )
 from spam_core.message.record import EmailRecord
 
@@ -103,23 +105,14 @@ def deltas(label: Label, previous: Label | None) -> tuple[int, int]:
 
 
 def partition_of(record: Record) -> str:
-    moment = datetime.fromtimestamp(record["timestamp"], UTC)
-    return f"date={moment:%Y-%m-%d}/hour={moment:%H}"
+    return hour_partition(record["timestamp"])
 
 
-def group_by_partition(records: Iterable[Record]) -> dict[str, list[Record]]:
-    groups: dict[str, list[Record]] = defaultdict(list)
-    for record in records:
-        groups[partition_of(record)].append(record)
-    return groups
+group_by_partition = group_by_hour
 
 
 def to_table(records: Sequence[Record]) -> pa.Table:
-    columns: dict[str, pa.Array] = {
-        "timestamp": pa.array(
-            [round(r["timestamp"] * 1_000_000) for r in records], pa.timestamp("us", tz="UTC")
-        )
-    }
+    columns: dict[str, pa.Array] = {"timestamp": timestamp_column(records)}
     for name in STRING_COLUMNS:
         columns[name] = pa.array([r.get(name) for r in records], pa.string())
     for name in INT_COLUMNS:

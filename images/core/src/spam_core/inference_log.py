@@ -68,9 +68,29 @@ Record = dict[str, Any]
 ``features`` (name → float)."""
 
 
+def hour_partition(timestamp: float) -> str:
+    """``date=YYYY-MM-DD/hour=HH`` (UTC) of an epoch time: every log's partition prefix."""
+    moment = datetime.fromtimestamp(timestamp, UTC)
+    return f"date={moment:%Y-%m-%d}/hour={moment:%H}"
+
+
+def group_by_hour(records: Iterable[Record]) -> dict[str, list[Record]]:
+    """Records by :func:`hour_partition` of their ``timestamp`` (the feedback and shadow logs)."""
+    groups: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        groups[hour_partition(record["timestamp"])].append(record)
+    return groups
+
+
+def timestamp_column(records: Sequence[Record]) -> pa.Array:
+    """The ``timestamp`` column (UTC, µs) of records holding epoch seconds."""
+    return pa.array(
+        [round(r["timestamp"] * 1_000_000) for r in records], pa.timestamp("us", tz="UTC")
+    )
+
+
 def partition_of(record: Record) -> str:
-    moment = datetime.fromtimestamp(record["timestamp"], UTC)
-    return f"date={moment:%Y-%m-%d}/hour={moment:%H}/environment={record['environment']}"
+    return f"{hour_partition(record['timestamp'])}/environment={record['environment']}"
 
 
 def _partition_key(record: Record) -> tuple[int, str]:

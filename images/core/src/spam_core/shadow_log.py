@@ -21,9 +21,8 @@ Columns: ``timestamp`` (UTC, µs: when the production answer was produced), ``co
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -31,7 +30,10 @@ import pyarrow as pa
 from spam_core.inference_log import (  # noqa: F401  (new_file_name: the logger reads it here)
     RecordBuffer,
     encode,
+    group_by_hour,
+    hour_partition,
     new_file_name,
+    timestamp_column,
 )
 
 if TYPE_CHECKING:
@@ -64,23 +66,14 @@ Record = dict[str, Any]
 
 
 def partition_of(record: Record) -> str:
-    moment = datetime.fromtimestamp(record["timestamp"], UTC)
-    return f"date={moment:%Y-%m-%d}/hour={moment:%H}"
+    return hour_partition(record["timestamp"])
 
 
-def group_by_partition(records: Iterable[Record]) -> dict[str, list[Record]]:
-    groups: dict[str, list[Record]] = defaultdict(list)
-    for record in records:
-        groups[partition_of(record)].append(record)
-    return groups
+group_by_partition = group_by_hour
 
 
 def to_table(records: Sequence[Record]) -> pa.Table:
-    columns: dict[str, pa.Array] = {
-        "timestamp": pa.array(
-            [round(r["timestamp"] * 1_000_000) for r in records], pa.timestamp("us", tz="UTC")
-        )
-    }
+    columns: dict[str, pa.Array] = {"timestamp": timestamp_column(records)}
     for name in STRING_COLUMNS:
         columns[name] = pa.array([r.get(name) for r in records], pa.string())
     for name in FLOAT_COLUMNS:
