@@ -407,7 +407,7 @@ def baseline(
     baseline: Output[Artifact],
 ):
     """Drift baseline: content features of the training split, reputation of the validation
-    e-mails as serving sees them, out-of-fold scores."""
+    e-mails as serving sees them, the served model's scores of the test e-mails."""
     import shutil
     import tempfile
     from pathlib import Path

@@ -19,6 +19,10 @@ CLIENT_ID = "azure.workload.identity/client-id"
 # "Drift CronJob"). Their subject follows the chart's naming rule; once the chart renders them,
 # the equality below includes them automatically.
 NOT_IN_THE_CHART_YET: set[str] = set()
+# The tuning chart's Ray pods read and write nothing outside Ray (the training data reaches the
+# trials through Ray's object store): no identity, and the chart keeps the global one off them.
+NO_CLOUD_IDENTITY = ("tuning",)
+WITH_IDENTITY = tuple(c for c in chartlib.SUBCHARTS if c not in NO_CLOUD_IDENTITY)
 
 
 def federated_subjects(overrides: dict | None = None) -> dict[str, set[str]]:
@@ -61,7 +65,7 @@ def ml_platform_identity_values(ids: dict[str, str]) -> dict:
             }
         }
     }
-    for component in chartlib.SUBCHARTS:
+    for component in WITH_IDENTITY:
         annotations = values[component]["serviceAccount"]["annotations"]
         out[component] = {
             "serviceAccount": {"annotations": {CLIENT_ID: client(annotations[CLIENT_ID])}}
@@ -130,10 +134,25 @@ def test_each_service_account_gets_the_identity_that_trusts_it(env):
     by_client = {cid: w for w, cid in ids.items()}
     subjects = federated_subjects()
     accounts = rendered_accounts(env, values=ml_platform_identity_values(ids))
-    assert {d.name for d in accounts} >= {f"spam-platform-{c}" for c in chartlib.SUBCHARTS}
+    assert {d.name for d in accounts} >= {f"spam-platform-{c}" for c in WITH_IDENTITY}
     for doc in accounts:
         workload = by_client[doc.annotations[CLIENT_ID]]
         assert platform_subject(doc.name) in subjects[workload], (doc.name, workload)
+
+
+def test_the_tuning_cluster_gets_no_cloud_identity():
+    """With the global client id and the identities set, the tuning ServiceAccount still has
+    none: base-infra federates no identity with it."""
+    ids = fake_client_ids()
+    values = ml_platform_identity_values(ids)
+    values["tuning"] = {"enabled": True}
+    accounts = {d.name: d for d in rendered_accounts("production", values=values)}
+    assert "spam-platform-tuning" in accounts
+    assert CLIENT_ID not in accounts["spam-platform-tuning"].annotations
+    assert "tuning" not in load("base-infra").locals["workloads"]
+    values["tuning"]["serviceAccount"] = {"annotations": {"example.com/team": "ml"}}
+    accounts = {d.name: d for d in rendered_accounts("production", values=values)}
+    assert accounts["spam-platform-tuning"].annotations == {"example.com/team": "ml"}
 
 
 def test_least_privilege_roles():

@@ -161,6 +161,17 @@ def test_bundle_parity_triton_layout_and_baseline(trained):
     x = bundle.extractor.transform_records(records, load_reputation(work))
     assert np.max(np.abs(bundle.predict_matrix(x) - model.predict_proba(x)[:, 1])) <= 1e-5
 
+    # the score reference: the served model on the test e-mails, reputation as serving reads it
+    from spam_core.features import REPUTATION_NAMES
+    from spam_trainer.reputation import serving_reputation
+
+    columns = [bundle.extractor.feature_names.index(n) for n in REPUTATION_NAMES]
+    x[:, columns] = serving_reputation(work, [r.email_id for r in records])
+    served = bundle.predict_matrix(x)
+    assert baseline["score"]["split"] == "test (served model)"
+    quantiles = np.quantile(served, np.linspace(0, 1, len(baseline["score"]["quantiles"])))
+    assert np.allclose(baseline["score"]["quantiles"], quantiles, atol=1e-5)
+
 
 def test_reputation_stage_ran_and_the_model_reads_529_features(trained, env):
     """Stats retrieved point-in-time, the online store materialized, the bundle and its ONNX /

@@ -110,7 +110,9 @@ The chart's ServiceAccount, named like the chart. Tokens are not mounted by defa
 that needs the API opts in with automountServiceAccountToken on its spec.
 A second workload of a chart that must not share the chart's identity (one identity per
 workload) passes its own "name" and "annotations" (default: the chart's fullname and
-.Values.serviceAccount.annotations).
+.Values.serviceAccount.annotations). A workload that reads and writes nothing outside the
+cluster passes "cloudIdentity" false: its ServiceAccount gets no global client id (only its own
+annotations).
 Usage: {{ include "spam-common.serviceAccount" (dict "component" "api" "context" $) }}
        {{ include "spam-common.serviceAccount" (dict "component" "feedback" "name" $name "annotations" .Values.feedback.materialize.serviceAccount.annotations "context" $) }}
 */}}
@@ -124,8 +126,13 @@ metadata:
   namespace: {{ include "spam-common.names.namespace" $ctx }}
   labels:
     {{- include "spam-common.labels.standard" (dict "component" .component "context" $ctx) | nindent 4 }}
+  {{- if ternary .cloudIdentity true (hasKey . "cloudIdentity") }}
   {{- with include "spam-common.azure.serviceAccountAnnotations" (dict "annotations" $annotations "context" $ctx) }}
   {{- . | nindent 2 }}
+  {{- end }}
+  {{- else if $annotations }}
+  annotations:
+    {{- toYaml $annotations | nindent 4 }}
   {{- end }}
 automountServiceAccountToken: false
 {{- end -}}
