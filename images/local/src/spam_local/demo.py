@@ -54,9 +54,11 @@ def run(
     batch_input: Path | None = None,
     streams: DriftStreams | None = None,
     loop_senders: list[str] | None = None,
+    loop_contents: list[dict[str, str]] | None = None,
 ) -> dict[str, object]:
     """The walk; with ``streams``, :func:`drift_demo` (``results["drift"]``); with
-    ``loop_senders``, last the feedback loop (:func:`feedback_loop`, ``results["loop"]``) and
+    ``loop_senders`` (and the legitimate e-mails ``loop_contents``), last the feedback loop
+    (:func:`feedback_loop`, ``results["loop"]``) and
     the lifecycle dry runs (:func:`lifecycle`, ``results["lifecycle"]``)."""
     headers = {"X-API-Key": api_key}
     results: dict[str, object] = {}
@@ -138,6 +140,7 @@ def run(
                 say,
                 reports=LOOP_REPORTS,
                 cache_ttl_s=settings.local_reputation_cache_ttl_s,
+                contents=loop_contents,
             )
         results["lifecycle"] = lifecycle(settings, say)
     return results
@@ -154,7 +157,10 @@ class DriftStreams:
 
     * ``normal``: every message of the corpus's **test split** (the 15% no model is trained
       or tuned on, by content hash: :func:`spam_core.ingest.dataset.split_for`) in a shuffled
-      order — new e-mails from the training distribution, in the corpus's ham/spam mix;
+      order — new e-mails from the training distribution, in the corpus's ham/spam mix (the
+      baseline's score reference is the served model's scores of these same e-mails, so on
+      this stream the score test checks that serving reproduces them; the features' references
+      are the training split's);
     * ``shifted``: ``SHIFTED_ROWS`` spam messages of the corpus and nothing else — the mix
       moves from about a third spam to all spam (the kind of shift a spam wave is).
     """
@@ -317,12 +323,16 @@ LEGIT = {
     "the schedule; the remaining question is the test plan for the new build. Could we go "
     "through it on Thursday after lunch?\n\nBest regards",
 }
-"""Ordinary work mail: content the model scores as ham from an unknown sender."""
+"""Ordinary work mail: the loop's content when no corpus ham is given."""
 LOOP_REPORTS = 10
 """The "not spam" reports: the gateway's default daily bound for one reporter and one sender
 (``SPAM_GATEWAY_FEEDBACK_MAX_PER_SENDER_DAY``); the local platform has one (operator) key."""
 MAX_CANDIDATES = 40
 """Spam-heavy senders of the corpus tried (by scoring) before falling back to spam reports."""
+MAX_CONTENTS = 20
+"""Legitimate e-mails tried with each sender: the ham ones that score highest on content."""
+BATCH = 100
+"""E-mails per ``POST /predict/batch-sync`` call (the gateway's most)."""
 
 
 def spam_heavy_senders(dataset_dir: Path) -> list[str]:
@@ -344,14 +354,29 @@ def spam_heavy_senders(dataset_dir: Path) -> list[str]:
     return sorted(heavy, key=lambda s: (messages[s], s))
 
 
-def legit_email(sender: str, n: int, tag: str) -> dict[str, str]:
-    """The ``n``-th legitimate-looking e-mail of ``sender`` in this run (``tag``): the same
-    content each time but for a numbered subject (each one a different e-mail); no ``Date``
+def legitimate_mail(dataset_dir: Path) -> list[dict[str, str]]:
+    """The ham e-mails of the dataset's test split (no model trained on them) as the API's
+    fields carry them (subject and body; the sender is the loop's): the loop's candidates for
+    "a legitimate sender's mail"."""
+    from spam_core.ingest import read_records
+
+    records, labels = read_records(dataset_dir, split="test")
+    return [
+        {"subject": r.subject or "", "body": r.body}
+        for r, label in zip(records, labels, strict=True)
+        if label == "ham" and r.body.strip()
+    ]
+
+
+def legit_email(sender: str, n: int, tag: str, content: dict[str, str] = LEGIT) -> dict[str, str]:
+    """The ``n``-th e-mail of ``sender`` in this run (``tag``) with ``content``'s subject and
+    body; ``n`` > 0 numbers the subject (the reports: each one a different e-mail); no ``Date``
     (the API's field is optional)."""
+    subject = f"{content['subject']} ({tag}, #{n})" if n else content["subject"]
     return {
         "email_id": f"demo-loop-{tag}-{n}",
-        "subject": f"{LEGIT['subject']} ({tag}, #{n})",
-        "body": LEGIT["body"],
+        "subject": subject,
+        "body": content["body"],
         "sender": sender,
     }
 
@@ -362,8 +387,10 @@ class LoopRun:
     found_by_scoring: bool
     """True: a corpus sender whose history alone made the e-mail spam; False: that situation
     was created with "spam" reports first (no corpus sender did it)."""
+    subject: str
+    """The legitimate e-mail's subject (a test-split ham e-mail, or :data:`LEGIT`)."""
     content_only: float
-    """The same e-mail (subject, body, the sender's local part) from an unknown domain: the
+    """The same e-mail from a sender without history (same local part, unknown domain): the
     content alone; ``before`` minus this is what the sender's history did."""
     before: float
     before_label: str
@@ -374,6 +401,11 @@ class LoopRun:
     """What became of the "not spam" reports (``applied``, ``capped``, ...)."""
     spam_statuses: dict[str, int] | None = None
 
+    @property
+    def flipped(self) -> bool:
+        """Spam because of the sender's history, ham after the reports."""
+        return self.before_label == "spam" and self.after_label == "ham"
+
 
 def feedback_loop(
     client: httpx.Client,
@@ -382,17 +414,23 @@ def feedback_loop(
     *,
     reports: int,
     cache_ttl_s: float,
+    contents: list[dict[str, str]] | None = None,
     environment: str = "production",
     tag: str | None = None,
 ) -> LoopRun:
-    """A legitimate-looking e-mail scored as spam because of its sender's history, ``reports``
-    "not spam" reports (``POST /feedback/batch``), then the sender's next e-mail, once the
-    transformer's reputation cache (``cache_ttl_s``) has let the new totals through.
+    """A legitimate e-mail scored as spam because of its sender's history, ``reports``
+    "not spam" reports (``POST /feedback/batch``), then the same e-mail from that sender
+    again, once the transformer's reputation cache (``cache_ttl_s``) has let the new totals
+    through.
 
-    The sender is the first of ``candidates`` (spam-heavy corpus senders) whose e-mail the
-    model marks spam; when none does, a fresh sender is given a spam-heavy history with
-    "spam" reports first, and the run says so. ``client``: the gateway with a key that may
-    report (reporter or operator)."""
+    ``contents``: legitimate e-mails (subject and body; default :data:`LEGIT` alone). Those
+    scored ham from an unknown sender are kept, the :data:`MAX_CONTENTS` highest first. The
+    sender is the first of ``candidates`` (spam-heavy corpus senders) whose history makes one
+    of them spam; when none does, a fresh sender is given a spam-heavy history with "spam"
+    reports first, and the run says so. Of the e-mails the sender's history makes spam, the
+    one scored lowest without history is shown (the clearest ham on its content); when the
+    history makes none spam, the highest. ``client``: the gateway with a key that may report
+    (reporter or operator)."""
     tag = tag or datetime.now(UTC).strftime("%H%M%S")
     env = {"X-Environment": environment}
 
@@ -401,23 +439,61 @@ def feedback_loop(
         r.raise_for_status()
         return r.json()
 
+    def score_all(mails: list[dict[str, str]]) -> list[dict | None]:
+        out: list[dict | None] = []
+        for i in range(0, len(mails), BATCH):
+            r = client.post(
+                "/predict/batch-sync", json={"emails": mails[i : i + BATCH]}, headers=env
+            )
+            r.raise_for_status()
+            out.extend(r.json()["predictions"])
+        return out
+
     def report(mails: list[dict[str, str]], label: str) -> dict[str, int]:
         r = client.post("/feedback/batch", json={"reports": [{**m, "label": label} for m in mails]})
         r.raise_for_status()
         return r.json()["counts"]
 
-    unknown = f"newcomer@demo-{tag}-{random.randrange(16**8):08x}.example"
-    content_only = score(legit_email(unknown, 0, tag))
-    say(
-        f"POST /predict [{environment}] the e-mail from an unknown sender ({unknown}): "
-        f"{content_only['prediction']} (p={content_only['spam_probability']:.3f}) - the content"
+    def nonce() -> str:
+        return f"{random.randrange(16**8):08x}"
+
+    unknown = f"newcomer@demo-{tag}-{nonce()}.example"
+    offered = contents or [LEGIT]
+    first_pass = score_all(
+        [legit_email(unknown, 0, f"{tag}-c{i}", c) for i, c in enumerate(offered)]
     )
-    chosen, first, first_mail = None, content_only, legit_email(unknown, 0, tag)
+    scored = sorted(
+        (
+            (p["spam_probability"], i)
+            for i, p in enumerate(first_pass)
+            if p is not None and p["prediction"] == "ham"
+        ),
+        reverse=True,
+    )[:MAX_CONTENTS]
+    if not scored:
+        scored = [(first_pass[0]["spam_probability"] if first_pass[0] else 0.0, 0)]
+    pool = [offered[i] for _, i in scored]
+    say(
+        f"POST /predict/batch-sync [{environment}] {len(offered)} legitimate e-mails from an "
+        f"unknown sender ({unknown}): {len(pool)} kept, the ham ones scored highest on content "
+        f"(p {scored[-1][0]:.3f}..{scored[0][0]:.3f})"
+    )
+
+    def made_spam(sender: str, label: str) -> tuple[int, dict] | None:
+        """(index in pool, prediction) of the e-mail to show for ``sender``, None if its
+        history makes none of the pool spam."""
+        preds = score_all([legit_email(sender, 0, f"{label}-{i}", c) for i, c in enumerate(pool)])
+        spam = [i for i, p in enumerate(preds) if p is not None and p["prediction"] == "spam"]
+        if not spam:
+            return None
+        i = max(spam)  # the pool runs from the highest content score down
+        return i, preds[i]  # type: ignore[return-value]
+
+    chosen, shown = None, None
     for n, sender in enumerate(candidates[:MAX_CANDIDATES]):
-        mail = legit_email(sender, 0, f"{tag}-try{n}")
-        p = score(mail)
-        if p["prediction"] == "spam":
-            chosen, first, first_mail = sender, p, mail
+        shown = made_spam(sender, f"{tag}-try{n}")
+        if shown is not None:
+            chosen = sender
             break
     found, spam_statuses, ham_reports = chosen is not None, None, reports
     if chosen is None:
@@ -425,10 +501,10 @@ def feedback_loop(
         # half of them give the sender its spam history, the other half take it back
         seed = reports // 2
         ham_reports = reports - seed
-        chosen = f"bulk@demo-{tag}-{random.randrange(16**8):08x}.example"
+        chosen = f"bulk@demo-{tag}-{nonce()}.example"
         say(
             f"no spam-heavy corpus sender (of {min(len(candidates), MAX_CANDIDATES)} tried) "
-            f"makes this e-mail spam: giving {chosen} a spam history with {seed} "
+            f"makes one of these e-mails spam: giving {chosen} a spam history with {seed} "
             '"spam" reports first'
         )
         spam_statuses = report(
@@ -440,16 +516,21 @@ def feedback_loop(
         )
         say(f'POST /feedback/batch {seed} x "spam" -> {spam_statuses}')
         time.sleep(cache_ttl_s)
-        first_mail = legit_email(chosen, 0, f"{tag}-seeded")
-        first = score(first_mail)
+        shown = made_spam(chosen, f"{tag}-seeded")
+    if shown is None:
+        index, first = 0, score(legit_email(chosen, 0, f"{tag}-seeded", pool[0]))
+    else:
+        index, first = shown
+    content = pool[index]
+    first_mail = legit_email(chosen, 0, tag, content)
     say(
-        f"POST /predict [{environment}] the same e-mail from {chosen} "
+        f'POST /predict [{environment}] "{content["subject"][:60]}" from {chosen} '
         f"({'spam-heavy corpus history' if found else 'spam-reported sender'}): "
         f"{first['prediction']} (p={first['spam_probability']:.3f})"
     )
     # the content alone, exactly: the same subject and body from the same local part at a
     # domain without history (the engineered sender features read the local part)
-    twin = f"{chosen.partition('@')[0]}@fresh-{tag}-{random.randrange(16**8):08x}.example"
+    twin = f"{chosen.partition('@')[0]}@fresh-{tag}-{nonce()}.example"
     content_only = score(
         {**first_mail, "email_id": f"{first_mail['email_id']}-twin", "sender": twin}
     )
@@ -458,19 +539,23 @@ def feedback_loop(
         f"{content_only['prediction']} (p={content_only['spam_probability']:.3f}) - the history "
         f"moved it by {first['spam_probability'] - content_only['spam_probability']:+.3f}"
     )
-    statuses = report([legit_email(chosen, i, tag) for i in range(1, ham_reports + 1)], "ham")
+    statuses = report(
+        [legit_email(chosen, i, tag, content) for i in range(1, ham_reports + 1)], "ham"
+    )
     say(f'POST /feedback/batch {ham_reports} x "not spam" for {chosen} -> {statuses}')
     if cache_ttl_s > 0:
         say(f"waiting {cache_ttl_s:g} s: the transformer's reputation cache TTL")
         time.sleep(cache_ttl_s)
-    after = score(legit_email(chosen, ham_reports + 1, tag))
+    after = score({**first_mail, "email_id": f"{first_mail['email_id']}-again"})
     say(
-        f"POST /predict [{environment}] {chosen}'s next e-mail: {after['prediction']} "
-        f"(p={after['spam_probability']:.3f}, was {first['spam_probability']:.3f})"
+        f"POST /predict [{environment}] the same e-mail from {chosen} again: "
+        f"{after['prediction']} (p={after['spam_probability']:.3f}, was "
+        f"{first['spam_probability']:.3f})"
     )
     return LoopRun(
         sender=chosen,
         found_by_scoring=found,
+        subject=content["subject"],
         content_only=content_only["spam_probability"],
         before=first["spam_probability"],
         before_label=first["prediction"],

@@ -80,13 +80,14 @@ def demo(
             raise fail(f"cannot read the corpus for the drift streams: {exc}") from None
         # versions other than the served ones get their baselines from the local registry
         os.environ.setdefault("MLFLOW_TRACKING_URI", settings.mlflow_uri)
-    loop_senders = None
+    loop_senders, loop_contents = None, None
     if loop:
-        from spam_local.demo import spam_heavy_senders
+        from spam_local.demo import legitimate_mail, spam_heavy_senders
 
         dataset = settings.datasets_dir / "spamassassin"
         try:
             loop_senders = spam_heavy_senders(dataset)
+            loop_contents = legitimate_mail(dataset)
         except SourceError as exc:
             raise fail(f"cannot read the dataset for the feedback loop: {exc}") from None
     try:
@@ -98,6 +99,7 @@ def demo(
             _batch_input(settings, archive) if archive.is_file() else None,
             streams,
             loop_senders,
+            loop_contents,
         )
     except Exception as exc:
         raise fail(f"{type(exc).__name__}: {exc} (is the platform up? `make up`)", 1) from None
@@ -108,6 +110,8 @@ def demo(
 
 
 def _print_loop(run) -> None:
+    from spam_local.demo import LEGIT
+
     table = Table(title='feedback loop: one sender, before and after its "not spam" reports')
     table.add_column("")
     table.add_column("value")
@@ -117,11 +121,18 @@ def _print_loop(run) -> None:
         else f'a fresh sender given a spam history by "spam" reports {run.spam_statuses}'
     )
     table.add_row("sender", f"{run.sender}: {how}")
-    table.add_row("same e-mail, unknown sender", f"p={run.content_only:.3f}")
+    source = "the demo's own" if run.subject == LEGIT["subject"] else "the corpus's test split"
+    table.add_row("e-mail", f"{run.subject[:70]!r} (a ham e-mail: {source})")
+    table.add_row("same e-mail, sender without history", f"p={run.content_only:.3f}")
     table.add_row("before the reports", f"{run.before_label} (p={run.before:.3f})")
     table.add_row('"not spam" reports', str(run.statuses))
-    moved = "[green]toward ham[/]" if run.after < run.before else "[red]not toward ham[/]"
-    table.add_row("next e-mail", f"{run.after_label} (p={run.after:.3f}): {moved}")
+    if run.flipped:
+        moved = "[green]spam -> ham[/]"
+    elif run.after < run.before:
+        moved = "[yellow]toward ham, no change of label[/]"
+    else:
+        moved = "[red]not toward ham[/]"
+    table.add_row("same e-mail again", f"{run.after_label} (p={run.after:.3f}): {moved}")
     console.print(table)
 
 
