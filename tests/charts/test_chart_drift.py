@@ -192,6 +192,9 @@ def test_prometheusrule_covers_the_platforms_alerts():
         "SpamPlatformInferenceLogDrops",
         "SpamPlatformTritonNotReady",
         "SpamPlatformBatchJobFailed",
+        "SpamPlatformShadowDrops",
+        "SpamPlatformShadowFailures",
+        "SpamPlatformShadowLogDrops",
     }
     for name, rule in alerts.items():
         assert rule["labels"]["severity"] in {"warning", "critical"}, name
@@ -201,6 +204,8 @@ def test_prometheusrule_covers_the_platforms_alerts():
     )
     assert "> 0.05" in alerts["SpamPlatformGateway5xxRate"]["expr"]
     assert 'namespace="spam-platform"' in alerts["SpamPlatformGateway5xxRate"]["expr"]
+    assert "> 0.1" in alerts["SpamPlatformShadowDrops"]["expr"]
+    assert "10%" in alerts["SpamPlatformShadowFailures"]["annotations"]["summary"]
 
 
 METRIC = re.compile(r"\b((?:spam|kube)_[a-z0-9_]+)\b")
