@@ -127,6 +127,29 @@ def test_the_feedback_log_the_decision_counted_is_the_runs_training_data(
     assert "feedback_log" not in run["runtime_config"]["parameters"]
 
 
+def test_an_azure_feedback_log_reaches_the_pipeline_with_its_account(env: Path, monkeypatch):
+    """The retrain CronJob has AZURE_STORAGE_ACCOUNT_NAME (the chart sets it), the pipeline's
+    pods do not: the URL they get names the account."""
+    from spam_trainer.retrain import RetrainPolicy, pipeline_arguments
+    from spam_trainer.settings import get_trainer_settings
+
+    monkeypatch.setenv("AZURE_STORAGE_ACCOUNT_NAME", "stspamprod")
+    package = pipeline_package(COMPILED)
+    trainer = get_trainer_settings()
+    for given, sent in (
+        ("abfs://logs/feedback-logs", "abfs://logs@stspamprod.dfs.core.windows.net/feedback-logs"),
+        ("abfs://logs@other.dfs.core.windows.net/f", "abfs://logs@other.dfs.core.windows.net/f"),
+        ("/srv/feedback-logs", "/srv/feedback-logs"),
+    ):
+        policy = RetrainPolicy(feedback_log_url=given)
+        assert pipeline_arguments(policy, trainer, package, None)["feedback_log"] == sent
+    monkeypatch.delenv("AZURE_STORAGE_ACCOUNT_NAME")
+    policy = RetrainPolicy(feedback_log_url="abfs://logs/feedback-logs")
+    assert pipeline_arguments(policy, trainer, package, None)["feedback_log"] == (
+        "abfs://logs/feedback-logs"
+    )
+
+
 def test_the_cooldown_holds_the_next_decision_back(env: Path):
     with KfpServer() as kfp:
         assert invoke("--kfp-host", kfp.url).exit_code == 0

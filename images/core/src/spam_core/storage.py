@@ -70,6 +70,24 @@ class Location:
             self.fs.pipe_file(path, data)
 
 
+def account_qualified(url: str, account: str | None = None) -> str:
+    """``url`` as a pod without ``AZURE_STORAGE_ACCOUNT_NAME`` opens it (a Kubeflow pipeline
+    step given a location by a pod that has it): ``abfs://<container>/<path>`` becomes
+    ``abfs://<container>@<account>.dfs.core.windows.net/<path>`` with ``account`` (default
+    ``AZURE_STORAGE_ACCOUNT_NAME``). Local paths, other schemes, Azure URLs that name their
+    account, and any URL when no account is known are returned unchanged."""
+    import os
+
+    if protocol_of(url) not in AZURE_PROTOCOLS:
+        return url
+    scheme, rest = url.split("://", 1)
+    container, sep, path = rest.partition("/")
+    account = account if account is not None else os.environ.get("AZURE_STORAGE_ACCOUNT_NAME")
+    if "@" in container or not container or not account:
+        return url
+    return f"{scheme}://{container}@{account}.dfs.core.windows.net{sep}{path}"
+
+
 def open_location(url: str, *, connection_string: str | None = None) -> Location:
     import fsspec
 

@@ -42,6 +42,7 @@ from pydantic_settings import BaseSettings
 
 from spam_core.scoring import TRACKS, Track
 from spam_core.settings import Location, settings_config
+from spam_core.storage import account_qualified
 
 DECISION_KIND = "spam-platform/retrain-decision"
 DECISION_PREFIX = "retrain-"
@@ -609,7 +610,8 @@ def pipeline_arguments(
     if tracking_uri and not tracking_uri.startswith("sqlite:"):
         args["mlflow_tracking_uri"] = tracking_uri
     if policy.feedback_log_url and trainer.train_feedback:  # the log this decision counted
-        args["feedback_log"] = policy.feedback_log_url
+        # the pipeline's pods have no AZURE_STORAGE_ACCOUNT_NAME: the URL names the account
+        args["feedback_log"] = account_qualified(policy.feedback_log_url)
         args["feedback_recent_days"] = trainer.train_feedback_recent_days
     args = {k: v for k, v in args.items() if k in declared}
     unknown = sorted(set(policy.pipeline_arguments) - set(declared))
