@@ -172,21 +172,21 @@ def write_inference_log(scored: pa.Table, status: JobStatus, url: str, *, thresh
     model_name = registered_model_name(status.model_ref) or "spam-detector"
     now = time.time()
     records = [
-        {
-            "timestamp": now,
-            "environment": status.environment,
-            "correlation_id": status.job_id,
-            "route": "/predict/batch",
-            "model_name": model_name,
-            "model_version": row["model_version"],
-            "email_id": row["email_id"],
-            "spam_probability": row["spam_probability"],
-            "prediction": row["prediction"],
-            "confidence": row["confidence"],
-            "threshold": threshold,
-            "latency_ms": None,
-            "features": {n: row[n] for n in NAMED_FEATURES},
-        }
+        inference_log.record(
+            timestamp=now,
+            environment=status.environment,
+            correlation_id=status.job_id,
+            route="/predict/batch",
+            model_name=model_name,
+            model_version=row["model_version"],
+            email_id=row["email_id"],
+            spam_probability=row["spam_probability"],
+            prediction=row["prediction"],
+            confidence=row["confidence"],
+            threshold=threshold,
+            latency_ms=None,
+            features={n: row[n] for n in NAMED_FEATURES},
+        )
         for row in scored.to_pylist()
         if row["spam_probability"] is not None
     ]

@@ -68,6 +68,41 @@ Record = dict[str, Any]
 ``features`` (name → float)."""
 
 
+def record(
+    *,
+    timestamp: float,
+    environment: str,
+    correlation_id: str,
+    route: str,
+    model_name: str,
+    model_version: str,
+    email_id: str,
+    spam_probability: float,
+    prediction: str,
+    confidence: str,
+    threshold: float | None,
+    latency_ms: float | None,
+    features: dict[str, float | None] | None,
+) -> Record:
+    """One answered prediction as a log record: what every writer (the gateway's scoring,
+    the batch job) fills, each column by name."""
+    return {
+        "timestamp": timestamp,
+        "environment": environment,
+        "correlation_id": correlation_id,
+        "route": route,
+        "model_name": model_name,
+        "model_version": model_version,
+        "email_id": email_id,
+        "spam_probability": spam_probability,
+        "prediction": prediction,
+        "confidence": confidence,
+        "threshold": threshold,
+        "latency_ms": latency_ms,
+        "features": features,
+    }
+
+
 def hour_partition(timestamp: float) -> str:
     """``date=YYYY-MM-DD/hour=HH`` (UTC) of an epoch time: every log's partition prefix."""
     moment = datetime.fromtimestamp(timestamp, UTC)

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.requests import Request
 
+from spam_core.inference_log import record as log_record
 from spam_core.message.wire import EmailIn
 from spam_gateway.app.core.config import Settings
 from spam_gateway.app.core.errors import InvalidInput
@@ -186,21 +187,21 @@ class Scorer:
             self.metrics.predictions.labels(environment, model_version, label).inc()
             if self.inference_log is not None:
                 records.append(
-                    {
-                        "timestamp": now,
-                        "correlation_id": scope["spam.correlation_id"],
-                        "route": route,
-                        "environment": environment,
-                        "model_name": model_name,
-                        "model_version": model_version,
-                        "email_id": p["email_id"],
-                        "spam_probability": p["spam_probability"],
-                        "prediction": label,
-                        "confidence": p["confidence"],
-                        "threshold": batch.threshold,
-                        "latency_ms": latency_ms,
-                        "features": p.get("features"),
-                    }
+                    log_record(
+                        timestamp=now,
+                        environment=environment,
+                        correlation_id=scope["spam.correlation_id"],
+                        route=route,
+                        model_name=model_name,
+                        model_version=model_version,
+                        email_id=p["email_id"],
+                        spam_probability=p["spam_probability"],
+                        prediction=label,
+                        confidence=p["confidence"],
+                        threshold=batch.threshold,
+                        latency_ms=latency_ms,
+                        features=p.get("features"),
+                    )
                 )
         if records:
             self.inference_log.log_many(records)  # type: ignore[union-attr]
