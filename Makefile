@@ -12,7 +12,8 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 PYTHON_VERSION := 3.11
 # images with a Dockerfile (core is a library, not an image)
 DOCKER_IMAGES := $(patsubst images/%/Dockerfile,%,$(wildcard images/*/Dockerfile))
-# extras of an image's package that only its image installs (`make setup` installs no extras):
+# extras of an image's package that only its image installs (no workspace package asks for them,
+# so `make setup` leaves them out):
 # IMAGE_EXTRAS_<image> := <extra> ... ; batch: Ray's dashboard and job API (see its pyproject)
 IMAGE_EXTRAS_batch := cluster
 # where `make requirements` writes <image>/requirements.txt (a test exports elsewhere)
