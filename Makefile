@@ -12,6 +12,12 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 PYTHON_VERSION := 3.11
 # images with a Dockerfile (core is a library, not an image)
 DOCKER_IMAGES := $(patsubst images/%/Dockerfile,%,$(wildcard images/*/Dockerfile))
+# extras of an image's package that only its image installs (no workspace package asks for them,
+# so `make setup` leaves them out):
+# IMAGE_EXTRAS_<image> := <extra> ... ; batch: Ray's dashboard and job API (see its pyproject)
+IMAGE_EXTRAS_batch := cluster
+# where `make requirements` writes <image>/requirements.txt (a test exports elsewhere)
+REQUIREMENTS_DIR := images
 UV := uv
 
 .PHONY: help setup up down status demo test test-fast lint format bench requirements lock clean
@@ -64,9 +70,9 @@ bench: setup ## benchmarks: prints the tables (tests/benchmarks/)
 	$(UV) run python -m tests.benchmarks
 
 requirements: ## export each image's pinned requirements from the one shared lock
-	@for i in $(DOCKER_IMAGES); do \
-		$(UV) export --frozen --package spam-$$i --no-dev --no-emit-workspace --no-header -q \
-			-o images/$$i/requirements.txt; done
+	@$(foreach i,$(DOCKER_IMAGES),$(UV) export --frozen --package spam-$(i) \
+		$(addprefix --extra ,$(IMAGE_EXTRAS_$(i))) --no-dev --no-emit-workspace --no-header -q \
+		-o $(REQUIREMENTS_DIR)/$(i)/requirements.txt &&) true
 
 lock: ## re-resolve the lock and re-export the image requirements
 	$(UV) lock

@@ -58,14 +58,20 @@ def test_raycluster_runs_the_trainer_image_on_a_head_and_workers():
 
 def test_probes_are_tcp_so_kuberay_does_not_inject_its_dashboard_probes():
     """KubeRay gives a Ray container without probes of its own probes that ask the dashboard
-    agent (52365), which the batch image (ray[data], no ray[default]) does not run; each
-    container brings TCP probes instead (spam-common.ray.probes, the tuning chart's too)."""
+    agent (52365; older Ray: `wget`, which the image lacks); each container brings TCP probes
+    instead (spam-common.ray.probes, the tuning chart's too). The head is ready when the
+    dashboard's job API answers (8265, the batch image's ray[default]): KubeRay submits the
+    RayJobs through it once the cluster is ready (tests/batch/test_job_api.py runs that API
+    in the image's environment)."""
     cluster = chartlib.only(docs_for(), "RayCluster", "spam-platform-batch").body
     assert chartlib.crd_errors(cluster) == []
     spec = cluster["spec"]
     head = chartlib.container(spec["headGroupSpec"]["template"]["spec"], "ray-head")
     assert head["livenessProbe"]["tcpSocket"] == {"port": 6379}
-    assert head["readinessProbe"]["tcpSocket"] == {"port": 6379}
+    assert head["readinessProbe"]["tcpSocket"] == {"port": 8265}
+    dashboard = {p["name"]: p["containerPort"] for p in head["ports"]}["dashboard"]
+    assert head["readinessProbe"]["tcpSocket"]["port"] == dashboard
+    assert spec["headGroupSpec"]["rayStartParams"]["dashboard-host"] == "0.0.0.0"
     (group,) = spec["workerGroupSpecs"]
     raylet = int(group["rayStartParams"]["node-manager-port"])
     worker = chartlib.container(group["template"]["spec"], "ray-worker")

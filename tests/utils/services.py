@@ -154,7 +154,8 @@ class RedisServer:
 class RayHead:
     """``ray start --head --block`` of this environment (or of the venv at ``bin_dir``, e.g. a
     trainer image's) on free ports, in its own temporary directory and process group: a Ray
-    cluster separate from the test process. Stopped by
+    cluster separate from the test process; with ``dashboard``, Ray's dashboard and its job API
+    too (on 127.0.0.1, a free port; needs ``ray[default]`` in that environment). Stopped by
     signalling exactly that process group (never ``ray stop``, which stops every Ray of the
     user on the machine)."""
 
@@ -169,16 +170,24 @@ class RayHead:
         "--metrics-export-port",
     )
 
-    def __init__(self, log_path: Path, num_cpus: int = 1, bin_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        log_path: Path,
+        num_cpus: int = 1,
+        bin_dir: Path | None = None,
+        dashboard: bool = False,
+    ) -> None:
         import tempfile
 
         self.log_path = log_path
         self.num_cpus = num_cpus
+        self.dashboard = dashboard
         # the environment the head and its workers run in: this one, or another venv's bin
         # (the trainer image's requirements, see tests/utils/image_env.py)
         self.bin_dir = bin_dir or Path(sys.executable).parent
         self.temp_dir = Path(tempfile.mkdtemp(prefix="rh-", dir="/tmp"))  # short: sockets
-        self.ports = {option: free_port() for option in self.PORT_OPTIONS}
+        options = self.PORT_OPTIONS + (("--dashboard-port",) if dashboard else ())
+        self.ports = {option: free_port() for option in options}
         self.process: subprocess.Popen | None = None
 
     @property
@@ -192,6 +201,13 @@ class RayHead:
         return f"ray://127.0.0.1:{self.ports['--ray-client-server-port']}"
 
     @property
+    def dashboard_address(self) -> str:
+        """The dashboard's HTTP address (``ray job submit --address``, the job API)."""
+        if not self.dashboard:
+            raise RuntimeError("this Ray head runs without the dashboard")
+        return f"http://127.0.0.1:{self.ports['--dashboard-port']}"
+
+    @property
     def home(self) -> Path:
         """HOME of the head and its workers when they run in another environment."""
         return self.temp_dir / "home"
@@ -203,6 +219,11 @@ class RayHead:
     def start(self, timeout: float = 120.0) -> RayHead:
         exe = self.bin_dir / "ray"
         ports = [a for option, port in self.ports.items() for a in (option, str(port))]
+        dashboard = (
+            ["--include-dashboard=true", "--dashboard-host", "127.0.0.1"]
+            if self.dashboard
+            else ["--include-dashboard=false"]
+        )
         env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
         if self.bin_dir != Path(sys.executable).parent:  # that venv only, as in its image
             env.pop("VIRTUAL_ENV", None)
@@ -214,7 +235,7 @@ class RayHead:
             self.process = subprocess.Popen(
                 [
                     str(exe), "start", "--head", "--block", "--num-cpus", str(self.num_cpus),
-                    "--include-dashboard=false", "--disable-usage-stats",
+                    *dashboard, "--disable-usage-stats",
                     "--temp-dir", str(self.temp_dir), *ports,
                 ],
                 stdout=log,
@@ -229,8 +250,11 @@ class RayHead:
             if self.process.poll() is not None:
                 break
             if raylet.exists():
-                with contextlib.suppress(OSError):
+                with contextlib.suppress(OSError, httpx.HTTPError):
                     socket.create_connection(("127.0.0.1", self.ports["--port"]), 0.5).close()
+                    if self.dashboard:  # the job API answers
+                        url = f"{self.dashboard_address}/api/version"
+                        httpx.get(url, timeout=2).raise_for_status()
                     return self
             time.sleep(0.2)
         tail = self.log_path.read_text(errors="replace")[-2000:]

@@ -12,10 +12,11 @@ Usage: {{ include "spam-common.ray.rayletPort" . }}
 {{/*
 Probes of a Ray container. KubeRay gives a Ray container without probes of its own probes that
 ask the Ray dashboard agent (port 52365; before Ray 2.53 also `wget` to the dashboard on 8265,
-run inside the container): an image without the dashboard (ray without the `default` extra) or
-without wget would never be ready and be restarted for ever. These TCP probes replace them: on
-the head the GCS (liveness) and `readinessPort`, the port its clients need (the Ray Client
-server, the dashboard's job API); on a worker its raylet.
+run inside the container): an image without the dashboard (ray without the `default` extra: the
+trainer image) or without wget (neither image has it) would never be ready and be restarted for
+ever. These TCP probes replace them: on the head the GCS (liveness) and `readinessPort`, the port
+its clients need (tuning: the Ray Client server, 10001; batch: the dashboard's job API, 8265,
+which the batch image runs with ray[default]); on a worker its raylet.
 Usage: {{- include "spam-common.ray.probes" (dict "head" true "readinessPort" 10001 "context" $) | nindent 12 }}
        {{- include "spam-common.ray.probes" (dict "head" false "context" $) | nindent 14 }}
 */}}
