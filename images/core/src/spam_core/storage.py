@@ -88,11 +88,24 @@ def account_qualified(url: str, account: str | None = None) -> str:
     return f"{scheme}://{container}@{account}.dfs.core.windows.net{sep}{path}"
 
 
-def open_location(url: str, *, connection_string: str | None = None) -> Location:
+def open_location(
+    url: str,
+    *,
+    connection_string: str | None = None,
+    account_name: str | None = None,
+    timeout_s: float | None = None,
+) -> Location:
+    """``url`` opened through fsspec. Azure (``abfs://``, ``abfss://``, ``az://``): with
+    ``connection_string`` when given, else the account the URL names
+    (``abfs://<container>@<account>.dfs.core.windows.net/…``), else ``account_name`` (default:
+    adlfs reads ``AZURE_STORAGE_ACCOUNT_NAME``); ``timeout_s`` bounds each connection and read
+    (default: the Azure SDK's)."""
     import fsspec
 
     if protocol_of(url) in AZURE_PROTOCOLS:
         options: dict[str, object] = {"skip_instance_cache": True}
+        if timeout_s is not None:
+            options["connection_timeout"] = options["read_timeout"] = max(1, round(timeout_s))
         if connection_string:
             options["connection_string"] = connection_string
         elif "@" in url.split("://", 1)[1].split("/", 1)[0]:
@@ -100,6 +113,8 @@ def open_location(url: str, *, connection_string: str | None = None) -> Location
             # (a pod without AZURE_STORAGE_ACCOUNT_NAME, e.g. a Kubeflow pipeline step)
             fs, root = fsspec.core.url_to_fs(url, **options)
             return Location(url=url, fs=fs, root=root.rstrip("/"))
+        elif account_name:
+            options["account_name"] = account_name
         fs = fsspec.filesystem("abfs", **options)
         root = fs._strip_protocol(url).rstrip("/")
     else:

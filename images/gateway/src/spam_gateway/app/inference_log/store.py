@@ -3,8 +3,9 @@
 * a plain path or ``file://…``: written to a temporary name and renamed, so readers never see
   half a file;
 * ``abfs://<container>/<prefix>`` (also ``az://``, ``abfss://``): one Put Blob per file via
-  adlfs. Credentials: ``connection_string`` when given (Azurite locally), else the account
-  name (``AZURE_STORAGE_ACCOUNT_NAME``) with ``DefaultAzureCredential``, which picks up the
+  adlfs, opened by ``spam_core.storage.open_location``. Credentials: ``connection_string``
+  when given (Azurite locally), else the account the URL names, else the account name
+  (``AZURE_STORAGE_ACCOUNT_NAME``) with ``DefaultAzureCredential``, which picks up the
   workload identity in the cluster. The Azure SDK's own retries are off (its first back-off is
   15 s): a failed write is spooled and retried by the logger instead;
 * any other fsspec URL is passed to fsspec as is.
@@ -16,10 +17,7 @@ import os
 import tempfile
 from pathlib import Path
 
-import fsspec
-from fsspec.implementations.local import LocalFileSystem
-
-AZURE_PROTOCOLS = ("abfs", "abfss", "az")
+from spam_core.storage import AZURE_PROTOCOLS, open_location, protocol_of
 
 
 class LogStore:
@@ -32,25 +30,13 @@ class LogStore:
         timeout_s: float = 10.0,
     ) -> None:
         self.url = url
-        protocol = url.split("://", 1)[0] if "://" in url else "file"
+        location = open_location(
+            url, connection_string=connection_string, account_name=account_name, timeout_s=timeout_s
+        )
+        self.fs, self.root, self.local = location.fs, location.root, location.local
         self._write_kwargs: dict[str, object] = {}
-        if protocol in AZURE_PROTOCOLS:
-            options: dict[str, object] = {
-                "connection_timeout": max(1, round(timeout_s)),
-                "read_timeout": max(1, round(timeout_s)),
-                "skip_instance_cache": True,
-            }
-            if connection_string:
-                options["connection_string"] = connection_string
-            elif account_name:
-                options["account_name"] = account_name
-            self.fs = fsspec.filesystem("abfs", **options)
-            self.root = self.fs._strip_protocol(url).rstrip("/")
+        if protocol_of(url) in AZURE_PROTOCOLS:
             self._write_kwargs["retry_total"] = 0
-        else:
-            self.fs, self.root = fsspec.core.url_to_fs(url)
-            self.root = self.root.rstrip("/")
-        self.local = isinstance(self.fs, LocalFileSystem)
 
     def write(self, relpath: str, data: bytes) -> None:
         path = f"{self.root}/{relpath}"
