@@ -85,6 +85,19 @@ def _image_env(head: RayHead, bin_dir: Path) -> dict[str, str]:
     return env
 
 
+def _ray_job_submit(head: RayHead, bin_dir: Path, code: str) -> subprocess.CompletedProcess:
+    """``ray job submit --address <head>:8265 -- python -c <code>`` as the image runs it."""
+    return subprocess.run(
+        [str(bin_dir / "ray"), "job", "submit", "--address", head.dashboard_address,
+         "--", "python", "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_image_env(head, bin_dir),
+        cwd=head.home,
+    )  # fmt: skip
+
+
 def _job_output(logs: str, bin_dir: Path) -> dict[str, str]:
     (line,) = [x for x in logs.splitlines() if x.startswith(MARKER)]
     seen = json.loads(line.removeprefix(MARKER))
@@ -101,29 +114,13 @@ def test_ray_job_submit_runs_a_job_on_the_head_k8s_job_mode(
 ):
     """What KubeRay's submitter pod (batch image) runs: ``ray job submit --address <head>:8265
     -- <entrypoint>``, waiting for the job; its exit code is the job's."""
-    submit = subprocess.run(
-        [str(batch_image_env / "ray"), "job", "submit", "--address", ray_head.dashboard_address,
-         "--", "python", "-c", ENTRYPOINT_CODE],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=_image_env(ray_head, batch_image_env),
-        cwd=ray_head.home,
-    )  # fmt: skip
+    submit = _ray_job_submit(ray_head, batch_image_env, ENTRYPOINT_CODE)
     output = submit.stdout + submit.stderr
     assert submit.returncode == 0, output[-3000:]
     assert re.search(r"Job 'raysubmit_\w+' succeeded", output), output[-3000:]
     _job_output(submit.stdout, batch_image_env)
     # a failing entrypoint fails the submission (the RayJob's status follows it)
-    failing = subprocess.run(
-        [str(batch_image_env / "ray"), "job", "submit", "--address", ray_head.dashboard_address,
-         "--", "python", "-c", "raise SystemExit(3)"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=_image_env(ray_head, batch_image_env),
-        cwd=ray_head.home,
-    )  # fmt: skip
+    failing = _ray_job_submit(ray_head, batch_image_env, "raise SystemExit(3)")
     assert failing.returncode != 0
     assert re.search(r"Job 'raysubmit_\w+' failed", failing.stdout + failing.stderr)
 
