@@ -1,5 +1,5 @@
 """gateway subchart: one suite per template (configmap, deployment, service, ingress,
-virtualservice, servicemonitor, tests/)."""
+virtualservice, tests/; the ServiceMonitor: test_chart_monitoring.py)."""
 
 from __future__ import annotations
 
@@ -306,52 +306,6 @@ def test_virtualservice_binds_existing_gateways_when_the_chart_creates_none():
         "host": f"{NAME}.{chartlib.NAMESPACE}.svc.cluster.local",
         "port": {"number": 8080},
     }
-
-
-# ------------------------------------------------------------------ servicemonitor.yaml
-
-
-@pytest.mark.parametrize(
-    ("enabled", "api_versions", "rendered"),
-    [
-        (True, (chartlib.MONITORING_API,), True),
-        (True, (), False),
-        (False, (chartlib.MONITORING_API,), False),
-    ],
-    ids=["flag-and-api", "flag-without-api", "api-without-flag"],
-)
-def test_servicemonitor_needs_the_flag_and_the_prometheus_operator_api(
-    enabled, api_versions, rendered
-):
-    docs = docs_for(
-        {"gateway": {"metrics": {"serviceMonitor": {"enabled": enabled}}}},
-        api_versions=api_versions,
-    )
-    assert ("ServiceMonitor" in chartlib.kinds(docs)) is rendered
-
-
-def test_servicemonitor_scrapes_metrics_of_the_gateway_service():
-    docs = chartlib.render_docs(
-        chartlib.ci_values("03-servicemonitor-values.yaml"), api_versions=(chartlib.MONITORING_API,)
-    )
-    monitor = chartlib.only(docs, "ServiceMonitor", NAME).body
-    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert monitor["spec"]["endpoints"][0]["port"] == "http"
-    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
-    service = chartlib.only(docs, "Service", NAME).body
-    assert (
-        monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
-    )
-
-
-def test_notes_warn_when_the_servicemonitor_cannot_be_created():
-    values = chartlib.minimal_values(
-        {"gateway": {"metrics": {"serviceMonitor": {"enabled": True}}}}
-    )
-    assert (
-        "no ServiceMonitor was created"
-        in chartlib.render(values)["spam-platform/templates/NOTES.txt"]
-    )
 
 
 # ------------------------------------------------------------------ tests/

@@ -30,6 +30,84 @@ def alert_metrics(docs: list[chartlib.Doc]) -> set[str]:
     return used
 
 
+COMPONENT_LABEL = {"gateway": "api", "transformer": "features"}
+"""app.kubernetes.io/component of each scraped service's objects."""
+
+
+@pytest.mark.parametrize("component", sorted(SCRAPED.values()))
+@pytest.mark.parametrize(
+    ("enabled", "api_versions", "rendered"),
+    [
+        (True, (chartlib.MONITORING_API,), True),
+        (True, (), False),
+        (False, (chartlib.MONITORING_API,), False),
+    ],
+    ids=["flag-and-api", "flag-without-api", "api-without-flag"],
+)
+def test_servicemonitor_needs_the_flag_and_the_prometheus_operator_api(
+    component, enabled, api_versions, rendered
+):
+    docs = chartlib.render_docs(
+        chartlib.minimal_values({component: {"metrics": {"serviceMonitor": {"enabled": enabled}}}}),
+        api_versions=api_versions,
+    )
+    monitors = [d.name for d in docs if d.kind == "ServiceMonitor"]
+    assert monitors == ([f"spam-platform-{component}"] if rendered else [])
+
+
+@pytest.mark.parametrize("component", sorted(SCRAPED.values()))
+def test_servicemonitor_scrapes_metrics_on_the_port_the_image_serves(component):
+    fullname = f"spam-platform-{component}"
+    docs = chartlib.render_docs(
+        chartlib.ci_values(
+            "03-servicemonitor-values.yaml",
+            {component: {"metrics": {"serviceMonitor": {"interval": "15s"}}}},
+        ),
+        api_versions=(chartlib.MONITORING_API,),
+    )
+    monitor = chartlib.only(docs, "ServiceMonitor", fullname).body
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert (
+        monitor["metadata"]["labels"]["app.kubernetes.io/component"] == (COMPONENT_LABEL[component])
+    )
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint == {
+        "port": "http",
+        "path": "/metrics",
+        "interval": "15s",
+        "scrapeTimeout": "10s",
+    }
+    service = chartlib.only(docs, "Service", fullname).body
+    assert monitor["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [chartlib.NAMESPACE]}
+    (port,) = [p for p in service["spec"]["ports"] if p["name"] == endpoint["port"]]
+    deployment = chartlib.only(docs, "Deployment", fullname).body
+    (container_port,) = [
+        p
+        for p in chartlib.container(deployment["spec"]["template"]["spec"], component)["ports"]
+        if p["name"] == port["targetPort"]
+    ]
+    # the image serves /metrics on SPAM_<COMPONENT>_PORT, set in its Dockerfile only
+    variable = f"SPAM_{component.upper()}_PORT"
+    dockerfile = (chartlib.REPO / "images" / component / "Dockerfile").read_text()
+    assert f"{variable}={container_port['containerPort']}" in dockerfile
+    assert variable not in chartlib.only(docs, "ConfigMap", fullname).body["data"]
+
+
+@pytest.mark.parametrize("component", sorted(SCRAPED.values()))
+def test_notes_warn_when_a_servicemonitor_cannot_be_created(component):
+    other = next(c for c in SCRAPED.values() if c != component)
+    values = chartlib.minimal_values(
+        {component: {"metrics": {"serviceMonitor": {"enabled": True}}}}
+    )
+    notes = chartlib.render(values)["spam-platform/templates/NOTES.txt"]
+    assert f"{component}.metrics.serviceMonitor.enabled is true" in notes
+    assert f"no ServiceMonitor was created for the {component}" in notes
+    assert f"{other}.metrics.serviceMonitor.enabled" not in notes
+    with_api = chartlib.render(values, api_versions=(chartlib.MONITORING_API,))
+    assert "no ServiceMonitor was created" not in with_api["spam-platform/templates/NOTES.txt"]
+
+
 def test_every_alerted_service_metric_is_scraped(scenario):
     name, values = scenario
     docs = chartlib.render_docs(values, api_versions=(chartlib.MONITORING_API,))
