@@ -29,7 +29,7 @@ BENCHMARKS = {
 }
 DEFAULT = [name for name in BENCHMARKS if name != "content_model"]
 """What runs without names; ``content_model`` (candidate content models out of fold, about
-30 minutes on 2 cores) only when named."""
+40 minutes on 2 cores) only when named."""
 
 
 def main() -> None:
