@@ -432,13 +432,9 @@ def evaluate(c: Corpus, cand: Candidate, seed: int = SEED) -> dict[str, Any]:
         x_fit = np.vstack([raw[fit], fields[fit]])
         y_fit = np.concatenate([c.y[fit], c.y[fit]])
         x_held = np.vstack([raw[held], fields[held]])
+        xgb_seeds = [seed] if cand.bag == 1 else [seed * 1000 + b for b in range(cand.bag)]
         margin = np.mean(
-            [
-                _xgb_fit_predict(x_fit, y_fit, x_held, cand.xgb or XGB_FIXED, seed * 1000 + b)
-                if cand.bag > 1
-                else _xgb_fit_predict(x_fit, y_fit, x_held, cand.xgb or XGB_FIXED, seed)
-                for b in range(cand.bag)
-            ],
+            [_xgb_fit_predict(x_fit, y_fit, x_held, cand.xgb or XGB_FIXED, s) for s in xgb_seeds],
             axis=0,
         )
         oof[held, 0] = margin[: len(held)]
@@ -562,6 +558,14 @@ def _cell(values: list[float]) -> str:
 def main(
     corpus: str | None = None, only: Sequence[str] | None = None, seeds: Sequence[int] = (SEED,)
 ) -> list[dict]:
+    chosen = [c for c in candidates() if not only or any(o in c.name for o in only)]
+    if not chosen:
+        names = "\n  ".join(c.name for c in candidates())
+        raise SystemExit(
+            f"no candidate name contains any of {list(only or [])}; the candidates:\n  {names}"
+        )
+    if not seeds:
+        raise SystemExit("--seeds needs at least one fold seed")
     corpus_dir = Path(corpus) if corpus else SHARED_CORPUS
     with tempfile.TemporaryDirectory() as tmp_name:
         c = load_corpus(corpus_dir, Path(tmp_name))
@@ -583,9 +587,7 @@ def main(
     variants: dict[Callable, Corpus] = {}
     tails: Counter[int] = Counter()
     runs = 0
-    for cand in candidates():
-        if only and not any(o in cand.name for o in only):
-            continue
+    for cand in chosen:
         if cand.corpus is not None and cand.corpus not in variants:
             variants[cand.corpus] = cand.corpus(c)
         corpus_c = variants[cand.corpus] if cand.corpus is not None else c
