@@ -13,6 +13,7 @@ from tests.benchmarks import (
     bench_logflush,
     bench_score,
     bench_serving,
+    bench_threshold_rule,
     bench_transformer,
 )
 
@@ -26,16 +27,22 @@ BENCHMARKS = {
     "drift": bench_drift.main,
     "content_model": bench_content_model.main,
     "logflush": bench_logflush.main,
+    "threshold_rule": bench_threshold_rule.main,
 }
-DEFAULT = [name for name in BENCHMARKS if name != "content_model"]
+ON_REQUEST = ("content_model", "threshold_rule")
+DEFAULT = [name for name in BENCHMARKS if name not in ON_REQUEST]
 """What runs without names; ``content_model`` (candidate content models out of fold, about
-40 minutes on 2 cores) only when named."""
+40 minutes on 2 cores) and ``threshold_rule`` (the threshold rule judged on held-out folds) only
+when named."""
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks")
     parser.add_argument(
-        "names", nargs="*", metavar="NAME", help=f"default: {DEFAULT}; also: content_model"
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"default: {DEFAULT}; also: {', '.join(ON_REQUEST)}",
     )
     parser.add_argument("--corpus", help="corpus directory (default: ../shared copy)")
     args = parser.parse_args()

@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
@@ -405,15 +406,21 @@ def _xgb_fit_predict(x_fit, y_fit, x_held, p: dict, seed: int = SEED) -> np.ndar
     return booster.predict(xgb.DMatrix(x_held), output_margin=True)
 
 
-def evaluate(c: Corpus, cand: Candidate, seed: int = SEED) -> dict[str, Any]:
+def evaluate(
+    c: Corpus, cand: Candidate, seed: int = SEED, keep_scores: bool = False
+) -> dict[str, Any]:
     """Out-of-fold scores of ``cand`` (folds, inner folds and XGBoost seeded by ``seed``) and
-    their metrics; ``"tail"``: the e-mail indices of the ham in the 0.5 % tail (both forms)."""
+    their metrics; ``"tail"``: the e-mail indices of the ham in the 0.5 % tail (both forms).
+    ``keep_scores`` adds ``"oof"`` ((n, 2) margins, raw and field form) and ``"fold"`` (each
+    e-mail's outer fold)."""
     n = len(c.y)
     oof = np.zeros((n, 2))
+    fold_of = np.zeros(n, dtype=int)
     width = 0
-    for fit, held in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(
-        np.zeros(n), c.y
+    for k, (fit, held) in enumerate(
+        StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(np.zeros(n), c.y)
     ):
+        fold_of[held] = k
         built = [b(c, fit) for b in cand.blocks]
         raw = np.hstack([b[0] for b in built]) if built else np.zeros((n, 0), np.float32)
         fields = np.hstack([b[1] for b in built]) if built else np.zeros((n, 0), np.float32)
@@ -450,6 +457,8 @@ def evaluate(c: Corpus, cand: Candidate, seed: int = SEED) -> dict[str, Any]:
         for target in FPR_TARGETS:
             out[f"{form}_recall@{target:.2%}"] = _recall_at_fpr(y, s, target)
     out["tail"] = {i % n for i in _tail(both_y, oof.T.ravel())}
+    if keep_scores:
+        out |= {"oof": oof, "fold": fold_of}
     return out
 
 
@@ -601,7 +610,7 @@ def main(
             print(f"{cand.name} (seed {seed}): {per_seed[-1]}", flush=True)
         results.append({"name": cand.name, "runs": per_seed})
         table.add_row(
-            cand.name,
+            escape(cand.name),
             str(per_seed[0]["width"]) if per_seed[0]["width"] else "-",
             *(_cell([r[key] for r in per_seed]) for _, key in METRICS),
             f"{statistics.mean(r['seconds'] for r in per_seed):.0f}",
@@ -622,7 +631,7 @@ def main(
             tail_table.add_row(
                 str(k),
                 r.sender_domain,
-                r.subject[:70],
+                escape(r.subject[:70]),
                 str(len(r.body)),
                 "yes" if LIST_FOOTER.search(r.text) or LIST_FOOTER.search(r.html_text) else "",
             )
