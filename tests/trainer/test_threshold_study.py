@@ -76,3 +76,25 @@ def test_summary_counts_a_fold_as_meeting_the_goal_only_when_both_bounds_hold():
     assert s["recall_ok"] == pytest.approx(2 / 3)
     assert s["both_ok"] == pytest.approx(1 / 3)
     assert s["fp"] == pytest.approx(5 / 3)
+
+
+def test_paired_table_differences_candidates_from_the_shipped_one_seed_by_seed():
+    from tests.benchmarks.bench_content_model import paired_table
+
+    def runs(values: dict[int, tuple[float, float]]) -> list[dict]:
+        return [
+            {"seed": s, "both_recall@0.50%": a, "both_recall@0.25%": b}
+            for s, (a, b) in values.items()
+        ]
+
+    shipped = {"name": "x [shipped]", "runs": runs({1: (0.96, 0.92), 2: (0.97, 0.93)})}
+    # listed in another seed order: pairs are made by seed, not by position
+    other = {"name": "y", "runs": runs({2: (0.97, 0.95), 1: (0.98, 0.94)})}
+    table = paired_table([shipped, other])
+    assert table is not None and table.row_count == 1
+    cells = [c._cells[0] for c in table.columns]
+    assert cells[0] == "y"
+    assert cells[1].startswith("+0.0100 (se 0.0100; 1 / 0)")
+    assert cells[2].startswith("+0.0200 (se 0.0000; 2 / 0)")
+    assert paired_table([other]) is None  # no shipped candidate: nothing to pair with
+    assert paired_table([{"name": "x [shipped]", "runs": runs({1: (0.9, 0.9)})}]) is None

@@ -1,0 +1,53 @@
+"""The content-model benchmark's vectorized character n-grams (``byte_ngram_ids``): the same
+n-grams as scikit-learn's ``char_wb`` analyzer on ASCII text, hashed into ``bits``."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import HashingVectorizer
+
+from tests.benchmarks.bench_content_model import _HASH_BASE, _HASH_MIX, byte_ngram_ids
+
+TEXTS = [
+    "Hello   World, this is a\ttest of  SPAM filters!! ok",
+    "Dear Friend,\n\nYou have been selected. Click http://example.com/x?id=1 NOW\r\n-- \nBob",
+    "a b c",
+    "x",
+]
+
+
+def _gram_id(gram: str, bits: int = 20) -> int:
+    """One n-gram's id, computed one byte at a time (the reference the vectorized hash must
+    equal)."""
+    h = np.uint32(len(gram))
+    with np.errstate(over="ignore"):
+        for byte in gram.encode("utf-8"):
+            h = h * _HASH_BASE + np.uint32(byte)
+        return int((h * _HASH_MIX) >> np.uint32(32 - bits))
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_within_words_are_char_wb_ngrams(text):
+    analyzer = HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5)).build_analyzer()
+    expected = Counter(_gram_id(g) for g in analyzer(text))
+    assert Counter(byte_ngram_ids(text, within_words=True).tolist()) == expected
+
+
+def test_across_words_adds_the_grams_that_span_a_blank():
+    text = "ab cd"
+    within = Counter(byte_ngram_ids(text, within_words=True).tolist())
+    across = Counter(byte_ngram_ids(text).tolist())
+    assert within - across == Counter()  # every within-word gram is there too
+    assert _gram_id("b c") in across and _gram_id("b c") not in within
+    assert _gram_id(" ab ") in within  # one padded word
+
+
+def test_ids_are_bounded_lower_cased_and_empty_text_has_none():
+    ids = byte_ngram_ids("Grüße aus Köln — 東京 " * 50, bits=12)
+    assert ids.dtype == np.uint32 and ids.size and int(ids.max()) < 2**12
+    assert Counter(byte_ngram_ids("SPAM")) == Counter(byte_ngram_ids("spam"))
+    assert byte_ngram_ids("").size == 0
+    assert byte_ngram_ids(" \n\t ").size == 0
