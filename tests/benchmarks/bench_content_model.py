@@ -323,8 +323,10 @@ def _byte_counts(docs: Sequence[str], bits: int, within_words: bool) -> sparse.c
 _BYTE_CACHE: dict[tuple[int, int, bool], tuple[sparse.csr_matrix, sparse.csr_matrix]] = {}
 
 
-def byte_sparse(bits: int = 20, within_words: bool = False) -> Sparse:
-    """Byte 3-5-grams hashed (``byte_ngram_ids``), sublinear TF-IDF (IDF on the fit e-mails)."""
+def byte_sparse(bits: int = 20, within_words: bool = False, min_df: int = 1) -> Sparse:
+    """Byte 3-5-grams hashed (``byte_ngram_ids``), sublinear TF-IDF (IDF on the fit e-mails);
+    ``min_df``: buckets in fewer fit e-mails are dropped (left out of the norm too), so a
+    served model keeps only the others' weights."""
 
     def build(c: Corpus, fit: np.ndarray) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
         key = (id(c), bits, within_words)
@@ -334,6 +336,13 @@ def byte_sparse(bits: int = 20, within_words: bool = False) -> Sparse:
                 _byte_counts(_docs(c.fields), bits, within_words),
             )
         raw, fields = _BYTE_CACHE[key]
+        if min_df > 1:
+            df = np.bincount(raw[fit].indices, minlength=raw.shape[1])
+            keep = sparse.diags((df >= min_df).astype(np.float64))
+            raw, fields = (raw @ keep).tocsr(), (fields @ keep).tocsr()
+            raw.eliminate_zeros()
+            fields.eliminate_zeros()
+            print(f"  byte buckets kept (df >= {min_df}): {int((df >= min_df).sum())}", flush=True)
         t = TfidfTransformer(sublinear_tf=True).fit(raw[fit])
         return t.transform(raw), t.transform(fields)
 
@@ -567,6 +576,16 @@ def candidates() -> list[Candidate]:
             "+ linear margin (byte 3-5-grams within words, numpy-hashed 2^20, C 10)",
             base,
             linear_margin(byte_sparse(within_words=True)),
+        ),
+        Candidate(
+            "+ linear margin (byte 3-5-grams within words, numpy-hashed 2^18, C 10)",
+            base,
+            linear_margin(byte_sparse(18, within_words=True)),
+        ),
+        Candidate(
+            "+ linear margin (byte 3-5-grams within words, numpy-hashed 2^20, min_df 2, C 10)",
+            base,
+            linear_margin(byte_sparse(within_words=True, min_df=2)),
         ),
         Candidate(
             "+ linear margin (words + char_wb 3-5, C 10)",
