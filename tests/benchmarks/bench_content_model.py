@@ -271,7 +271,6 @@ def char_sparse() -> Sparse:
     return build
 
 
-_BLANKS = re.compile(r"\s+")
 _HASH_BASE = np.uint32(0x01000193)
 _HASH_MIX = np.uint32(0x9E3779B1)
 
