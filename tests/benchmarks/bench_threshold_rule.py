@@ -57,6 +57,20 @@ def _sigmoid(m: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-m))
 
 
+def at_threshold(y: np.ndarray, scores: np.ndarray, own: np.ndarray, t: float) -> dict[str, float]:
+    """The fold ``own``'s ham false positives, FPR and spam recall in each form at threshold
+    ``t`` (scores >= t are spam), and the worse form's FPR and recall."""
+    ham, spam = own & (y == 0), own & (y == 1)
+    row: dict[str, float] = {"threshold": t, "ham": float(ham.sum())}
+    for j, form in enumerate(("raw", "fields")):
+        row[f"{form}_fp"] = float(np.sum(scores[ham, j] >= t))
+        row[f"{form}_fpr"] = row[f"{form}_fp"] / ham.sum()
+        row[f"{form}_recall"] = float(np.mean(scores[spam, j] >= t))
+    row["fpr"] = max(row["raw_fpr"], row["fields_fpr"])
+    row["recall"] = min(row["raw_recall"], row["fields_recall"])
+    return row
+
+
 def judge(
     y: np.ndarray, scores: np.ndarray, fold: np.ndarray, target: float
 ) -> list[dict[str, float]]:
@@ -66,22 +80,13 @@ def judge(
     ``scores``: (n, 2) spam probabilities, raw and field form; ``fold``: each e-mail's fold."""
     out = []
     for k in np.unique(fold):
-        other, own = fold != k, fold == k
+        other = fold != k
         t = cold_floor(
             np.concatenate([y[other], y[other]]),
             np.concatenate([scores[other, 0], scores[other, 1]]),
             target,
         )
-        row: dict[str, float] = {"threshold": t}
-        ham, spam = own & (y == 0), own & (y == 1)
-        for j, form in enumerate(("raw", "fields")):
-            row[f"{form}_fp"] = float(np.sum(scores[ham, j] >= t))
-            row[f"{form}_fpr"] = row[f"{form}_fp"] / ham.sum()
-            row[f"{form}_recall"] = float(np.mean(scores[spam, j] >= t))
-        row["fpr"] = max(row["raw_fpr"], row["fields_fpr"])
-        row["recall"] = min(row["raw_recall"], row["fields_recall"])
-        row["ham"] = float(ham.sum())
-        out.append(row)
+        out.append(at_threshold(y, scores, fold == k, t))
     return out
 
 
@@ -92,18 +97,11 @@ def oracle(y: np.ndarray, scores: np.ndarray, fold: np.ndarray) -> list[dict[str
     out = []
     for k in np.unique(fold):
         own = fold == k
-        ham, spam = own & (y == 0), own & (y == 1)
+        ham = own & (y == 0)
         allowed = int(np.floor(GOAL_FPR * ham.sum()))
         # scores >= t are spam: t just above the (allowed + 1)-th highest ham in either form
         t = float(np.nextafter(max(np.sort(scores[ham, j])[::-1][allowed] for j in (0, 1)), 2))
-        row = {"threshold": t, "ham": float(ham.sum())}
-        for j, form in enumerate(("raw", "fields")):
-            row[f"{form}_fp"] = float(np.sum(scores[ham, j] >= t))
-            row[f"{form}_fpr"] = row[f"{form}_fp"] / ham.sum()
-            row[f"{form}_recall"] = float(np.mean(scores[spam, j] >= t))
-        row["fpr"] = max(row["raw_fpr"], row["fields_fpr"])
-        row["recall"] = min(row["raw_recall"], row["fields_recall"])
-        out.append(row)
+        out.append(at_threshold(y, scores, own, t))
     return out
 
 
