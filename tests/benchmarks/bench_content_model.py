@@ -54,6 +54,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.naive_bayes import MultinomialNB
 
+from spam_core.errors import SpamCoreError
 from spam_core.features.engineered import engineered_features
 from spam_core.features.text import document_text
 from spam_core.ingest import ingest, read_records
@@ -625,7 +626,10 @@ def candidates() -> list[Candidate]:
 
 
 def load_corpus(corpus_dir: Path, tmp: Path) -> Corpus:
-    ingest(corpus_dir, tmp / "ds")
+    try:
+        ingest(corpus_dir, tmp / "ds")
+    except SpamCoreError as e:  # a corpus that cannot be read: its message, not a traceback
+        raise SystemExit(f"corpus {corpus_dir}: {e}") from e
     raw, labels, is_train = [], [], []
     for split in ("train", "validation"):
         recs, labs = read_records(tmp / "ds", split=split)
