@@ -56,6 +56,7 @@ from sklearn.naive_bayes import MultinomialNB
 
 from spam_core.errors import SpamCoreError
 from spam_core.features.engineered import engineered_features
+from spam_core.features.linear import byte_ngram_ids
 from spam_core.features.text import document_text
 from spam_core.ingest import ingest, read_records
 from spam_core.message.record import EmailRecord
@@ -270,39 +271,6 @@ def char_sparse() -> Sparse:
         return t.transform(raw), t.transform(fields)
 
     return build
-
-
-_HASH_BASE = np.uint32(0x01000193)
-_HASH_MIX = np.uint32(0x9E3779B1)
-
-
-def byte_ngram_ids(
-    text: str, lo: int = 3, hi: int = 5, bits: int = 20, within_words: bool = False
-) -> np.ndarray:
-    """Hashed ids (``bits`` wide) of every byte n-gram, n in lo..hi, of the lower-cased UTF-8
-    text with blank runs as one space and a space at each end: a vectorized stand-in for
-    scikit-learn's ``char`` analyzers (which run n-grams through Python per character).
-    ``within_words``: like ``char_wb``, only n-grams inside one space-padded word (a word
-    shorter than n gives none)."""
-    words = text.lower().split()
-    t = " " + ("  " if within_words else " ").join(words) + " "
-    b = np.frombuffer(t.encode("utf-8", "replace"), dtype=np.uint8).astype(np.uint32)
-    # within words: a window may not hold two blanks in a row (the gap between padded words)
-    gap = np.concatenate([[0], np.cumsum((b[:-1] == 32) & (b[1:] == 32))]) if b.size else b
-    out = []
-    with np.errstate(over="ignore"):  # the polynomial hash wraps modulo 2^32 on purpose
-        for n in range(lo, hi + 1):
-            m = b.size - n + 1
-            if m <= 0:
-                continue
-            h = np.full(m, n, dtype=np.uint32)
-            for k in range(n):
-                h = h * _HASH_BASE + b[k : k + m]
-            ids = (h * _HASH_MIX) >> np.uint32(32 - bits)
-            if within_words:  # pairs starting at i .. i+n-2 lie inside window [i, i+n)
-                ids = ids[gap[n - 1 : n - 1 + m] == gap[:m]]
-            out.append(ids)
-    return np.concatenate(out) if out else np.zeros(0, np.uint32)
 
 
 def _byte_counts(docs: Sequence[str], bits: int, within_words: bool) -> sparse.csr_matrix:
@@ -543,7 +511,7 @@ def evaluate(
 def candidates() -> list[Candidate]:
     base = [tfidf(), engineered]
     words = word_sparse()
-    shipped = linear_margin(words, 100.0)
+    shipped = linear_margin(byte_sparse(within_words=True))  # email-529-v4
     return [
         Candidate("current: TF-IDF 500 + 24 engineered", base),
         Candidate("XGBoost eta 0.05, 600 rounds, colsample 0.3", base, xgb=XGB_SLOW),
@@ -562,7 +530,11 @@ def candidates() -> list[Candidate]:
         ),
         Candidate("+ linear margin (word TF-IDF, C 10)", base, linear_margin(words)),
         Candidate("+ linear margin (word TF-IDF, C 1)", base, linear_margin(words, 1.0)),
-        Candidate("+ linear margin (word TF-IDF, C 100) [shipped]", base, shipped),
+        Candidate(
+            "+ linear margin (word TF-IDF, C 100), email-529-v3",
+            base,
+            linear_margin(words, 100.0),
+        ),
         Candidate(
             "+ linear margin (word uni+bigrams, C 10)", base, linear_margin(word_sparse((1, 2)))
         ),
@@ -573,9 +545,9 @@ def candidates() -> list[Candidate]:
             linear_margin(byte_sparse()),
         ),
         Candidate(
-            "+ linear margin (byte 3-5-grams within words, numpy-hashed 2^20, C 10)",
+            "+ linear margin (byte 3-5-grams within words, numpy-hashed 2^20, C 10) [shipped]",
             base,
-            linear_margin(byte_sparse(within_words=True)),
+            shipped,
         ),
         Candidate(
             "+ linear margin (byte 3-5-grams within words, numpy-hashed 2^18, C 10)",

@@ -26,7 +26,7 @@ def test_round_trip_keeps_fingerprint_and_vectors(
     assert np.array_equal(a, b)
     doc = json.loads(path.read_text())
     assert doc["kind"] == "spam-platform/feature-artifacts"
-    assert doc["feature_set"] == FEATURE_SET_VERSION == "email-529-v3"
+    assert doc["feature_set"] == FEATURE_SET_VERSION == "email-529-v4"
     assert len(doc["feature_names"]) == 529
     assert tuple(doc["feature_names"][-4:]) == REPUTATION_NAMES
     assert set(doc["stats"]) == set(doc["feature_names"])

@@ -214,7 +214,7 @@ def test_reputation_stage_ran_and_the_model_reads_529_features(trained, env):
     names = json.loads((work / "bundle" / "features.json").read_text())["feature_names"]
     assert len(names) == N_FEATURES == 529
     assert tuple(names[-4:]) == REPUTATION_NAMES
-    assert bundle.meta.n_features == 529 and bundle.meta.feature_set == "email-529-v3"
+    assert bundle.meta.n_features == 529 and bundle.meta.feature_set == "email-529-v4"
     (features_input,) = session((work / "bundle" / "model.onnx").read_bytes()).get_inputs()
     assert features_input.name == INPUT_NAME and features_input.shape[1] == 529
     config = read_model_config(work / "bundle" / "triton" / "spam-detector" / "config.pbtxt")
@@ -231,7 +231,7 @@ def test_reputation_stage_ran_and_the_model_reads_529_features(trained, env):
     version = client.get_model_version_by_alias("spam-detector", "staging")
     run = client.get_run(version.run_id)
     assert run.data.metrics["time_reputation_s"] > 0
-    assert run.data.tags["feature_set"] == "email-529-v3"
+    assert run.data.tags["feature_set"] == "email-529-v4"
 
 
 def test_gate_not_met_leaves_no_alias(trained, env):

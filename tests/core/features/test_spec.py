@@ -12,7 +12,7 @@ def test_500_tfidf_24_engineered_1_linear_and_4_reputation():
     assert spec.N_TFIDF == 500 and spec.N_ENGINEERED == 24 and spec.N_REPUTATION == 4
     assert spec.N_LINEAR == 1 and spec.LINEAR_COLUMN == 524
     assert spec.N_CONTENT == 525 and spec.N_FEATURES == 529
-    assert spec.FEATURE_SET_VERSION == "email-529-v3"
+    assert spec.FEATURE_SET_VERSION == "email-529-v4"
     assert len(set(spec.ENGINEERED_NAMES)) == 24 and len(set(spec.REPUTATION_NAMES)) == 4
     assert spec.LINEAR_NAMES == ("text_linear_margin",)
     assert spec.NAMED_FEATURES == spec.ENGINEERED_NAMES + spec.LINEAR_NAMES + spec.REPUTATION_NAMES

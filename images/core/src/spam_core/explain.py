@@ -48,7 +48,7 @@ def describe_feature(name: str) -> dict[str, str]:
     """A vector column's name -> ``{"feature", "kind", "label"}`` for people.
 
     ``kind``: ``term`` (TF-IDF), ``content`` (engineered, and the linear text margin: the
-    words' combined evidence) or ``reputation``.
+    character n-grams' combined evidence) or ``reputation``.
     """
     if name.startswith("tfidf:"):
         term = name.removeprefix("tfidf:")

@@ -2,8 +2,8 @@
 
 Two fitted parts: the TF-IDF block's vocabulary and IDF (the 500 most frequent terms), and
 the linear text model behind ``text_linear_margin`` (a logistic regression over the TF-IDF
-of every word of the training split with document frequency >= 2; its vocabulary, IDF,
-coefficients and intercept). The linear model has seen the labels of the training split, so
+of the hashed character 3-5-grams of the training split; per bucket its document frequency
+and coefficient, and the intercept). The linear model has seen the labels of the training split, so
 its margin on a training e-mail is optimistic: rows the trees train on get **cross-fitted**
 margins instead (:func:`cross_fitted_margins`: the e-mail's margin from a linear model fitted
 on the other folds; :func:`training_matrices`), which is what the model meets when serving
@@ -24,9 +24,16 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from spam_core.artifacts import FeatureArtifacts, FeatureStats, FitInfo, LinearParams, TfidfParams
+from spam_core.artifacts import (
+    FeatureArtifacts,
+    FeatureStats,
+    FitInfo,
+    LinearParams,
+    PackedArray,
+    TfidfParams,
+)
 from spam_core.features import FeatureExtractor, ReputationSource
-from spam_core.features.linear import LinearMargin
+from spam_core.features.linear import LinearMargin, byte_ngram_ids
 from spam_core.features.spec import LINEAR_COLUMN, N_TFIDF, feature_names
 from spam_core.features.text import document_text
 from spam_core.ingest import load_manifest, read_records
@@ -52,57 +59,43 @@ def make_vectorizer(*, min_df: int | float = 2, max_df: float = 0.95) -> TfidfVe
     )
 
 
-LINEAR_C = 100.0
+LINEAR_C = 10.0
 """Inverse L2 regularization of the linear text model (``tests.benchmarks content_model``
-compared 1, 10 and 100 out of fold)."""
+compared 1, 10 and 100 for the word margin and chose 10 for character n-grams)."""
+LINEAR_BITS = 20
+"""Hash buckets of the character n-grams: 2^20 (about 420,000 of them seen in training);
+2^18 buckets, or keeping only buckets in two or more e-mails, lost part of the recall
+(README, training section)."""
+LINEAR_NGRAMS = (3, 5)
 LINEAR_FOLDS = 5
 """Folds of the cross-fitted training margins."""
 LINEAR_SEED = 42
-
-
-def make_linear_vectorizer(vocabulary: Sequence[str] | None = None) -> TfidfVectorizer:
-    """The linear model's TF-IDF: every word with document frequency in [2, 95 %] (no
-    stop-word list, no size limit), sublinear TF, L2 norm."""
-    return TfidfVectorizer(
-        lowercase=True,
-        token_pattern=TOKEN_PATTERN,
-        sublinear_tf=True,
-        norm="l2",
-        min_df=2,
-        max_df=0.95,
-        vocabulary=None if vocabulary is None else list(vocabulary),
-        dtype=np.float64,
-    )
-
-
-def fit_linear_vectorizer(records: Sequence[EmailRecord]) -> TfidfVectorizer:
-    """Fit the linear vocabulary and IDF; non-ASCII words are left out (the serving transform
-    counts ASCII terms at C speed, :mod:`spam_core.features.tfidf`), with the IDF of the
-    remaining words unchanged (IDF depends on each word's own document frequency)."""
-    docs = [document_text(r) for r in records]
-    vectorizer = make_linear_vectorizer().fit(docs)
-    terms = sorted(t for t in vectorizer.vocabulary_ if t.isascii())
-    if len(terms) < len(vectorizer.vocabulary_):
-        vectorizer = make_linear_vectorizer(terms).fit(docs)
-    return vectorizer
 
 
 def _linear_lr(c: float, seed: int) -> LogisticRegression:
     return LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=seed)
 
 
+def _unique_buckets(records: Sequence[EmailRecord]) -> np.ndarray:
+    """Each e-mail's distinct buckets, concatenated (their counts are document frequencies)."""
+    lo, hi = LINEAR_NGRAMS
+    return np.concatenate(
+        [np.zeros(0, np.uint32)]
+        + [np.unique(byte_ngram_ids(document_text(r), lo, hi, LINEAR_BITS)) for r in records]
+    )
+
+
 def linear_design(params: LinearParams, records: Sequence[EmailRecord]) -> sparse.csr_matrix:
-    """The linear model's TF-IDF rows of ``records``, computed by the serving transform."""
-    transform = LinearMargin(params).tfidf
-    indptr, cols, vals = [0], [], []
-    for r in records:
-        c, w = transform.sparse_one(transform.prepare(document_text(r)))
-        cols += c
-        vals += w
-        indptr.append(len(cols))
+    """The linear model's TF-IDF rows of ``records``, computed by the serving transform;
+    column ``j`` is the ``j``-th of ``params``' buckets (a bucket it does not hold has no
+    coefficient: it is left out, after counting in the row's norm as serving does)."""
+    buckets = params.bucket_ids()
+    doc, bucket, w = LinearMargin(params).weights([document_text(r) for r in records])
+    pos = np.searchsorted(buckets, bucket)
+    known = pos < buckets.size
+    known[known] = buckets[pos[known]] == bucket[known]
     return sparse.csr_matrix(
-        (np.asarray(vals, dtype=np.float64), np.asarray(cols, dtype=np.int64), indptr),
-        shape=(len(records), transform.size),
+        (w[known], (doc[known], pos[known])), shape=(len(records), buckets.size)
     )
 
 
@@ -115,19 +108,20 @@ def fit_linear(
     seed: int = LINEAR_SEED,
 ) -> LinearParams:
     """The linear text model on ``records`` in both forms (raw and API fields, as the trees
-    are trained), labels ``y`` (1 = spam)."""
+    are trained), labels ``y`` (1 = spam): the document frequencies are counted over the raw
+    form (as the TF-IDF block's), the buckets kept are those either form has."""
     from spam_trainer.slices import field_form
 
-    vectorizer = fit_linear_vectorizer(records)
-    vocabulary = [t for t, _ in sorted(vectorizer.vocabulary_.items(), key=lambda kv: kv[1])]
+    df = np.bincount(_unique_buckets(records), minlength=2**LINEAR_BITS)
+    seen = np.bincount(_unique_buckets([field_form(r) for r in records]), minlength=df.size)
+    buckets = np.flatnonzero((df > 0) | (seen > 0)).astype(np.uint32)
     draft = LinearParams(
-        token_pattern=vectorizer.token_pattern,
-        lowercase=vectorizer.lowercase,
-        sublinear_tf=vectorizer.sublinear_tf,
-        norm=vectorizer.norm,
-        vocabulary=vocabulary,
-        idf=[float(v) for v in vectorizer.idf_],
-        coef=[0.0] * len(vocabulary),
+        ngram_range=LINEAR_NGRAMS,
+        hash_bits=LINEAR_BITS,
+        n_documents=len(records),
+        buckets=PackedArray.pack(buckets, "<u4", delta=True),
+        document_frequency=PackedArray.pack(df[buckets], "<u4"),
+        coef=PackedArray.pack(np.zeros(buckets.size), "<f4"),
         intercept=0.0,
         regularization_c=c,
         cross_fit_folds=folds,
@@ -140,7 +134,7 @@ def fit_linear(
     model = _linear_lr(c, seed).fit(both, np.concatenate([y, y]))
     return draft.model_copy(
         update={
-            "coef": [float(v) for v in model.coef_[0]],
+            "coef": PackedArray.pack(model.coef_[0], "<f4"),
             "intercept": float(model.intercept_[0]),
         }
     )

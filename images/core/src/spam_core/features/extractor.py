@@ -46,13 +46,6 @@ class FeatureExtractor:
         )
         self.linear = LinearMargin(artifacts.linear)
 
-    def _linear_prepared(self, prepared: str, doc: str) -> str:
-        # the linear model reads the document as its own tokenizer prepares it (lower-cased,
-        # like the TF-IDF block's: the same string, and the same memoized word runs)
-        if self.linear.tfidf.lowercase == self.tfidf.lowercase:
-            return prepared
-        return self.linear.tfidf.prepare(doc)
-
     @property
     def fingerprint(self) -> str:
         return self.artifacts.fingerprint
@@ -68,7 +61,7 @@ class FeatureExtractor:
         prepared = self.tfidf.prepare(doc)
         self.tfidf.transform_one(prepared, out)
         out[N_TFIDF:LINEAR_COLUMN] = engineered_features(record, self._lowered(prepared))
-        out[LINEAR_COLUMN] = self.linear.margin(self._linear_prepared(prepared, doc))
+        out[LINEAR_COLUMN] = self.linear.margin(doc)
         out[N_CONTENT:] = reputation_features(reputation.stats((record,)))[0]
         return out.astype(np.float32)
 
@@ -82,11 +75,9 @@ class FeatureExtractor:
         docs = [document_text(r) for r in records]
         prepared = [self.tfidf.prepare(d) for d in docs]
         self.tfidf.transform_batch(prepared, out[:, :N_TFIDF])
-        for i, (r, p, d) in enumerate(zip(records, prepared, docs, strict=True)):
-            # one e-mail at a time: the linear margin reuses the word runs the engineered
-            # features just split (spam_core.features.text.word_runs keeps the last document's)
+        for i, (r, p) in enumerate(zip(records, prepared, strict=True)):
             out[i, N_TFIDF:LINEAR_COLUMN] = engineered_features(r, self._lowered(p))
-            out[i, LINEAR_COLUMN] = self.linear.margin(self._linear_prepared(p, d))
+        out[:, LINEAR_COLUMN] = self.linear.margins(docs)
         out[:, N_CONTENT:] = reputation_features(reputation.stats(records))
         return out.astype(np.float32)
 

@@ -6,7 +6,7 @@ mismatch between training and serving cannot be written by hand.
 
 Layout: ``N_TFIDF`` TF-IDF term weights (``tfidf:<term>``, vocabulary order of the fitted
 artifact), then the ``ENGINEERED`` content features, then the ``LINEAR`` text margin (a
-fitted linear model over a large word vocabulary, :mod:`spam_core.features.linear`), then the
+fitted linear model over hashed character n-grams, :mod:`spam_core.features.linear`), then the
 ``REPUTATION`` features (sender and sender-domain history from the Feast feature store), each
 block in the order of its table. The content blocks are computed from the e-mail alone (and
 the fitted artifact); the reputation block from the history statistics defined in
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-FEATURE_SET_VERSION = "email-529-v3"
+FEATURE_SET_VERSION = "email-529-v4"
 """Bump whenever a definition below changes meaning; artifacts record it and are refused
 by code of another version."""
 
@@ -122,15 +122,16 @@ ENGINEERED: tuple[FeatureDef, ...] = (
 )
 
 # The linear text margin: one logistic regression over the sublinear, L2-normalized TF-IDF of
-# every word of the training split (document frequency >= 2), fitted on the training split;
-# the trees read its margin as one column (stacking). Training rows get cross-fitted margins
-# (spam_trainer.features), so the trees learn how far to trust it on mail it has not seen.
+# the character 3-5-grams of the document (within words, hashed into 2^20 buckets), fitted on
+# the training split; the trees read its margin as one column (stacking). Training rows get
+# cross-fitted margins (spam_trainer.features), so the trees learn how far to trust it on mail
+# it has not seen.
 LINEAR: tuple[FeatureDef, ...] = (
     FeatureDef(
         "text_linear_margin",
         "linear",
-        "log-odds of spam of a logistic regression over the TF-IDF of every vocabulary word "
-        "(the linear vocabulary, fitted on the training split)",
+        "log-odds of spam of a logistic regression over the TF-IDF of the document's "
+        "character 3-5-grams (hashed, fitted on the training split)",
         "real; about [-10, 10] on the corpus",
     ),
 )

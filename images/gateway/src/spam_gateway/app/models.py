@@ -87,7 +87,7 @@ class TrackModel(BaseModel):
     model_name: str | None = Field(description="Registered model name.")
     model_version: str | None = Field(description="Registry version.")
     feature_set: str | None = Field(
-        description="Feature-set version the model was trained for (e.g. `email-529-v3`)."
+        description="Feature-set version the model was trained for (e.g. `email-529-v4`)."
     )
     threshold: float | None = Field(description="Spam decision threshold of this model.")
     trained_at: datetime | None = Field(description="When the model bundle was built.")

@@ -1,5 +1,5 @@
-"""The content-model benchmark's vectorized character n-grams (``byte_ngram_ids``): the same
-n-grams as scikit-learn's ``char_wb`` analyzer on ASCII text, hashed into ``bits``."""
+"""The linear margin's vectorized character n-grams (``byte_ngram_ids``): the same n-grams as
+scikit-learn's ``char_wb`` analyzer on ASCII text, hashed into ``bits``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import HashingVectorizer
 
-from tests.benchmarks.bench_content_model import _HASH_BASE, _HASH_MIX, byte_ngram_ids
+from spam_core.features.linear import HASH_BASE, HASH_MIX, byte_ngram_ids
 
 TEXTS = [
     "Hello   World, this is a\ttest of  SPAM filters!! ok",
@@ -25,8 +25,8 @@ def _gram_id(gram: str, bits: int = 20) -> int:
     h = np.uint32(len(gram))
     with np.errstate(over="ignore"):
         for byte in gram.encode("utf-8"):
-            h = h * _HASH_BASE + np.uint32(byte)
-        return int((h * _HASH_MIX) >> np.uint32(32 - bits))
+            h = h * HASH_BASE + np.uint32(byte)
+        return int((h * HASH_MIX) >> np.uint32(32 - bits))
 
 
 @pytest.mark.parametrize("text", TEXTS)
@@ -39,7 +39,7 @@ def test_within_words_are_char_wb_ngrams(text):
 def test_across_words_adds_the_grams_that_span_a_blank():
     text = "ab cd"
     within = Counter(byte_ngram_ids(text, within_words=True).tolist())
-    across = Counter(byte_ngram_ids(text).tolist())
+    across = Counter(byte_ngram_ids(text, within_words=False).tolist())
     assert within - across == Counter()  # every within-word gram is there too
     assert _gram_id("b c") in across and _gram_id("b c") not in within
     assert _gram_id(" ab ") in within  # one padded word
@@ -51,3 +51,13 @@ def test_ids_are_bounded_lower_cased_and_empty_text_has_none():
     assert Counter(byte_ngram_ids("SPAM")) == Counter(byte_ngram_ids("spam"))
     assert byte_ngram_ids("").size == 0
     assert byte_ngram_ids(" \n\t ").size == 0
+
+
+def test_the_hash_is_pinned():
+    """Served models store per-bucket weights: the hash of an n-gram must never change
+    without a new feature-set version (these ids were computed when it was written)."""
+    assert byte_ngram_ids(" spam ", 5, 5).tolist() == [_gram_id(" spam"), _gram_id("spam ")]
+    assert [_gram_id(g) for g in (" sp", "spam", "am ")] == PINNED
+
+
+PINNED = [321589, 1021514, 416321]
