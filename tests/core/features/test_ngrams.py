@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import HashingVectorizer
 
-from spam_core.features.linear import HASH_BASE, HASH_MIX, byte_ngram_ids
+from spam_core.features.linear import HASH_BASE, HASH_MIX, bucket_counts, byte_ngram_ids
 
 TEXTS = [
     "Hello   World, this is a\ttest of  SPAM filters!! ok",
@@ -61,3 +61,20 @@ def test_the_hash_is_pinned():
 
 
 PINNED = [321589, 1021514, 416321]
+
+
+@pytest.mark.parametrize(("lo", "hi", "bits"), [(3, 5, 20), (1, 2, 8), (2, 4, 12), (4, 8, 24)])
+def test_bucket_counts_of_many_documents_are_each_documents_own(lo, hi, bits):
+    """The batch counter hashes documents end to end in one array (in chunks): each
+    document's buckets and counts are ``byte_ngram_ids``' of it alone, whatever its
+    neighbours (empty, blank, one letter, long, more than one key holds)."""
+    docs = [*TEXTS, "", " \n ", "a", "ab", "Grüße aus Köln — 東京", "word " * 20_000]
+    docs += [f"n{i} Bob" for i in range(2 ** (32 - bits) + 3 if bits >= 20 else 50)]
+    doc, bucket, counts = bucket_counts(docs, lo, hi, bits)
+    assert np.all(np.diff(doc) >= 0)
+    for i in [*range(len(TEXTS) + 6), len(docs) - 1]:
+        ids, expected = np.unique(
+            byte_ngram_ids(docs[i], lo, hi, bits, within_words=True), return_counts=True
+        )
+        assert np.array_equal(bucket[doc == i], ids), i
+        assert np.array_equal(counts[doc == i], expected), i

@@ -81,7 +81,9 @@ class PackedArray(_Strict):
     _array: np.ndarray | None = PrivateAttr(default=None)
 
     @classmethod
-    def pack(cls, values: np.ndarray, dtype: Literal["<u4", "<f4"], *, delta: bool = False):
+    def pack(
+        cls, values: np.ndarray, dtype: Literal["<u4", "<f4"], *, delta: bool = False
+    ) -> PackedArray:
         values = np.asarray(values)
         stored = np.diff(values, prepend=values.dtype.type(0)) if delta else values
         raw = np.ascontiguousarray(stored, dtype=np.dtype(dtype)).tobytes()

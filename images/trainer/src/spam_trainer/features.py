@@ -33,7 +33,7 @@ from spam_core.artifacts import (
     TfidfParams,
 )
 from spam_core.features import FeatureExtractor, ReputationSource
-from spam_core.features.linear import LinearMargin, byte_ngram_ids
+from spam_core.features.linear import LinearMargin, bucket_counts
 from spam_core.features.spec import LINEAR_COLUMN, N_TFIDF, feature_names
 from spam_core.features.text import document_text
 from spam_core.ingest import load_manifest, read_records
@@ -76,13 +76,11 @@ def _linear_lr(c: float, seed: int) -> LogisticRegression:
     return LogisticRegression(C=c, solver="liblinear", max_iter=1000, random_state=seed)
 
 
-def _unique_buckets(records: Sequence[EmailRecord]) -> np.ndarray:
-    """Each e-mail's distinct buckets, concatenated (their counts are document frequencies)."""
-    lo, hi = LINEAR_NGRAMS
-    return np.concatenate(
-        [np.zeros(0, np.uint32)]
-        + [np.unique(byte_ngram_ids(document_text(r), lo, hi, LINEAR_BITS)) for r in records]
-    )
+def _document_frequency(records: Sequence[EmailRecord]) -> np.ndarray:
+    """Per bucket (all ``2 ** LINEAR_BITS``), the number of ``records`` with an n-gram in it:
+    counted by the serving code (:func:`spam_core.features.linear.bucket_counts`)."""
+    _, bucket, _ = bucket_counts([document_text(r) for r in records], *LINEAR_NGRAMS, LINEAR_BITS)
+    return np.bincount(bucket, minlength=2**LINEAR_BITS)
 
 
 def linear_design(params: LinearParams, records: Sequence[EmailRecord]) -> sparse.csr_matrix:
@@ -112,8 +110,8 @@ def fit_linear(
     form (as the TF-IDF block's), the buckets kept are those either form has."""
     from spam_trainer.slices import field_form
 
-    df = np.bincount(_unique_buckets(records), minlength=2**LINEAR_BITS)
-    seen = np.bincount(_unique_buckets([field_form(r) for r in records]), minlength=df.size)
+    df = _document_frequency(records)
+    seen = _document_frequency([field_form(r) for r in records])
     buckets = np.flatnonzero((df > 0) | (seen > 0)).astype(np.uint32)
     draft = LinearParams(
         ngram_range=LINEAR_NGRAMS,

@@ -94,13 +94,93 @@ def _padded(doc: str) -> bytes:
     return (" " + "  ".join(doc.lower().split()) + " ").encode("utf-8", "replace")
 
 
+def chunks(docs: Sequence[str], bits: int) -> Iterator[tuple[int, Sequence[str]]]:
+    """(index of the first, documents): consecutive runs of about ``_CHUNK_BYTES`` of text and
+    at most ``2 ** (32 - bits)`` documents (their index shares a uint32 key with the bucket)."""
+    most = 2 ** (_KEY_BITS - bits)
+    begin, size = 0, 0
+    for i, d in enumerate(docs):
+        size += len(d)
+        if size >= _CHUNK_BYTES or i + 1 - begin == most:
+            yield begin, docs[begin : i + 1]
+            begin, size = i + 1, 0
+    if begin < len(docs):
+        yield begin, docs[begin:]
+
+
+def chunk_counts(
+    docs: Sequence[str], lo: int, hi: int, bits: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(document index, bucket, count) of every distinct bucket of each document's n-grams
+    (:func:`byte_ngram_ids`, within words), sorted by document then bucket; ``docs`` is one
+    chunk (:func:`chunks`). The documents' padded texts are hashed end to end as one array:
+    the double blank between two never lies inside a word, so no n-gram crosses them."""
+    parts = [_padded(d) for d in docs]
+    raw = np.frombuffer(b"".join(parts), dtype=np.uint8)
+    if raw.size < lo:
+        empty = np.zeros(0, dtype=np.uint32)
+        return empty, empty, np.zeros(0, dtype=np.int64)
+    b = raw.astype(np.uint32)
+    blank = raw == 32
+    pair = blank[:-1] & blank[1:]  # a double blank starts here: between two padded words
+    sizes = [max(raw.size - n + 1, 0) for n in range(lo, hi + 1)]
+    # a window of n bytes at i lies inside one word when no double blank starts in i .. i+n-2
+    crossing = np.zeros(sizes[0], dtype=bool)
+    for k in range(lo - 1):
+        crossing |= pair[k : k + sizes[0]]
+    outside = [crossing]
+    for n, size in zip(range(lo + 1, hi + 1), sizes[1:], strict=True):
+        outside.append(outside[-1][:size] | pair[n - 2 : n - 2 + size])
+    with np.errstate(over="ignore"):  # the polynomial hash wraps modulo 2^32 on purpose
+        # h_n of the n bytes at i; h_(n+1) = h_n * B + b[i + n] + B^(n+1): byte_ngram_ids'
+        h = np.full(sizes[0], lo, dtype=np.uint32)
+        for k in range(lo):
+            h *= HASH_BASE
+            h += b[k : k + sizes[0]]
+        hashes = [h]
+        for n, size in zip(range(lo + 1, hi + 1), sizes[1:], strict=True):
+            h = hashes[-1][:size] * HASH_BASE
+            h += b[n - 1 : n - 1 + size]
+            h += HASH_BASE ** np.uint32(n)
+            hashes.append(h)
+        key = np.concatenate(hashes)
+        key *= HASH_MIX
+        key >>= np.uint32(32 - bits)
+    if len(parts) > 1:
+        lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+        doc_key = np.repeat(np.arange(len(parts), dtype=np.uint32) << np.uint32(bits), lengths)
+        key |= np.concatenate([doc_key[:s] for s in sizes])
+    key = key[~np.concatenate(outside)]
+    key.sort()
+    new = np.empty(key.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(key[1:], key[:-1], out=new[1:])
+    first = np.flatnonzero(new)
+    counts = np.empty(first.size, dtype=np.int64)
+    counts[:-1] = first[1:] - first[:-1]
+    counts[-1:] = key.size - first[-1:]
+    key = key[first]
+    return key >> np.uint32(bits), key & np.uint32(2**bits - 1), counts
+
+
+def bucket_counts(
+    docs: Sequence[str], lo: int = 3, hi: int = 5, bits: int = 20
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`chunk_counts` of any number of documents (document index int64): what training
+    counts document frequencies with, the same code the margin is served with."""
+    out = [(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))]
+    for begin, chunk in chunks(docs, bits):
+        doc, bucket, counts = chunk_counts(chunk, lo, hi, bits)
+        out.append((doc.astype(np.int64) + begin, bucket.astype(np.int64), counts))
+    return tuple(np.concatenate(a) for a in zip(*out, strict=True))  # type: ignore[return-value]
+
+
 class LinearMargin:
     """``text_linear_margin`` of documents (:func:`spam_core.features.text.document_text`).
 
-    The batch path (:meth:`margins`) hashes a chunk of documents as one byte array (their
-    padded texts end to end: no window within words crosses from one into the next), counts
-    ``(document, bucket)`` pairs with one sort and sums per document with ``reduceat``; one
-    document (:meth:`margin`) is a chunk of one, so both paths compute the same bits."""
+    The batch path (:meth:`margins`) counts a chunk of documents' n-gram buckets at once
+    (:func:`chunk_counts`) and sums per document with ``reduceat``; one document
+    (:meth:`margin`) is a chunk of one, so both paths compute the same bits."""
 
     __slots__ = ("_coef", "_idf", "_intercept", "bits", "ngram_range")
 
@@ -120,75 +200,10 @@ class LinearMargin:
         lo, hi = self.ngram_range
         return byte_ngram_ids(doc, lo, hi, self.bits, within_words=True)
 
-    def _counts(self, docs: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(document index, bucket, count) of every distinct n-gram bucket of each document
-        (at most ``2 ** (32 - bits)`` of them), sorted by document then bucket."""
-        parts = [_padded(d) for d in docs]
-        raw = np.frombuffer(b"".join(parts), dtype=np.uint8)
-        lo, hi = self.ngram_range
-        if raw.size < lo:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, empty
-        b = raw.astype(np.uint32)
-        blank = raw == 32
-        gap = np.zeros(raw.size, dtype=np.int32)  # double blanks (between words) up to here
-        np.cumsum(blank[:-1] & blank[1:], out=gap[1:])
-        m = raw.size - lo + 1
-        sizes = [max(m - (n - lo), 0) for n in range(lo, hi + 1)]
-        with np.errstate(over="ignore"):  # the polynomial hash wraps modulo 2^32 on purpose
-            # h_n of the n bytes at i; h_(n+1) = h_n * B + b[i + n] + B^(n+1): byte_ngram_ids'
-            h = np.full(m, lo, dtype=np.uint32)
-            for k in range(lo):
-                h *= HASH_BASE
-                h += b[k : k + m]
-            hashes = [h]
-            for n, size in zip(range(lo + 1, hi + 1), sizes[1:], strict=True):
-                h = hashes[-1][:size] * HASH_BASE
-                h += b[n - 1 : n - 1 + size]
-                h += HASH_BASE ** np.uint32(n)
-                hashes.append(h)
-            key = np.concatenate(hashes)
-            key *= HASH_MIX
-            key >>= np.uint32(32 - self.bits)
-        # a window is inside one word when no double blank starts within it
-        inside = np.concatenate(
-            [
-                gap[n - 1 : n - 1 + s] == gap[:s]
-                for n, s in zip(range(lo, hi + 1), sizes, strict=True)
-            ]
-        )
-        if len(parts) > 1:
-            lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
-            doc_key = np.repeat(
-                np.arange(len(parts), dtype=np.uint32) << np.uint32(self.bits), lengths
-            )
-            key |= np.concatenate([doc_key[:s] for s in sizes])
-        key = key[inside]
-        key.sort()
-        new = np.empty(key.size, dtype=bool)
-        new[:1] = True
-        np.not_equal(key[1:], key[:-1], out=new[1:])
-        first = np.flatnonzero(new)
-        counts = np.empty(first.size, dtype=np.int64)
-        counts[:-1] = first[1:] - first[:-1]
-        counts[-1:] = key.size - first[-1:]
-        key = key[first]
-        return key >> np.uint32(self.bits), key & np.uint32(2**self.bits - 1), counts
-
-    def _chunks(self, docs: Sequence[str]) -> Iterator[tuple[int, Sequence[str]]]:
-        most = 2 ** (_KEY_BITS - self.bits)
-        begin, size = 0, 0
-        for i, d in enumerate(docs):
-            size += len(d)
-            if size >= _CHUNK_BYTES or i + 1 - begin == most:
-                yield begin, docs[begin : i + 1]
-                begin, size = i + 1, 0
-        if begin < len(docs):
-            yield begin, docs[begin:]
-
     def _tfidf(self, docs: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(document, bucket, sublinear TF-IDF before the norm, start of each document's run)."""
-        doc, bucket, counts = self._counts(docs)
+        lo, hi = self.ngram_range
+        doc, bucket, counts = chunk_counts(docs, lo, hi, self.bits)
         w = np.log(counts)
         w += 1.0
         w *= self._idf[bucket]
@@ -200,7 +215,7 @@ class LinearMargin:
         """(document index, bucket, weight): the documents' L2-normalized sublinear TF-IDF,
         sorted by document then bucket (the rows the linear model is fitted on)."""
         out = [(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))]
-        for begin, chunk in self._chunks(docs):
+        for begin, chunk in chunks(docs, self.bits):
             doc, bucket, w, starts = self._tfidf(chunk)
             if doc.size:
                 norms = np.sqrt(np.add.reduceat(w * w, starts))
@@ -212,7 +227,7 @@ class LinearMargin:
         """The margin of each document, float64 (a document without n-grams gets the
         intercept): ``intercept + (w . coef) / ||w||`` per document."""
         out = np.full(len(docs), self._intercept)
-        for begin, chunk in self._chunks(docs):
+        for begin, chunk in chunks(docs, self.bits):
             doc, bucket, w, starts = self._tfidf(chunk)
             if doc.size:
                 dot = np.add.reduceat(w * self._coef[bucket], starts)
