@@ -282,31 +282,24 @@ def train_stage(
         eval_set=[(without_history(x_val), y_val)],
         verbose=False,
     )
-    # every e-mail twice, raw and as API fields: rows i and n + i are the same e-mail
     raw_all, y_raw = data.train_and_validation()
     n = len(y_raw)
-    x_all = np.vstack([raw_all, data.train_and_validation_fields()])
-    y_all = np.concatenate([y_raw, y_raw])
-    content_all = without_history(x_all)
-    scale = len(y_all) / len(y_train)
+    scale = 2 * n / len(y_train)
     n_estimators = max(1, round((probe.best_iteration + 1) * scale))
-
-    oof_margin = np.zeros(len(y_all), dtype=np.float64)
-    folds = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=settings.seed)
-    for fit_idx, held_idx in folds.split(raw_all, y_raw):  # by e-mail: both forms together
-        fit_rows, held_rows = (
-            np.concatenate([fit_idx, fit_idx + n]),
-            np.concatenate([held_idx, held_idx + n]),
-        )
-        fold = fit_content(content_all[fit_rows], y_all[fit_rows], params, n_estimators)
-        oof_margin[held_rows] = fold.predict(content_all[held_rows], output_margin=True)
-    term = fit_reputation_term(x_all, y_all, oof_margin, seed=settings.seed, nthread=nthread)
+    fit = fit_cold_start(
+        raw_all,
+        data.train_and_validation_fields(),
+        y_raw,
+        params,
+        n_estimators,
+        seed=settings.seed,
+        nthread=nthread,
+    )
+    x_all, y_all, oof_margin, term, model = fit.x, fit.y, fit.oof_margin, fit.term, fit.model
     # out-of-fold content + the reputation term (2 inputs, 60 depth-2 trees) fit on all rows
     oof = _sigmoid(oof_margin + reputation_margin(term, x_all))
     # unknown senders get the content trees alone: their out-of-fold scores are oof_margin's
     threshold = served_threshold(y_all, oof, _sigmoid(oof_margin))
-
-    model = merge(fit_content(content_all, y_all, params, n_estimators), term)
     test_scores = model.predict_proba(data.test.x)[:, 1]
     trained = Trained(
         model=model,
@@ -369,6 +362,50 @@ def fit_content(
     model = xgb.XGBClassifier(n_estimators=n_estimators, **params)
     model.fit(x, y, verbose=False)
     return model
+
+
+@dataclass(frozen=True)
+class ColdStartFit:
+    """The served model (content trees + reputation term, ``spam_trainer.coldstart``) and what
+    it was fitted on: ``x`` / ``y`` every e-mail twice (rows i and n + i: raw and API fields),
+    ``oof_margin`` the content trees' out-of-fold margins of those rows."""
+
+    model: xgb.XGBClassifier
+    x: np.ndarray
+    y: np.ndarray
+    oof_margin: np.ndarray
+    term: xgb.Booster | None
+
+
+def fit_cold_start(
+    raw: np.ndarray,
+    fields: np.ndarray,
+    y: np.ndarray,
+    params: dict[str, Any],
+    n_estimators: int,
+    *,
+    seed: int,
+    nthread: int = 1,
+) -> ColdStartFit:
+    """Content trees on both forms with history at the defaults, their out-of-fold margins
+    (``CV_FOLDS`` folds by e-mail: both forms of an e-mail together), the reputation term on
+    top of those, merged into one model. ``train`` and the test suites' model bundles."""
+    n = len(y)
+    x_all = np.vstack([raw, fields])
+    y_all = np.concatenate([y, y])
+    content_all = without_history(x_all)
+    oof_margin = np.zeros(len(y_all), dtype=np.float64)
+    folds = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=seed)
+    for fit_idx, held_idx in folds.split(raw, y):
+        fit_rows, held_rows = (
+            np.concatenate([fit_idx, fit_idx + n]),
+            np.concatenate([held_idx, held_idx + n]),
+        )
+        fold = fit_content(content_all[fit_rows], y_all[fit_rows], params, n_estimators)
+        oof_margin[held_rows] = fold.predict(content_all[held_rows], output_margin=True)
+    term = fit_reputation_term(x_all, y_all, oof_margin, seed=seed, nthread=nthread)
+    model = merge(fit_content(content_all, y_all, params, n_estimators), term)
+    return ColdStartFit(model, x_all, y_all, oof_margin, term)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
