@@ -73,8 +73,8 @@ def test_ham_reports_move_a_spam_heavy_senders_next_email_toward_ham(gateway, da
     assert run.subject in {c["subject"] for c in contents}
 
     # the history's own effect is measured against the same e-mail without history; its sign
-    # is the served model's guarantee (spam_trainer.coldstart, tested in tests/trainer; these
-    # fixture bundles are built the same way, tests.utils.serving.build_bundles)
+    # is the served model's guarantee (spam_trainer.coldstart, tested in tests/trainer), not
+    # these fixture bundles' (plain XGBoost on content + reputation)
     assert 0.0 <= run.content_only <= 1.0 and run.content_only != run.before
     if run.found_by_scoring:
         assert run.sender in senders and run.spam_statuses is None

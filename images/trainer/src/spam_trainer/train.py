@@ -389,7 +389,7 @@ def fit_cold_start(
 ) -> ColdStartFit:
     """Content trees on both forms with history at the defaults, their out-of-fold margins
     (``CV_FOLDS`` folds by e-mail: both forms of an e-mail together), the reputation term on
-    top of those, merged into one model. ``train`` and the test suites' model bundles."""
+    top of those, merged into one model."""
     n = len(y)
     x_all = np.vstack([raw, fields])
     y_all = np.concatenate([y, y])
